@@ -1,0 +1,86 @@
+"""One settings model for the node agent, fed by flags, environment and a file.
+
+Precedence (highest first): command-line flags, ``WASMLET_*`` environment
+variables, the YAML/JSON file named by ``--config`` (or ``WASMLET_CONFIG``),
+then the defaults below.  Defaults follow the real kubelet where one exists
+(``--kube-api-qps`` 50, ``--kube-api-burst`` 100, max-pods 110, lease 40 s
+renewed every 10 s, node status reported at least every 60 s).
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".wasmlet"
+
+
+class NodeSettings(BaseSettings):
+    """Settings of one node agent (``wasmlet node``)."""
+
+    model_config = SettingsConfigDict(env_prefix="WASMLET_", extra="forbid")
+
+    kubeconfig: Path | None = Field(None, description="kubeconfig to reach the API server")
+    provider: str = Field("wasi", description="provider entry point name")
+    node_name: str = Field(default_factory=lambda: socket.gethostname().lower())
+    node_ip: str = Field("127.0.0.1", description="address advertised and bound by the kubelet API")
+    port: int = Field(10250, description="kubelet API port (0 picks a free one)")
+    data_dir: Path = Field(default_factory=default_data_dir)
+    max_pods: int = Field(110, ge=1)
+    node_labels: dict[str, str] = Field(default_factory=dict)
+
+    kube_api_qps: float = Field(50.0, gt=0)
+    kube_api_burst: int = Field(100, ge=1)
+
+    lease_duration_seconds: int = Field(40, ge=1)
+    lease_renew_interval_seconds: float = Field(10.0, gt=0)
+    node_status_report_frequency_seconds: float = Field(60.0, gt=0)
+    pod_resync_period_seconds: float = Field(60.0, gt=0)
+
+    drain_on_shutdown: bool = Field(False, description="evict pods when the agent stops")
+    shutdown_grace_period_seconds: float = Field(30.0, ge=0)
+
+    insecure_registries: list[str] = Field(default_factory=list)
+    allowed_host_paths: list[str] = Field(default_factory=list)
+    container_log_max_size: str = "10Mi"
+    container_log_max_files: int = Field(5, ge=1)
+
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("node_labels", mode="before")
+    @classmethod
+    def _parse_labels(cls, value: Any) -> Any:
+        """Accept ``k=v,k2=v2`` as kubelet's ``--node-labels`` does."""
+        if isinstance(value, str):
+            pairs = [item for item in value.split(",") if item.strip()]
+            labels: dict[str, str] = {}
+            for pair in pairs:
+                key, sep, val = pair.partition("=")
+                if not sep or not key.strip():
+                    raise ValueError(f"node label {pair!r} is not key=value")
+                labels[key.strip()] = val.strip()
+            return labels
+        return value
+
+    @field_validator("insecure_registries", "allowed_host_paths", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def node_dir(self) -> Path:
+        """Per-node state (logs, volumes) under the data dir: several nodes may share one."""
+        return self.data_dir / "nodes" / self.node_name
+
+    @property
+    def modules_dir(self) -> Path:
+        return self.data_dir / "modules"
