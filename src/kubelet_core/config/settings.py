@@ -13,8 +13,45 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
+import contextvars
+import json
+
+import yaml
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+#: The config file of the settings being loaded (set by :func:`load_settings`).
+_config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "wasmlet_config_file", default=None
+)
+
+
+class ConfigFileSource(PydanticBaseSettingsSource):
+    """Reads a YAML or JSON file; keys may use dashes (``max-pods``) or underscores."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = _config_file.get()
+        self._data: dict[str, Any] = {}
+        if path is not None:
+            text = Path(path).read_text()
+            loaded = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+            if loaded is None:
+                loaded = {}
+            if not isinstance(loaded, dict):
+                raise ValueError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
+            self._data = {str(k).replace("-", "_"): v for k, v in loaded.items()}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
 
 
 def default_data_dir() -> Path:
@@ -54,6 +91,18 @@ class NodeSettings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init kwargs) beat ``WASMLET_*`` env, which beats the config file."""
+        return (init_settings, env_settings, ConfigFileSource(settings_cls))
+
     @field_validator("node_labels", mode="before")
     @classmethod
     def _parse_labels(cls, value: Any) -> Any:
@@ -84,3 +133,15 @@ class NodeSettings(BaseSettings):
     @property
     def modules_dir(self) -> Path:
         return self.data_dir / "modules"
+
+
+def load_settings(
+    flags: dict[str, Any], config_file: Path | None = None, *, cls: type[NodeSettings] = NodeSettings
+) -> NodeSettings:
+    """Build settings from flags that were given (None means "not given"), env and file."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    token = _config_file.set(config_file)
+    try:
+        return cls(**given)
+    finally:
+        _config_file.reset(token)

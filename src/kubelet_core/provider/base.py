@@ -195,5 +195,13 @@ class Provider(abc.ABC):
     async def shutdown(self) -> None:  # noqa: B027 - optional hook
         """The agent is stopping; release what the provider holds."""
 
+    def bundled_modules(self) -> Mapping[str, Path]:
+        """Modules shipped with the provider for its examples: reference -> file.
+
+        ``wasmlet up`` imports them into the module store, so the sample pods
+        run without a registry.
+        """
+        return {}
+
 
 ProviderFactory = Callable[[], Provider | Awaitable[Provider]]
