@@ -1,0 +1,109 @@
+"""The kubelet API's TLS: its serving certificate and the server-side SSL context.
+
+Like kubelet without ``--tls-cert-file``, the server makes itself a self-signed
+certificate on first start (``kubelet.crt``/``kubelet.key`` in the cert dir,
+with the node name and IP as subject alternative names) and reuses it on every
+restart while it is valid, so clients that pinned it keep working.
+
+Client certificates are *requested* (``CERT_OPTIONAL``), not required: bearer
+tokens and anonymous requests must still reach the handler, which decides.  A
+presented certificate is verified during the handshake against the client CA,
+so one from another CA never gets as far as a request.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import ssl
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+#: Validity of a generated serving certificate (kubelet's self-signed one lasts a year).
+SELF_SIGNED_VALIDITY = datetime.timedelta(days=365)
+
+
+def _alt_names(node_name: str, host: str) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = [x509.DNSName(node_name), x509.DNSName("localhost")]
+    addresses = {ipaddress.ip_address("127.0.0.1")}
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if host and host != node_name:
+            names.append(x509.DNSName(host))
+    else:
+        if not address.is_unspecified:
+            addresses.add(address)
+    names.extend(x509.IPAddress(a) for a in sorted(addresses, key=str))
+    return names
+
+
+def _still_valid(cert_file: Path) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    except (OSError, ValueError):
+        return False
+    now = datetime.datetime.now(datetime.UTC)
+    return cert.not_valid_after_utc - now > datetime.timedelta(days=1)
+
+
+def ensure_self_signed(cert_dir: Path, node_name: str, host: str) -> tuple[Path, Path]:
+    """Return ``(cert, key)`` in ``cert_dir``, generating them unless valid ones exist."""
+    cert_file, key_file = cert_dir / "kubelet.crt", cert_dir / "kubelet.key"
+    if key_file.exists() and _still_valid(cert_file):
+        return cert_file, key_file
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    name = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, f"{node_name}@{int(now.timestamp())}")]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + SELF_SIGNED_VALIDITY)
+        .add_extension(x509.SubjectAlternativeName(_alt_names(node_name, host)), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_bytes = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    # Write the key first, readable by the owner only, then the certificate that names it.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key_bytes)
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert_file, key_file
+
+
+def server_context(cert_file: Path, key_file: Path, client_ca_file: Path | None) -> ssl.SSLContext:
+    """TLS 1.2+; client certificates requested and verified when a client CA is given."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    if client_ca_file is not None:
+        context.load_verify_locations(cafile=str(client_ca_file))
+        context.verify_mode = ssl.CERT_OPTIONAL
+    return context
+
+
+def peer_identity(der: bytes) -> tuple[str, list[str]]:
+    """User name (subject CN) and groups (subject O values) of a client certificate."""
+    cert = x509.load_der_x509_certificate(der)
+    common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    orgs = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    user = str(common[0].value) if common else ""
+    return user, [str(o.value) for o in orgs]
