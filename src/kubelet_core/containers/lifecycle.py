@@ -1,0 +1,643 @@
+"""The pod runner: one asyncio task per pod that drives its containers like kubelet.
+
+A :class:`PodRunner` pulls each container's image, resolves its environment
+and mounts, starts it through the provider's :class:`ContainerRuntime`, waits
+for it, and applies the restart policy:
+
+* init containers run one at a time, in order, each until it exits 0; a
+  failure fails the pod under ``restartPolicy: Never`` and is retried with
+  CrashLoopBackOff otherwise (``kubectl`` then shows ``Init:CrashLoopBackOff``,
+  the app containers wait in ``PodInitializing``);
+* app containers then run side by side (one small supervisor coroutine each,
+  inside the runner's task group) and restart per policy with exponential
+  back-off (:mod:`kubelet_core.containers.backoff`);
+* image pulls report Pulling/Pulled, and failures ErrImagePull then
+  ImagePullBackOff, with their own back-off.
+
+Every state change is pushed with ``ProviderContext.notify_pod_status``; the
+pod phase is derived from the container records (:func:`status.pod_phase`).
+
+Stopping (deletion, ``activeDeadlineSeconds``, a pod-level error, agent
+shutdown) goes through :meth:`PodRunner.terminate`: it cancels the runner's
+task first -- so nothing pulls, backs off or restarts any more -- and then
+stops the containers still running with the grace period.  ``start_container``
+and ``RunningContainer.wait`` are awaited through :func:`asyncio.shield`, so
+cancelling the runner never loses a container handle or cancels the
+runtime's own bookkeeping; :meth:`terminate` picks those handles up.
+
+Runtime failures never escape: ImagePullError and any other pull exception
+become ErrImagePull; ContainerConfigError becomes
+CreateContainerConfigError; ContainerStartError (or any start exception)
+becomes a ``terminated`` state with its reason (StartError by default) that
+the restart policy then handles; InvalidPodSpec fails the whole pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import dataclasses
+import datetime
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from kubelet_core.containers.backoff import Backoff, LifecycleTimings, go_duration
+from kubelet_core.containers.env import EnvResolver, expand_all
+from kubelet_core.containers.logs import LogStore
+from kubelet_core.containers.runtime import (
+    ContainerLaunch,
+    ContainerRuntime,
+    ExitStatus,
+    ImageRef,
+    PullPolicy,
+    RunningContainer,
+)
+from kubelet_core.containers.status import (
+    CONFIG_ERROR,
+    CONTAINER_CREATING,
+    CRASH_LOOP_BACKOFF,
+    ERR_IMAGE_PULL,
+    IMAGE_PULL_BACKOFF,
+    POD_INITIALIZING,
+    ContainerRecord,
+    now_rfc3339,
+    pod_phase,
+    waiting,
+)
+from kubelet_core.containers.volumes import PodVolumes
+from kubelet_core.provider.base import EventType, KubeObject, ProviderContext
+from kubelet_core.provider.errors import (
+    ContainerConfigError,
+    ContainerStartError,
+    ImagePullError,
+    InvalidPodSpec,
+    NotFound,
+)
+
+log = structlog.get_logger(__name__)
+
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+
+
+def pull_policy(container: KubeObject) -> PullPolicy:
+    """``imagePullPolicy``, defaulted as the API server does (Always for :latest/untagged)."""
+    policy = container.get("imagePullPolicy")
+    if policy in ("Always", "IfNotPresent", "Never"):
+        return policy  # type: ignore[no-any-return]
+    image = str(container.get("image", ""))
+    if "@" in image:
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2]
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+@dataclasses.dataclass
+class ContainerRun:
+    """One run of a container (one ``restartCount``)."""
+
+    record: ContainerRecord
+    restart: int
+    running: RunningContainer
+    wait_task: asyncio.Task[ExitStatus]
+    started_at: str
+    started_loop: float
+    log_path: Path
+    ended: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    finished: bool = False
+
+
+class PodRunner:
+    """Runs one pod's containers; owned by :class:`ContainerProvider`."""
+
+    def __init__(
+        self,
+        pod: KubeObject,
+        *,
+        runtime: ContainerRuntime,
+        context: ProviderContext,
+        timings: LifecycleTimings,
+        logs: LogStore,
+        volumes_root: Path,
+        id_scheme: str,
+    ) -> None:
+        self.pod = pod
+        self.runtime = runtime
+        self.context = context
+        self.timings = timings
+        self.logs = logs
+        self.volumes = PodVolumes(volumes_root, pod)
+        self.id_scheme = id_scheme
+        self.env = EnvResolver(context.node_name, context.node_ip, context.api)
+        spec = pod.get("spec") or {}
+        inits = spec.get("initContainers") or []
+        self.init_records = [
+            ContainerRecord(c["name"], str(c.get("image", "")), True, waiting(POD_INITIALIZING))
+            for c in inits
+        ]
+        first = POD_INITIALIZING if inits else CONTAINER_CREATING
+        self.app_records = [
+            ContainerRecord(c["name"], str(c.get("image", "")), False, waiting(first))
+            for c in spec.get("containers") or []
+        ]
+        self._runs: dict[str, ContainerRun] = {}
+        self._starting: dict[str, tuple[ContainerRecord, int, Path, asyncio.Task[Any]]] = {}
+        self._stopping = False  # no more starts or restarts
+        self._stopped = False  # every container is down after terminate()
+        self._pod_reason: str | None = None
+        self._pod_message: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._terminate_task: asyncio.Task[None] | None = None
+        self._side_tasks: set[asyncio.Task[Any]] = set()
+        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline_at: float | None = None
+        self._began_loop: float | None = None
+        self._updated = asyncio.Event()
+        self._last_status: KubeObject | None = None
+        self._log = log.bind(pod=f"{self.namespace}/{self.name}")
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return str(self.pod["metadata"].get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str(self.pod["metadata"].get("namespace", "default"))
+
+    @property
+    def uid(self) -> str:
+        return str(self.pod["metadata"].get("uid", ""))
+
+    @property
+    def kubelet_pod_name(self) -> str:
+        """``name_namespace(uid)``, as kubelet names pods in messages."""
+        return f"{self.name}_{self.namespace}({self.uid})"
+
+    @property
+    def spec(self) -> KubeObject:
+        return self.pod.get("spec") or {}
+
+    @property
+    def finished(self) -> bool:
+        return self.phase() in ("Succeeded", "Failed")
+
+    # -- life ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._arm_deadline()
+        self._notify()
+        self._task = asyncio.create_task(self._run(), name=f"pod {self.namespace}/{self.name}")
+
+    def update(self, pod: KubeObject) -> None:
+        """Take a new version of the pod (kubelet semantics: only a few fields can change).
+
+        ``activeDeadlineSeconds`` is re-armed; a changed image is used from the
+        container's next (re)start -- a running container is not restarted for it.
+        """
+        old_deadline = self.spec.get("activeDeadlineSeconds")
+        self.pod = pod
+        if self.spec.get("activeDeadlineSeconds") != old_deadline:
+            self._arm_deadline()
+        self._updated.set()
+
+    async def _run(self) -> None:
+        try:
+            self.volumes.prepare()
+            inits = self.spec.get("initContainers") or []
+            for record in self.init_records:
+                if not await self._run_init(record):
+                    return
+            for record in self.app_records:
+                if record.state.get("waiting", {}).get("reason") == POD_INITIALIZING:
+                    record.state = waiting(CONTAINER_CREATING)
+            if inits:
+                self._notify()
+            async with asyncio.TaskGroup() as group:
+                for record in self.app_records:
+                    group.create_task(self._supervise(record), name=f"container {record.name}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug: report it on the pod rather than hang silently
+            self._log.exception("pod runner failed")
+            self._fail_pod("ProviderFailed", f"internal error running the pod: {exc!r}")
+        finally:
+            if self.finished and self._deadline is not None:
+                self._deadline.cancel()
+
+    async def _run_init(self, record: ContainerRecord) -> bool:
+        """Run one init container until it exits 0; False if the pod has failed."""
+        backoff = Backoff(self.timings.crash_loop)
+        while True:
+            status, ran_for = await self._run_once(record)
+            if self._stopping:
+                return False
+            if status.exit_code == 0:
+                return True
+            if self.spec.get("restartPolicy", "Always") == "Never":
+                self._notify()
+                return False
+            await self._crash_backoff(record, backoff, ran_for)
+
+    async def _supervise(self, record: ContainerRecord) -> None:
+        """Run one app container for as long as its restart policy says."""
+        backoff = Backoff(self.timings.crash_loop)
+        while True:
+            status, ran_for = await self._run_once(record)
+            if self._stopping:
+                return
+            container = self._container_spec(record)
+            policy = container.get("restartPolicy") or self.spec.get("restartPolicy", "Always")
+            if policy == "Never" or (policy == "OnFailure" and status.exit_code == 0):
+                return
+            await self._crash_backoff(record, backoff, ran_for)
+
+    async def _crash_backoff(
+        self, record: ContainerRecord, backoff: Backoff, ran_for: float
+    ) -> None:
+        delay = backoff.next_delay(ran_for=ran_for)
+        record.set_waiting(
+            CRASH_LOOP_BACKOFF,
+            f"back-off {go_duration(delay)} restarting failed container={record.name} "
+            f"pod={self.kubelet_pod_name}",
+        )
+        self._event(
+            "Warning",
+            "BackOff",
+            f"Back-off restarting failed container {record.name} in pod {self.kubelet_pod_name}",
+        )
+        self._notify()
+        await asyncio.sleep(delay)
+        record.restart_count += 1
+
+    # -- one run of a container -------------------------------------------------------------
+
+    def _container_spec(self, record: ContainerRecord) -> KubeObject:
+        key = "initContainers" if record.is_init else "containers"
+        for container in self.spec.get(key) or []:
+            if container.get("name") == record.name:
+                return dict(container)
+        raise InvalidPodSpec(f"container {record.name!r} is no longer in the pod spec")
+
+    async def _run_once(self, record: ContainerRecord) -> tuple[ExitStatus, float]:
+        """Pull, prepare, start and wait for one run; returns how it ended and how long it ran."""
+        container = self._container_spec(record)
+        image = await self._pull(record, container)
+        container = self._container_spec(record)
+        launch = await self._prepare(record, container, image)
+        return await self._start_and_wait(record, launch)
+
+    async def _pull(self, record: ContainerRecord, container: KubeObject) -> ImageRef:
+        backoff = Backoff(self.timings.image_pull)
+        secrets = [
+            {"name": str(s.get("name", ""))} for s in self.spec.get("imagePullSecrets") or []
+        ]
+        loop = asyncio.get_running_loop()
+        while True:
+            container = self._container_spec(record)
+            image = str(container.get("image", ""))
+            record.image = image
+            self._event("Normal", "Pulling", f'Pulling image "{image}"')
+            began = loop.time()
+            error: ImagePullError
+            try:
+                ref = await self.runtime.pull_image(
+                    self.pod, container, pull_policy(container), secrets
+                )
+            except asyncio.CancelledError:
+                raise
+            except ImagePullError as exc:
+                error = exc
+            except Exception as exc:
+                error = ImagePullError(f"{type(exc).__name__}: {exc}")
+            else:
+                elapsed = loop.time() - began
+                self._event(
+                    "Normal", "Pulled", f'Successfully pulled image "{image}" in {elapsed:.3f}s'
+                )
+                record.image_ref = ref
+                return ref
+            reason = error.reason or ERR_IMAGE_PULL
+            record.set_waiting(reason, error.message)
+            self._event("Warning", "Failed", f'Failed to pull image "{image}": {error.message}')
+            self._event("Warning", "Failed", f"Error: {reason}")
+            self._notify()
+            if not error.retryable:  # retrying cannot help until the pod changes
+                self._updated.clear()
+                await self._updated.wait()
+                continue
+            delay = backoff.next_delay()
+            hold = min(self.timings.image_pull_error_hold, delay)
+            await asyncio.sleep(hold)
+            record.set_waiting(
+                IMAGE_PULL_BACKOFF, f'Back-off pulling image "{image}": {reason}: {error.message}'
+            )
+            self._event("Normal", "BackOff", f'Back-off pulling image "{image}"')
+            self._event("Warning", "Failed", f"Error: {IMAGE_PULL_BACKOFF}")
+            self._notify()
+            await asyncio.sleep(delay - hold)
+
+    async def _prepare(
+        self, record: ContainerRecord, container: KubeObject, image: ImageRef
+    ) -> ContainerLaunch:
+        backoff = Backoff(self.timings.config_retry)
+        while True:
+            error: ContainerConfigError
+            try:
+                env = await self.env.resolve(self.pod, container)
+                env_map = dict(env)
+                mounts = self.volumes.mounts_for(container, env_map)
+                command = expand_all(container.get("command") or [], env_map)
+                args = expand_all(container.get("args") or [], env_map)
+                break
+            except asyncio.CancelledError:
+                raise
+            except ContainerConfigError as exc:
+                error = exc
+            except Exception as exc:
+                error = ContainerConfigError(f"{type(exc).__name__}: {exc}")
+            record.set_waiting(CONFIG_ERROR, error.message)
+            self._event("Warning", "Failed", f"Error: {error.message}")
+            self._notify()
+            await asyncio.sleep(backoff.next_delay())
+        restart = record.restart_count
+        log_path = self.logs.allocate(self.pod, record.name, restart)
+        record.container_id = f"{self.id_scheme}://{self.uid}/{record.name}/{restart}"
+        limits = (container.get("resources") or {}).get("limits") or {}
+        return ContainerLaunch(
+            pod=self.pod,
+            container=container,
+            image=image,
+            command=command,
+            args=args,
+            env=env,
+            mounts=mounts,
+            working_dir=container.get("workingDir") or None,
+            log_path=log_path,
+            restart_count=restart,
+            limits={str(k): str(v) for k, v in limits.items()},
+            deadline_seconds=self._deadline_left(),
+        )
+
+    async def _start_and_wait(
+        self, record: ContainerRecord, launch: ContainerLaunch
+    ) -> tuple[ExitStatus, float]:
+        loop = asyncio.get_running_loop()
+        self._event("Normal", "Created", f"Created container {record.name}")
+        started_at = now_rfc3339()
+        began = loop.time()
+        start_task = asyncio.ensure_future(self.runtime.start_container(launch))
+        self._starting[record.name] = (record, launch.restart_count, launch.log_path, start_task)
+        failure: ExitStatus | None = None
+        try:
+            running = await asyncio.shield(start_task)
+        except asyncio.CancelledError:
+            raise  # terminate() takes over the start task from _starting
+        except InvalidPodSpec as exc:
+            self._starting.pop(record.name, None)
+            failure = ExitStatus(128, exc.reason, exc.message)
+            self._fail_pod(exc.reason, exc.message)
+        except ContainerStartError as exc:
+            self._starting.pop(record.name, None)
+            failure = ExitStatus(exc.exit_code, exc.reason, exc.message)
+        except Exception as exc:
+            self._starting.pop(record.name, None)
+            failure = ExitStatus(128, "StartError", f"{type(exc).__name__}: {exc}")
+        if failure is not None:
+            record.set_terminated(failure, started_at, now_rfc3339())
+            self._event("Warning", "Failed", f"Error: {failure.message}")
+            self._notify()
+            return failure, 0.0
+        self._starting.pop(record.name, None)
+        run = self._begin_run(record, launch.restart_count, launch.log_path, running, started_at)
+        run.started_loop = began
+        status = await asyncio.shield(run.wait_task)
+        self._finish_run(run, status)
+        return status, loop.time() - began
+
+    def _begin_run(
+        self,
+        record: ContainerRecord,
+        restart: int,
+        log_path: Path,
+        running: RunningContainer,
+        started_at: str,
+    ) -> ContainerRun:
+        run = ContainerRun(
+            record=record,
+            restart=restart,
+            running=running,
+            wait_task=asyncio.ensure_future(self._wait(running)),
+            started_at=started_at,
+            started_loop=asyncio.get_running_loop().time(),
+            log_path=log_path,
+        )
+        self._runs[record.name] = run
+        record.set_running(started_at)
+        self._event("Normal", "Started", f"Started container {record.name}")
+        self._notify()
+        return run
+
+    async def _wait(self, running: RunningContainer) -> ExitStatus:
+        try:
+            return await running.wait()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return ExitStatus(255, "Error", f"lost track of the container: {exc!r}")
+
+    def _finish_run(self, run: ContainerRun, status: ExitStatus) -> None:
+        if run.finished:
+            return
+        run.finished = True
+        run.record.set_terminated(status, run.started_at, now_rfc3339())
+        run.ended.set()
+        self._notify()
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    async def terminate(
+        self, grace: float, *, reason: str | None = None, message: str | None = None
+    ) -> None:
+        """Stop everything (idempotent): no more restarts, running containers get ``grace``."""
+        if self._terminate_task is None:
+            self._terminate_task = asyncio.create_task(
+                self._terminate(grace, reason, message), name=f"stop {self.namespace}/{self.name}"
+            )
+        await asyncio.shield(self._terminate_task)
+
+    async def _terminate(self, grace: float, reason: str | None, message: str | None) -> None:
+        self._stopping = True
+        if reason is not None and not self.finished:
+            self._pod_reason, self._pod_message = reason, message
+        if self._deadline is not None:
+            self._deadline.cancel()
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        slack = self.timings.stop_slack
+        # Containers whose start was under way when the runner was cancelled.
+        for record, restart, log_path, start_task in list(self._starting.values()):
+            try:
+                running = await asyncio.wait_for(asyncio.shield(start_task), grace + slack)
+            except (Exception, asyncio.CancelledError):
+                continue
+            self._begin_run(record, restart, log_path, running, now_rfc3339())
+        self._starting.clear()
+        active = [run for run in self._runs.values() if not run.finished]
+        await asyncio.gather(*(self._stop_run(run, grace) for run in active))
+        self._stopped = True
+        self._notify()
+
+    async def _stop_run(self, run: ContainerRun, grace: float) -> None:
+        self._event("Normal", "Killing", f"Stopping container {run.record.name}")
+        stop_task = asyncio.ensure_future(run.running.stop(grace))
+        done, _ = await asyncio.wait({run.wait_task}, timeout=grace + self.timings.stop_slack)
+        if done:
+            status = run.wait_task.result()
+        else:
+            status = ExitStatus(
+                137, "Error", f"the container did not stop within {grace:g}s grace period"
+            )
+        if not stop_task.done():
+            stop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            try:
+                await stop_task
+            except Exception:
+                self._log.exception("stopping a container failed", container=run.record.name)
+        self._finish_run(run, status)
+
+    def _fail_pod(self, reason: str, message: str) -> None:
+        """A pod-level failure: record it and stop every container (from a new task)."""
+        self._stopping = True
+        if self._pod_reason is None:
+            self._pod_reason, self._pod_message = reason, message
+        self._event("Warning", reason, message)
+        self._spawn(self.terminate(self._grace_period()))
+        self._notify()
+
+    def _grace_period(self) -> float:
+        value = self.spec.get("terminationGracePeriodSeconds")
+        return 30.0 if value is None else float(value)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    # -- activeDeadlineSeconds ----------------------------------------------------------------
+
+    def _began(self) -> float:
+        """When the pod became active, on the loop clock (``status.startTime`` if known)."""
+        if self._began_loop is None:
+            elapsed = 0.0
+            start_time = (self.pod.get("status") or {}).get("startTime")
+            if start_time:
+                with contextlib.suppress(ValueError):
+                    began = datetime.datetime.fromisoformat(str(start_time).replace("Z", "+00:00"))
+                    now = datetime.datetime.now(datetime.UTC)
+                    elapsed = max(0.0, (now - began).total_seconds())
+            self._began_loop = asyncio.get_running_loop().time() - elapsed
+        return self._began_loop
+
+    def _arm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        seconds = self.spec.get("activeDeadlineSeconds")
+        if seconds is None or self._stopping:
+            self._deadline_at = None
+            return
+        self._deadline_at = self._began() + float(seconds)
+        self._deadline = asyncio.get_running_loop().call_at(
+            self._deadline_at, self._deadline_exceeded
+        )
+
+    def _deadline_left(self) -> float | None:
+        if self._deadline_at is None:
+            return None
+        return max(0.0, self._deadline_at - asyncio.get_running_loop().time())
+
+    def _deadline_exceeded(self) -> None:
+        self._deadline = None
+        if self.finished or self._stopping:
+            return
+        self._event("Warning", DEADLINE_EXCEEDED, DEADLINE_MESSAGE)
+        self._stopping = True
+        self._spawn(
+            self.terminate(self._grace_period(), reason=DEADLINE_EXCEEDED, message=DEADLINE_MESSAGE)
+        )
+
+    # -- status, events, logs ------------------------------------------------------------------
+
+    def phase(self) -> str:
+        if self._pod_reason is not None:
+            return "Failed"
+        return pod_phase(
+            str(self.spec.get("restartPolicy", "Always")),
+            self.init_records,
+            self.app_records,
+            stopping=self._stopped,
+        )
+
+    def status(self) -> KubeObject:
+        status: KubeObject = {
+            "phase": self.phase(),
+            "containerStatuses": [record.to_json() for record in self.app_records],
+        }
+        if self.init_records:
+            status["initContainerStatuses"] = [record.to_json() for record in self.init_records]
+        if self._pod_reason is not None:
+            status["reason"] = self._pod_reason
+            status["message"] = self._pod_message or ""
+        return status
+
+    def _notify(self) -> None:
+        status = self.status()
+        if status == self._last_status:
+            return
+        self._last_status = status
+        try:
+            self.context.notify_pod_status(self.pod, copy.deepcopy(status))
+        except Exception:
+            self._log.exception("notify_pod_status failed")
+
+    def _event(self, event_type: EventType, reason: str, message: str) -> None:
+        try:
+            self.context.record_event(self.pod, event_type, reason, message)
+        except Exception:
+            self._log.exception("record_event failed", reason=reason)
+
+    def log_source(self, container: str, previous: bool) -> tuple[Path, asyncio.Event | None]:
+        """The log file ``container_logs`` should serve, and the event that ends ``follow``."""
+        records: Sequence[ContainerRecord] = [*self.init_records, *self.app_records]
+        record = next((r for r in records if r.name == container), None)
+        if record is None:
+            raise NotFound(f"container {container} is not valid for pod {self.name}")
+        run = self._runs.get(container)
+        if previous:
+            path = self.logs.path(self.pod, container, (run.restart if run else 0) - 1)
+            if run is None or run.restart < 1 or not path.exists():
+                raise NotFound(
+                    f'previous terminated container "{container}" in pod "{self.name}" not found'
+                )
+            return path, None
+        if run is None:
+            reason = record.state.get("waiting", {}).get("reason", "")
+            raise NotFound(
+                f'container "{container}" in pod "{self.name}" is waiting to start: {reason}'
+            )
+        return run.log_path, run.ended
+
+    def cleanup(self) -> None:
+        """Remove the pod's volumes and logs (after :meth:`terminate`)."""
+        self.volumes.remove()
+        self.logs.remove_pod(self.pod)

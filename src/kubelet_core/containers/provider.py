@@ -1,0 +1,150 @@
+"""ContainerProvider: a complete :class:`Provider` for providers that run containers themselves.
+
+Subclass it and implement only :meth:`node_profile`, :meth:`pull_image` and
+:meth:`start_container` (the :class:`ContainerRuntime` half); everything
+Kubernetes-shaped -- init containers, restart policies, CrashLoopBackOff,
+image-pull back-off, container states, env and volumes, log files,
+``activeDeadlineSeconds``, graceful deletion -- is done here, the same way
+for every runtime, by one :class:`PodRunner` task per pod.
+
+Subclasses may override :meth:`start` and :meth:`shutdown` (calling
+``super()``), set :attr:`container_id_scheme` (``containerID`` becomes
+``<scheme>://<pod-uid>/<container>/<restartCount>``) and :attr:`timings`
+(the back-off constants; tests shrink them).  :attr:`context` holds the
+:class:`ProviderContext` once :meth:`start` has run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+import structlog
+
+from kubelet_core.containers.backoff import LifecycleTimings
+from kubelet_core.containers.lifecycle import PodRunner
+from kubelet_core.containers.logs import LogStore, stream_log
+from kubelet_core.containers.runtime import ContainerRuntime
+from kubelet_core.containers.volumes import PodVolumes
+from kubelet_core.provider.base import KubeObject, LogOptions, PodKey, Provider, ProviderContext
+from kubelet_core.provider.errors import NotFound
+
+log = structlog.get_logger(__name__)
+
+
+def _meta(pod: KubeObject) -> KubeObject:
+    meta = pod.get("metadata") or {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _key(pod: KubeObject) -> str:
+    meta = _meta(pod)
+    return str(meta.get("uid") or f"{meta.get('namespace', 'default')}/{meta.get('name', '')}")
+
+
+class ContainerProvider(Provider, ContainerRuntime):
+    """Provider base class owning the shared container lifecycle (see module docstring)."""
+
+    #: Scheme of the ``containerID`` reported in container statuses.
+    container_id_scheme: ClassVar[str] = "wasmlet"
+    #: Grace period given to running containers when the agent shuts down.
+    shutdown_grace_seconds: ClassVar[float] = 5.0
+    #: Back-off constants (instance attribute when given to ``__init__``).
+    timings: LifecycleTimings = LifecycleTimings()
+    #: Set by :meth:`start`.
+    context: ProviderContext
+
+    def __init__(self, *, timings: LifecycleTimings | None = None) -> None:
+        if timings is not None:
+            self.timings = timings
+
+    @property
+    def _runners(self) -> dict[str, PodRunner]:
+        """Runners by pod uid (created lazily: subclasses need not call ``__init__``)."""
+        runners: dict[str, PodRunner] | None = self.__dict__.get("_runner_map")
+        if runners is None:
+            runners = self.__dict__["_runner_map"] = {}
+        return runners
+
+    def _require_context(self) -> ProviderContext:
+        context: ProviderContext | None = self.__dict__.get("context")
+        if context is None:
+            raise RuntimeError(f"{type(self).__name__}.start() has not been called")
+        return context
+
+    # -- Provider ------------------------------------------------------------------------------
+
+    async def start(self, context: ProviderContext) -> None:
+        self.context = context
+
+    async def create_pod(self, pod: KubeObject) -> None:
+        context = self._require_context()
+        key = _key(pod)
+        existing = self._runners.get(key)
+        if existing is not None:
+            existing.update(pod)
+            return
+        runner = PodRunner(
+            pod,
+            runtime=self,
+            context=context,
+            timings=self.timings,
+            logs=LogStore(context.data_dir / "pods"),
+            volumes_root=context.data_dir / "volumes",
+            id_scheme=self.container_id_scheme,
+        )
+        self._runners[key] = runner
+        runner.start()
+
+    async def update_pod(self, pod: KubeObject) -> None:
+        runner = self._runners.get(_key(pod))
+        if runner is not None:
+            runner.update(pod)
+
+    async def delete_pod(self, pod: KubeObject, grace_period_seconds: float) -> None:
+        key = _key(pod)
+        runner = self._runners.get(key)
+        if runner is None:
+            # Unknown (or already deleted): still make sure nothing is left on disk.
+            context = self.__dict__.get("context")
+            if context is not None and _meta(pod).get("uid"):
+                LogStore(context.data_dir / "pods").remove_pod(pod)
+                PodVolumes(context.data_dir / "volumes", pod).remove()
+            return
+        await runner.terminate(max(0.0, float(grace_period_seconds)))
+        runner.cleanup()
+        if self._runners.get(key) is runner:
+            del self._runners[key]
+
+    async def get_pod_status(self, pod: KubeObject) -> KubeObject | None:
+        runner = self._runners.get(_key(pod))
+        return None if runner is None else runner.status()
+
+    async def list_pods(self) -> list[PodKey]:
+        return [PodKey(r.namespace, r.name, r.uid) for r in self._runners.values()]
+
+    async def container_logs(
+        self, namespace: str, pod_name: str, container: str, options: LogOptions
+    ) -> AsyncIterator[bytes]:
+        matches = [
+            r for r in self._runners.values() if r.namespace == namespace and r.name == pod_name
+        ]
+        if not matches:
+            raise NotFound(f'pods "{pod_name}" not found')
+        path, ended = matches[-1].log_source(container, options.previous)
+        async for chunk in stream_log(
+            path, options, ended=ended, poll_max=self.timings.log_poll_max
+        ):
+            yield chunk
+
+    async def shutdown(self) -> None:
+        """Stop every container (their files stay: a restarted agent cleans up by list_pods)."""
+        runners = list(self._runners.values())
+        self._runners.clear()
+        results = await asyncio.gather(
+            *(r.terminate(self.shutdown_grace_seconds) for r in runners), return_exceptions=True
+        )
+        for runner, result in zip(runners, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("stopping pod at shutdown failed", pod=runner.name, error=repr(result))
