@@ -100,12 +100,12 @@ class KubeletApiServer:
         cert, key = self._serving_files()
         context = tls.server_context(cert, key, self._client_ca_file)
         stats.measure_node(self._cpu)  # first CPU sample, so the first summary has a rate
-        runner = web.AppRunner(self._app(), handler_cancellation=True, access_log=None)
+        runner = web.AppRunner(
+            self._app(), handler_cancellation=True, access_log=None, shutdown_timeout=1.0
+        )
         await runner.setup()
         try:
-            site = web.TCPSite(
-                runner, self._host, self._requested_port, ssl_context=context, shutdown_timeout=1.0
-            )
+            site = web.TCPSite(runner, self._host, self._requested_port, ssl_context=context)
             await site.start()
         except BaseException:
             await runner.cleanup()
