@@ -93,8 +93,13 @@ class FileLogProvider(Provider):
                 yield b"".join(lines)
             offset = len(data)
             while options.follow:
+                size_seen = offset
+
+                def grown(at: int = size_seen) -> bool:
+                    return path.stat().st_size > at
+
                 async with self.changed:
-                    await self.changed.wait_for(lambda at=offset: path.stat().st_size > at)
+                    await self.changed.wait_for(grown)
                 with path.open("rb") as source:
                     source.seek(offset)
                     chunk = source.read()
