@@ -1,0 +1,16 @@
+"""The pod side of the agent: watch, per-pod workers, reconcile, statuses, events."""
+
+from kubelet_core.pods.events import KubeEventRecorder
+from kubelet_core.pods.status import PodStatusWriter, merge_status
+from kubelet_core.pods.sync import PodSyncer
+from kubelet_core.pods.watcher import PodWatcher
+from kubelet_core.pods.workers import PodWorkers
+
+__all__ = [
+    "KubeEventRecorder",
+    "PodStatusWriter",
+    "PodSyncer",
+    "PodWatcher",
+    "PodWorkers",
+    "merge_status",
+]
