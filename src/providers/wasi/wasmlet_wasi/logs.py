@@ -1,0 +1,77 @@
+"""Getting a module's stdout and stderr into the container's log file.
+
+wasmtime-py offers two sinks: ``stdout_custom`` (a Python callback per write:
+every ``printf`` flush takes the GIL back) or ``stdout_file`` (a path that
+wasmtime opens itself, *truncating* it and writing at its own offset).  Two
+``*_file`` opens of one log would overwrite each other, and truncation would
+erase the log of the previous run.
+
+So each container gets a pipe: stdout and stderr are both given
+``/proc/self/fd/<write end>``, and opening a pipe through ``/proc`` yields the
+same pipe (truncation does not apply), so both streams reach one ordered byte
+stream in native code.  A pump thread moves it, in chunks of up to 64 KiB,
+into the log file opened ``O_APPEND`` (restarts append, and the core may
+rotate it).  Python runs once per chunk, not per write.  The pump polls with
+a timeout so it can finish even if wasmtime were to keep a write end open.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+from pathlib import Path
+
+_CHUNK = 1 << 16
+
+
+class LogPipe:
+    """A pipe whose read end is copied to ``log_path`` by a thread."""
+
+    def __init__(self, log_path: Path, name: str) -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        self._read_fd, self._write_fd = os.pipe()
+        self._closing = threading.Event()
+        self.bytes_copied = 0
+        self._thread = threading.Thread(target=self._pump, name=f"wasi-log-{name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def guest_path(self) -> str:
+        """What to give WasiConfig.stdout_file / stderr_file."""
+        return f"/proc/self/fd/{self._write_fd}"
+
+    def release_write_end(self) -> None:
+        """Drop our own write end once wasmtime has opened its copies."""
+        if self._write_fd >= 0:
+            os.close(self._write_fd)
+            self._write_fd = -1
+
+    def finish(self, timeout: float = 2.0) -> None:
+        """Wait until everything written so far is in the log, then close."""
+        self.release_write_end()
+        self._closing.set()
+        self._thread.join(timeout)
+
+    def _pump(self) -> None:
+        poller = select.poll()
+        poller.register(self._read_fd, select.POLLIN | select.POLLHUP)
+        try:
+            while True:
+                if not poller.poll(100):
+                    if self._closing.is_set():
+                        # Closing and nothing came for 100 ms after the module ended.
+                        return
+                    continue
+                data = os.read(self._read_fd, _CHUNK)
+                if not data:
+                    return  # every write end is closed
+                view = memoryview(data)
+                while view:
+                    written = os.write(self._log_fd, view)
+                    view = view[written:]
+                self.bytes_copied += len(data)
+        finally:
+            os.close(self._read_fd)
+            os.close(self._log_fd)
