@@ -184,7 +184,7 @@ async def test_auth_good_and_bad_credentials(
     repo = _repo("private")
     await auth_registry.push(wasm_dir / "hello.wasm", f"{repo}:v1")
     ref = f"{auth_registry.host}/{repo}:v1"
-    with pytest.raises(ImagePullError, match="pull access denied.*authorization failed"):
+    with pytest.raises(ImagePullError, match=r"pull access denied.*authorization failed"):
         await store.pull(ref, "Always")
     with pytest.raises(ImagePullError, match="authorization failed"):
         await store.pull(ref, "Always", RegistryCredentials("wasmlet", "wrong"))
@@ -202,7 +202,7 @@ async def test_registry_down_then_up(store: ModuleStore, tmp_path: Path, wasm_di
     finally:
         proc.stop()
     ref = f"{proc.host}/down:v1"
-    with pytest.raises(ImagePullError, match="cannot reach registry.*connection refused"):
+    with pytest.raises(ImagePullError, match=r"cannot reach registry.*connection refused"):
         await store.pull(ref, "IfNotPresent")
     proc.start()  # same port, same data
     try:

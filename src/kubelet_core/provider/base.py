@@ -139,6 +139,8 @@ class ProviderContext:
     #: that need to read objects (ConfigMaps, Secrets).  Typed loosely so the
     #: provider contract does not drag in the client.
     api: Any = None
+    #: Registries pulled over plain HTTP (``settings.insecure_registries``).
+    insecure_registries: tuple[str, ...] = ()
 
 
 class Provider(abc.ABC):

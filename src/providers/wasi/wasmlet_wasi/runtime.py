@@ -82,7 +82,7 @@ _Callback = ctypes.CFUNCTYPE(
     ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t),
 )
 _Finalizer = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-_NO_FINALIZER = ctypes.cast(None, _Finalizer)
+_NO_FINALIZER = _Finalizer()  # a NULL function pointer
 
 
 def guest_argv(name: str, command: Sequence[str], args: Sequence[str]) -> list[str]:
