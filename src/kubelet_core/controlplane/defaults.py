@@ -1,0 +1,82 @@
+"""Defaulting applied on create, as kube-apiserver's defaulters and admission plugins do.
+
+Clients (and kubelets) read defaulted fields such as ``spec.restartPolicy``,
+``terminationGracePeriodSeconds``, ``imagePullPolicy`` or the default NoExecute
+tolerations, so a stand-in that skipped them would hide bugs that show on real clusters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubelet_core.controlplane.resources import NAMESPACES, PODS, SECRETS, ResourceType
+
+KubeObject = dict[str, Any]
+
+_DEFAULT_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+     "tolerationSeconds": 300},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+     "tolerationSeconds": 300},
+]
+
+
+def _pull_policy(image: str) -> str:
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    if ":" not in last or last.endswith(":latest"):
+        return "Always"
+    return "IfNotPresent"
+
+
+def _default_container(c: KubeObject) -> None:
+    c.setdefault("resources", {})
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    if isinstance(c.get("image"), str):
+        c.setdefault("imagePullPolicy", _pull_policy(c["image"]))
+    for port in c.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+
+
+def _default_pod(obj: KubeObject) -> None:
+    spec = obj.setdefault("spec", {})
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    tolerations = spec.setdefault("tolerations", [])
+    if isinstance(tolerations, list):
+        for default in _DEFAULT_TOLERATIONS:
+            if not any(isinstance(t, dict) and t.get("key") == default["key"]
+                       and t.get("effect") in (None, "", "NoExecute") for t in tolerations):
+                tolerations.append(dict(default))
+    for field in ("containers", "initContainers"):
+        for c in spec.get(field) or []:
+            if isinstance(c, dict):
+                _default_container(c)
+    # Like kube-apiserver, a pod's status is not taken from the create request.
+    obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+
+
+def apply_defaults(rt: ResourceType, obj: KubeObject) -> None:
+    if rt is PODS:
+        _default_pod(obj)
+    elif rt is NAMESPACES:
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("finalizers", ["kubernetes"])
+        obj["status"] = {"phase": "Active"}
+        labels = obj["metadata"].setdefault("labels", {})
+        labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+    elif rt is SECRETS:
+        obj.setdefault("type", "Opaque")

@@ -1,0 +1,84 @@
+"""The resource types this control plane serves, described once.
+
+Discovery documents, URL routing, field-selector support, status-subresource rules and
+the OpenAPI stubs are all derived from these descriptors, so adding a resource type is a
+matter of adding one entry here (plus validation/table columns if it needs them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+BASE_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    group: str
+    version: str
+    plural: str
+    singular: str
+    kind: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    # Status is a subresource: main updates keep status, status updates keep spec.
+    split_status: bool = False
+    # metadata.generation is bumped when spec changes.
+    tracks_generation: bool = False
+    field_labels: frozenset[str] = field(default=BASE_FIELDS)
+    categories: tuple[str, ...] = ()
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def key(self) -> str:
+        """Storage key prefix, e.g. ``pods`` or ``leases.coordination.k8s.io``."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+
+POD_FIELDS = BASE_FIELDS | {
+    "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+    "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
+}
+EVENT_FIELDS = BASE_FIELDS | {
+    "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+    "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+    "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type",
+}
+
+NAMESPACES = ResourceType("", "v1", "namespaces", "namespace", "Namespace", False, ("ns",),
+                          ("status", "finalize"), split_status=True,
+                          field_labels=BASE_FIELDS | {"status.phase"})
+NODES = ResourceType("", "v1", "nodes", "node", "Node", False, ("no",), ("status", "proxy"),
+                     split_status=True, field_labels=BASE_FIELDS | {"spec.unschedulable"})
+PODS = ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",),
+                    ("status", "binding", "log", "eviction"), split_status=True,
+                    tracks_generation=True, field_labels=POD_FIELDS, categories=("all",))
+EVENTS = ResourceType("", "v1", "events", "event", "Event", True, ("ev",),
+                      field_labels=EVENT_FIELDS)
+CONFIGMAPS = ResourceType("", "v1", "configmaps", "configmap", "ConfigMap", True, ("cm",))
+SECRETS = ResourceType("", "v1", "secrets", "secret", "Secret", True,
+                       field_labels=BASE_FIELDS | {"type"})
+SERVICEACCOUNTS = ResourceType("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount",
+                               True, ("sa",))
+LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True)
+
+ALL: tuple[ResourceType, ...] = (
+    NAMESPACES, NODES, PODS, EVENTS, CONFIGMAPS, SECRETS, SERVICEACCOUNTS, LEASES,
+)
+BY_KEY: dict[str, ResourceType] = {rt.key: rt for rt in ALL}
+BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}
+for _rt in ALL:
+    BY_GROUP_VERSION.setdefault((_rt.group, _rt.version), {})[_rt.plural] = _rt
+
+
+def lookup(group: str, version: str, plural: str) -> ResourceType | None:
+    return BY_GROUP_VERSION.get((group, version), {}).get(plural)

@@ -1,0 +1,152 @@
+"""ControlPlane: the embedded Kubernetes API server (HTTPS, SQLite-backed, with scheduler).
+
+``async with ControlPlane(data_dir) as cp:`` gives a server at ``cp.url`` and an admin
+kubeconfig at ``cp.kubeconfig_path`` that kubectl, kubernetes-asyncio and node agents can
+use as they would a real cluster. State (state.db) and the CA (pki/) live in ``data_dir``;
+restarting on the same directory keeps every object, keeps resourceVersions increasing
+and keeps the CA, so existing kubeconfigs and issued certificates stay valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from kubelet_core.controlplane.api import Api, LogHandler
+from kubelet_core.controlplane.auth import TokenAuthenticator, make_middleware
+from kubelet_core.controlplane.persistence import Persistence
+from kubelet_core.controlplane.pki import PKI, kubeconfig
+from kubelet_core.controlplane.registry import Registry
+from kubelet_core.controlplane.store import Store
+
+
+class ControlPlane:
+    """An in-process Kubernetes API server for tests, ``wasmlet up`` and provider authors."""
+
+    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int = 0,
+                 kubeconfig_path: Path | None = None, scheduler: bool = True,
+                 watch_history: int = 10_000, bookmark_interval: float = 60.0,
+                 token_authenticator: TokenAuthenticator | None = None,
+                 log_handler: LogHandler | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port
+        self.kubeconfig_path = kubeconfig_path or self.data_dir / "kubeconfig"
+        self.scheduler_enabled = scheduler
+        self.watch_history = watch_history
+        self.bookmark_interval = bookmark_interval
+        self.token_authenticator = token_authenticator
+        self.log_handler = log_handler
+        self.pki = PKI(self.data_dir / "pki")
+        self.store: Store | None = None
+        self.registry: Registry | None = None
+        self.scheduler: Any = None
+        self._runner: web.AppRunner | None = None
+        self._persistence: Persistence | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.pki.ensure_ca()
+        persistence = Persistence(self.data_dir / "state.db")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, persistence.open)
+        store = Store(persistence, history_size=self.watch_history)
+        store.load()
+        registry = Registry(store)
+        self._persistence, self.store, self.registry = persistence, store, registry
+        await registry.bootstrap()
+
+        api = Api(store, registry, bookmark_interval=self.bookmark_interval,
+                  server_address=f"{self.host}:{self.port}", log_handler=self.log_handler)
+        self.api = api
+        _attach_optional(api, self)
+        app = web.Application(middlewares=[make_middleware(self.token_authenticator)],
+                              client_max_size=16 * 1024 * 1024)
+        for probe in ("/healthz", "/livez", "/readyz"):
+            app.router.add_get(probe, _ok)
+            app.router.add_get(probe + "/{check:.*}", _ok)
+        app.router.add_route("*", "/{tail:.*}", api.handle)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                               handler_cancellation=True)
+        await runner.setup()
+        ssl_context = self.pki.server_ssl_context(self.host)
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=ssl_context,
+                           reuse_address=True)
+        await site.start()
+        self._runner = runner
+        if self.port == 0:
+            server = site._server
+            assert server is not None
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        api.server_address = f"{self.host}:{self.port}"
+        self.write_kubeconfig()
+        if self.scheduler_enabled:
+            from kubelet_core.controlplane.scheduler import Scheduler
+            self.scheduler = Scheduler(store, registry)
+            self.scheduler.start()
+
+    def write_kubeconfig(self, path: Path | None = None) -> Path:
+        path = path or self.kubeconfig_path
+        admin = self.pki.admin_pair()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(kubeconfig(self.url, self.pki.ca.cert_pem(), admin.cert_pem(),
+                                   admin.key_pem()))
+        path.chmod(0o600)
+        return path
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+            self.scheduler = None
+        if self.store is not None:
+            self.store.close_watchers()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.registry is not None:
+            with contextlib.suppress(Exception):
+                await self.registry.drain()
+        if self._persistence is not None:
+            await self._persistence.close()
+            self._persistence = None
+
+    async def __aenter__(self) -> ControlPlane:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+
+async def _ok(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+def _attach_optional(api: Api, cp: ControlPlane) -> None:
+    """Plug in table printing and OpenAPI when those modules are present."""
+    try:
+        from kubelet_core.controlplane.tables import TableRenderer
+        api.tables = TableRenderer()
+    except ImportError:
+        pass
+    try:
+        from kubelet_core.controlplane.openapi import OpenAPI
+        api.openapi = OpenAPI()
+    except ImportError:
+        pass
+
+
+async def serve_forever(cp: ControlPlane) -> None:
+    """Run ``cp`` until cancelled (for a CLI)."""
+    async with cp:
+        await asyncio.Event().wait()
