@@ -476,6 +476,7 @@ class PodRunner:
         self._stopping = True
         if reason is not None and not self.finished:
             self._pod_reason, self._pod_message = reason, message
+            self._notify()  # the pod is Failed from now on, as kubelet reports it
         if self._deadline is not None:
             self._deadline.cancel()
         if self._task is not None and self._task is not asyncio.current_task():

@@ -1,0 +1,165 @@
+"""Deletion with a grace period, activeDeadlineSeconds, and agent shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kubelet_core.containers import LifecycleTimings
+from kubelet_core.containers.backoff import BackoffPolicy
+from kubelet_core.provider.base import ProviderContext
+from kubelet_core.provider.errors import NotFound
+from tests.containers.conftest import Recorder, container, ctr, make_pod, read_log, state_reason
+from tests.containers.pyruntime import PyRuntimeProvider
+
+
+async def test_delete_stops_gracefully_and_cleans_up(
+    provider: PyRuntimeProvider, recorder: Recorder, context: ProviderContext
+) -> None:
+    pod = make_pod(
+        "del",
+        [ctr("main", "print", "up", ";", "forever")],
+        volumes=[{"name": "scratch", "emptyDir": {}}],
+    )
+    await provider.create_pod(pod)
+    await recorder.phase("del", "Running")
+    pod_dir = context.data_dir / "pods" / f"default_del_{pod['metadata']['uid']}"
+    volume_dir = context.data_dir / "volumes" / f"default_del_{pod['metadata']['uid']}"
+    assert (pod_dir / "main" / "0.log").exists() and volume_dir.exists()
+
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await provider.delete_pod(pod, 30)
+    assert loop.time() - began < 1  # the container honoured the stop at once
+    killing = await recorder.event("Killing", pod="del")
+    assert (killing.type, killing.message) == ("Normal", "Stopping container main")
+    final = recorder.statuses["del"][-1]
+    terminated = container(final, "main")["state"]["terminated"]
+    assert terminated["exitCode"] == 143
+    assert final["phase"] == "Failed"
+    assert not pod_dir.exists() and not volume_dir.exists()
+    assert await provider.list_pods() == []
+    assert await provider.get_pod_status(pod) is None
+    with pytest.raises(NotFound):
+        await read_log(provider, "del", "main")
+    await provider.delete_pod(pod, 30)  # idempotent
+
+
+async def test_container_ignoring_stop_is_killed_after_grace(
+    provider: PyRuntimeProvider, recorder: Recorder
+) -> None:
+    pod = make_pod("stubborn", [ctr("main", "ignore-stop", ";", "forever")])
+    await provider.create_pod(pod)
+    await recorder.phase("stubborn", "Running")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await provider.delete_pod(pod, 0.3)
+    elapsed = loop.time() - began
+    assert 0.3 <= elapsed < 1.0
+    final = recorder.statuses["stubborn"][-1]
+    assert container(final, "main")["state"]["terminated"]["exitCode"] == 137
+
+
+async def test_delete_while_pulling_is_prompt(
+    provider: PyRuntimeProvider, recorder: Recorder
+) -> None:
+    provider.pull_gate = asyncio.Event()  # pulls never finish
+    pod = make_pod("pulling", [ctr("main", "exit", "0")])
+    await provider.create_pod(pod)
+    await recorder.event("Pulling", pod="pulling")
+    async with asyncio.timeout(1):
+        await provider.delete_pod(pod, 30)
+    assert provider.launches == []
+    assert "Killing" not in recorder.reasons("pulling")
+    assert await provider.list_pods() == []
+
+
+async def test_delete_during_crash_loop_backoff_is_prompt(
+    context: ProviderContext, recorder: Recorder
+) -> None:
+    provider = PyRuntimeProvider(timings=LifecycleTimings(crash_loop=BackoffPolicy(initial=3600)))
+    await provider.start(context)
+    pod = make_pod("backoff", [ctr("main", "exit", "1")])
+    await provider.create_pod(pod)
+    await recorder.status("backoff", lambda s: state_reason(s, "main") == "CrashLoopBackOff")
+    async with asyncio.timeout(1):
+        await provider.delete_pod(pod, 30)
+    assert len(provider.launches) == 1
+    await provider.shutdown()
+
+
+async def test_concurrent_deletes_share_one_stop(
+    provider: PyRuntimeProvider, recorder: Recorder
+) -> None:
+    pod = make_pod("twice", [ctr("main", "forever"), ctr("side", "forever")])
+    await provider.create_pod(pod)
+    await recorder.status(
+        "twice", lambda s: all(c["ready"] for c in s["containerStatuses"])
+    )
+    await asyncio.gather(provider.delete_pod(pod, 5), provider.delete_pod(pod, 5))
+    assert sorted(e.message for e in recorder.events if e.reason == "Killing") == [
+        "Stopping container main",
+        "Stopping container side",
+    ]
+
+
+@pytest.mark.looptime
+async def test_active_deadline_fails_the_pod(
+    provider: PyRuntimeProvider, recorder: Recorder
+) -> None:
+    pod = make_pod(
+        "deadline",
+        [ctr("main", "deadline", ";", "forever")],
+        activeDeadlineSeconds=60,
+    )
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await provider.create_pod(pod)
+    await recorder.phase("deadline", "Running")
+    status = await recorder.status(
+        "deadline", lambda s: s.get("reason") == "DeadlineExceeded", timeout=120
+    )
+    assert round(loop.time() - began) == 60
+    assert status["phase"] == "Failed"
+    assert status["message"] == "Pod was active on the node longer than the specified deadline"
+    final = await recorder.status("deadline", lambda s: state_reason(s, "main") == "Error")
+    assert container(final, "main")["state"]["terminated"]["exitCode"] == 143
+    assert (final["phase"], final["reason"]) == ("Failed", "DeadlineExceeded")
+    assert (await recorder.event("DeadlineExceeded")).type == "Warning"
+    await recorder.event("Killing", "Stopping container main")
+    assert provider.launches[0].deadline_seconds == 60
+    assert await read_log(provider, "deadline", "main") == b"deadline=60.0\n"
+    # Nothing restarts a pod that ran out of time, although restartPolicy is Always.
+    assert len(provider.launches) == 1
+    assert (await provider.get_pod_status(pod) or {})["phase"] == "Failed"
+
+
+@pytest.mark.looptime
+async def test_deadline_budget_shrinks_for_later_containers(
+    provider: PyRuntimeProvider, recorder: Recorder
+) -> None:
+    pod = make_pod(
+        "budget",
+        [ctr("main", "exit", "0")],
+        init=[ctr("wait", "sleep", "25")],
+        activeDeadlineSeconds=100,
+        restartPolicy="Never",
+    )
+    await provider.create_pod(pod)
+    await recorder.phase("budget", "Succeeded", timeout=200)
+    assert [round(launch.deadline_seconds or 0) for launch in provider.launches] == [100, 75]
+
+
+async def test_shutdown_stops_running_containers(
+    context: ProviderContext, recorder: Recorder
+) -> None:
+    provider = PyRuntimeProvider()
+    await provider.start(context)
+    pod = make_pod("bye", [ctr("main", "forever")])
+    await provider.create_pod(pod)
+    await recorder.phase("bye", "Running")
+    async with asyncio.timeout(2):
+        await provider.shutdown()
+    assert state_reason(recorder.statuses["bye"][-1], "main") == "Error"
+    assert await provider.list_pods() == []
