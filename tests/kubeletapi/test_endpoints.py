@@ -10,6 +10,7 @@ from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubelet_core.kubeletapi import KubeletApiServer
+from kubelet_core.kubeletapi.stats import CpuRateTracker
 from tests.kubeletapi.conftest import NODE, FileLogProvider, Pki, fetch
 
 
@@ -42,12 +43,23 @@ async def test_stats_summary_shape(
     assert pod["cpu"]["usageCoreNanoSeconds"] == 1_750_000_000
     assert pod["memory"]["workingSetBytes"] == 5 << 20
 
-    # The provider's counter grew by 0.5 s between reads: the rate is derived from it.
     second = json.loads((await fetch(http, server, "/stats/summary", cert=pki.admin))[1])
     app = second["pods"][0]["containers"][0]
     assert app["cpu"]["usageCoreNanoSeconds"] == 2_000_000_000
-    assert app["cpu"]["usageNanoCores"] > 0
-    assert second["pods"][0]["cpu"]["usageNanoCores"] == app["cpu"]["usageNanoCores"] + 7
+    # Too soon after the first read for a rate: it stays at the previous one.
+    assert app["cpu"]["usageNanoCores"] == 0
+
+
+def test_cpu_rate_from_cumulative_samples() -> None:
+    tracker = CpuRateTracker(min_interval=1.0)
+    assert tracker.sample("c", 1_000_000_000, now=100.0) == 0
+    assert tracker.sample("c", 1_100_000_000, now=100.5) == 0  # too close: previous rate
+    assert tracker.sample("c", 3_000_000_000, now=102.0) == 1_000_000_000  # one core busy
+    assert tracker.sample("c", 3_000_000_000, now=102.2) == 1_000_000_000
+    assert tracker.sample("c", 3_500_000_000, now=104.0) == 250_000_000
+    assert tracker.sample("c", 10, now=106.0) == 0  # restarted: counter went back
+    tracker.forget_except(set())
+    assert tracker.sample("c", 10, now=107.0) == 0
 
 
 async def test_resource_metrics_as_metrics_server_reads_them(

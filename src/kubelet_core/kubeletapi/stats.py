@@ -57,23 +57,30 @@ class CpuSample:
 
 
 class CpuRateTracker:
-    """Derives usage in nano-cores from cumulative CPU time between successive reads."""
+    """Derives usage in nano-cores from cumulative CPU time between successive reads.
 
-    def __init__(self) -> None:
-        self._last: dict[str, tuple[float, int]] = {}
+    Reads closer together than :attr:`min_interval` return the previous rate and
+    keep the older sample as the base: a rate over a few milliseconds is noise.
+    """
+
+    def __init__(self, min_interval: float = 1.0) -> None:
+        self.min_interval = min_interval
+        self._last: dict[str, tuple[float, int, int]] = {}  # key -> (time, cumulative, rate)
 
     def sample(self, key: str, core_nano_seconds: int, now: float | None = None) -> int:
         """Rate since the previous sample of ``key`` (0 for the first one)."""
         now = time.monotonic() if now is None else now
         previous = self._last.get(key)
-        self._last[key] = (now, core_nano_seconds)
         if previous is None:
+            self._last[key] = (now, core_nano_seconds, 0)
             return 0
         elapsed = now - previous[0]
+        if elapsed < self.min_interval:
+            return previous[2]
         used = core_nano_seconds - previous[1]
-        if elapsed <= 0 or used < 0:
-            return 0
-        return int(used / elapsed)
+        rate = int(used / elapsed) if used >= 0 else 0  # a restarted container resets
+        self._last[key] = (now, core_nano_seconds, rate)
+        return rate
 
     def forget_except(self, keys: set[str]) -> None:
         """Drop samples of containers that are gone, so the table does not grow forever."""
