@@ -138,7 +138,9 @@ class PyContainer(RunningContainer):
                 elif op == "argv":
                     self._print(" ".join([*self.launch.command, *self.launch.args]))
                 elif op == "write":
-                    self._host_path(rest[0]).write_text(" ".join(rest[1:]))
+                    target = self._host_path(rest[0])
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(" ".join(rest[1:]))
                 elif op == "read":
                     self._print(self._host_path(rest[0]).read_text())
                 elif op == "deadline":
