@@ -30,6 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
+from kubelet_core.controlplane import auth
+
 KubeObject = dict[str, Any]
 
 TOKEN_REVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
@@ -77,6 +79,14 @@ class TokenTable:
 
     def lookup(self, token: str) -> UserInfo | None:
         return self._tokens.get(token)
+
+    async def authenticate(self, token: str) -> auth.UserInfo | None:
+        """A ``ControlPlane(token_authenticator=...)`` hook: the control plane's own users."""
+        user = self._tokens.get(token)
+        if user is None:
+            return None
+        groups = user.groups if AUTHENTICATED in user.groups else (*user.groups, AUTHENTICATED)
+        return auth.UserInfo(user.username, groups)
 
     @classmethod
     def from_file(cls, path: Path) -> TokenTable:

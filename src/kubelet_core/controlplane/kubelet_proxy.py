@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from kubelet_core.controlplane.resources import BY_KEY
+from kubelet_core.controlplane.store import Store
 
 KubeObject = dict[str, Any]
 
@@ -257,11 +260,19 @@ def choose_container(pod: KubeObject, requested: str) -> str | web.Response:
 async def serve_pod_log(
     request: web.Request, *, get_object: ObjectGetter, client: KubeletClient
 ) -> web.StreamResponse:
-    """Handle ``GET /api/v1/namespaces/{namespace}/pods/{name}/log``."""
+    """Handle ``GET /api/v1/namespaces/{namespace}/pods/{name}/log`` from the path alone."""
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     pod = get_object("pods", namespace, name)
     if pod is None:
         return status_response(404, "NotFound", f'pods "{name}" not found', name=name, kind="pods")
+    return await proxy_pod_log(request, pod, get_object=get_object, client=client)
+
+
+async def proxy_pod_log(
+    request: web.Request, pod: KubeObject, *, get_object: ObjectGetter, client: KubeletClient
+) -> web.StreamResponse:
+    """Stream ``pod``'s log from its kubelet (the pod has been read already)."""
+    namespace, name = pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
     container = choose_container(pod, request.query.get("container", ""))
     if isinstance(container, web.Response):
         return container
@@ -311,3 +322,28 @@ def pod_log_route(get_object: ObjectGetter, client: KubeletClient) -> web.RouteD
         return await serve_pod_log(request, get_object=get_object, client=client)
 
     return web.get(LOG_ROUTE, handler)
+
+
+def pod_log_handler(
+    get_object: ObjectGetter, client: KubeletClient
+) -> Callable[[web.Request, KubeObject], Awaitable[web.StreamResponse]]:
+    """A ``ControlPlane(log_handler=...)`` hook: ``(request, pod) -> streamed log``."""
+
+    async def handler(request: web.Request, pod: KubeObject) -> web.StreamResponse:
+        return await proxy_pod_log(request, pod, get_object=get_object, client=client)
+
+    return handler
+
+
+def store_reader(store: Callable[[], Store | None]) -> ObjectGetter:
+    """An :data:`ObjectGetter` over the control plane's store (looked up on each call,
+    so it can be made before ``ControlPlane.start`` creates the store)."""
+
+    def get_object(plural: str, namespace: str, name: str) -> KubeObject | None:
+        current = store()
+        if current is None:
+            return None
+        entry = current.get(BY_KEY[plural], namespace, name)
+        return entry.obj if entry is not None else None
+
+    return get_object

@@ -30,6 +30,8 @@ from kubelet_core.controlplane.kubelet_proxy import (
     ObjectGetter,
     status_response,
 )
+from kubelet_core.controlplane.resources import BY_KEY
+from kubelet_core.controlplane.store import Store
 
 KubeObject = dict[str, Any]
 log = structlog.get_logger(__name__)
@@ -320,3 +322,15 @@ def _not_found(resource: str, name: str) -> web.Response:
         group=GROUP,
         kind=resource,
     )
+
+
+def store_lister(store: Callable[[], Store | None]) -> ObjectLister:
+    """An :data:`ObjectLister` over the control plane's store (looked up on each call)."""
+
+    def list_objects(plural: str, namespace: str | None) -> list[KubeObject]:
+        current = store()
+        if current is None:
+            return []
+        return [entry.obj for entry in current.entries(BY_KEY[plural], namespace)]
+
+    return list_objects
