@@ -184,11 +184,8 @@ async def provider(context: ProviderContext) -> AsyncIterator[PyRuntimeProvider]
     await prov.shutdown()
 
 
-async def read_log(
-    prov: PyRuntimeProvider, pod: str, name: str, **options: Any
-) -> bytes:
+async def read_log(prov: PyRuntimeProvider, pod: str, name: str, **options: Any) -> bytes:
     chunks = [
-        chunk
-        async for chunk in prov.container_logs("default", pod, name, LogOptions(**options))
+        chunk async for chunk in prov.container_logs("default", pod, name, LogOptions(**options))
     ]
     return b"".join(chunks)

@@ -11,7 +11,8 @@ Steps: ``print TEXT...`` (a line to the log), ``sleep SECONDS``, ``exit CODE``,
 kill after the grace period ends it), ``env`` (print the environment),
 ``argv`` (print the argv), ``write PATH TEXT`` / ``read PATH`` (a file through
 the container's mounts), ``deadline`` (print ``deadline_seconds``),
-``gate NAME`` (wait until the test opens ``provider.gates[NAME]``), ``exit-until N CODE`` (exit with CODE while
+``restart`` (print ``restartCount``), ``gate NAME`` (wait until the test
+opens ``provider.gates[NAME]``), ``exit-until N CODE`` (exit with CODE while
 ``restartCount < N``), ``sleep-at N SECONDS`` (sleep only in run N).
 ``fail-start [REASON]`` as the first step makes ``start_container`` raise
 ContainerStartError; ``crash-start`` makes it raise RuntimeError;
@@ -143,6 +144,8 @@ class PyContainer(RunningContainer):
                     target.write_text(" ".join(rest[1:]))
                 elif op == "read":
                     self._print(self._host_path(rest[0]).read_text())
+                elif op == "restart":
+                    self._print(f"restart={self.launch.restart_count}")
                 elif op == "deadline":
                     self._print(f"deadline={self.launch.deadline_seconds}")
                 else:
@@ -213,8 +216,9 @@ class PyRuntimeProvider(ContainerProvider):
         if repo == "missing":
             raise ImagePullError(f"manifest unknown: {image}")
         if repo == "invalid":
-            raise ImagePullError(f"invalid reference {image}", retryable=False,
-                                 reason="InvalidImageName")
+            raise ImagePullError(
+                f"invalid reference {image}", retryable=False, reason="InvalidImageName"
+            )
         if repo == "explode":
             raise RuntimeError("registry client blew up")
         flaky = re.fullmatch(r"flaky(\d+)", repo)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from kubelet_core.containers import LifecycleTimings
@@ -51,7 +53,7 @@ async def test_crash_loop_delays_with_real_constants(
         )
         assert status["phase"] == "Running"
         starts = _starts(recorder, "loop")
-        gaps = [round(b - a) for a, b in zip(starts, starts[1:], strict=False)]
+        gaps = [round(b - a) for a, b in itertools.pairwise(starts)]
         # 10, 20, 40 between crashes; then 700 s running + 10 s (reset); then 20, 40, 80, 160
         assert gaps[:7] == [10, 20, 40, 710, 20, 40, 80]
         messages = [
@@ -79,7 +81,7 @@ async def test_crash_loop_caps_at_five_minutes(
             "cap", lambda s: container(s, "main")["restartCount"] >= 8, timeout=5000
         )
         starts = _starts(recorder, "cap")
-        gaps = [round(b - a) for a, b in zip(starts, starts[1:], strict=False)]
+        gaps = [round(b - a) for a, b in itertools.pairwise(starts)]
         assert gaps[:8] == [10, 20, 40, 80, 160, 300, 300, 300]
     finally:
         await provider.shutdown()
@@ -94,7 +96,7 @@ async def test_image_pull_backoff_doubles(context: ProviderContext, recorder: Re
         for _ in range(7):
             await recorder.event("Failed", 'Failed to pull image "missing/x"', timeout=5000)
         pulls = [e.at for e in recorder.events if e.reason == "Pulling"]
-        gaps = [round(b - a) for a, b in zip(pulls, pulls[1:], strict=False)]
+        gaps = [round(b - a) for a, b in itertools.pairwise(pulls)]
         assert gaps == [10, 20, 40, 80, 160, 300]
         backoffs = [e.at for e in recorder.events if e.reason == "BackOff"]
         assert round(backoffs[0] - pulls[0]) == 1  # ErrImagePull shows for 1 s first

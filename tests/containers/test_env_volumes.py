@@ -56,8 +56,19 @@ async def test_env_and_argv_expansion(provider: PyRuntimeProvider, recorder: Rec
     pod = make_pod(
         "env",
         [
-            ctr("main", "env", ";", "argv", ";", "print", "$(TARGET)", "$$(TARGET)", "$(NOPE)",
-                env=env, command=["$(POD)"])
+            ctr(
+                "main",
+                "env",
+                ";",
+                "argv",
+                ";",
+                "print",
+                "$(TARGET)",
+                "$$(TARGET)",
+                "$(NOPE)",
+                env=env,
+                command=["$(POD)"],
+            )
         ],
         restart_policy="Never",
     )
@@ -111,7 +122,9 @@ async def test_env_from_is_a_config_error(provider: PyRuntimeProvider, recorder:
     status = await recorder.status(
         "envfrom", lambda s: state_reason(s, "main") == "CreateContainerConfigError"
     )
-    assert "envFrom is not supported yet" in container(status, "main")["state"]["waiting"]["message"]
+    assert (
+        "envFrom is not supported yet" in container(status, "main")["state"]["waiting"]["message"]
+    )
 
 
 async def test_empty_dir_is_shared_and_sub_path_honoured(
@@ -120,8 +133,16 @@ async def test_empty_dir_is_shared_and_sub_path_honoured(
     mount = {"name": "work", "mountPath": "/work"}
     pod = make_pod(
         "vols",
-        [ctr("reader", "read", "/data/greeting.txt", volumeMounts=[
-            {"name": "work", "mountPath": "/data", "subPath": "out", "readOnly": True}])],
+        [
+            ctr(
+                "reader",
+                "read",
+                "/data/greeting.txt",
+                volumeMounts=[
+                    {"name": "work", "mountPath": "/data", "subPath": "out", "readOnly": True}
+                ],
+            )
+        ],
         init=[ctr("writer", "write", "/work/out/greeting.txt", "hi there", volumeMounts=[mount])],
         volumes=[{"name": "work", "emptyDir": {}}],
         restart_policy="Never",
@@ -141,8 +162,15 @@ async def test_empty_dir_is_shared_and_sub_path_honoured(
 async def test_sub_path_expr_uses_env(provider: PyRuntimeProvider, recorder: Recorder) -> None:
     pod = make_pod(
         "subexpr",
-        [ctr("main", "exit", "0", env=[{"name": "DIR", "value": "d1"}], volumeMounts=[
-            {"name": "v", "mountPath": "/v", "subPathExpr": "logs/$(DIR)"}])],
+        [
+            ctr(
+                "main",
+                "exit",
+                "0",
+                env=[{"name": "DIR", "value": "d1"}],
+                volumeMounts=[{"name": "v", "mountPath": "/v", "subPathExpr": "logs/$(DIR)"}],
+            )
+        ],
         volumes=[{"name": "v", "emptyDir": {"medium": "Memory"}}],
         restart_policy="Never",
     )

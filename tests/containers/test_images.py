@@ -96,12 +96,16 @@ async def test_unexpected_pull_exception_is_an_image_pull_error(
 async def test_invalid_image_waits_for_a_pod_update(
     provider: PyRuntimeProvider, recorder: Recorder
 ) -> None:
-    pod = make_pod("invalid", [ctr("main", "exit", "0", image="invalid/app")], restart_policy="Never")
+    pod = make_pod(
+        "invalid", [ctr("main", "exit", "0", image="invalid/app")], restart_policy="Never"
+    )
     await provider.create_pod(pod)
     status = await recorder.status(
         "invalid", lambda s: state_reason(s, "main") == "InvalidImageName"
     )
-    assert container(status, "main")["state"]["waiting"]["message"] == "invalid reference invalid/app"
+    assert (
+        container(status, "main")["state"]["waiting"]["message"] == "invalid reference invalid/app"
+    )
     fixed = {**pod, "spec": {**pod["spec"], "containers": [ctr("main", "exit", "0")]}}
     await provider.update_pod(fixed)
     done = await recorder.phase("invalid", "Succeeded")

@@ -71,7 +71,9 @@ async def test_on_failure_restarts_failures_until_success(
     provider: PyRuntimeProvider, recorder: Recorder
 ) -> None:
     pod = make_pod(
-        "onfail", [ctr("main", "exit-until", "2", "7", ";", "exit", "0")], restart_policy="OnFailure"
+        "onfail",
+        [ctr("main", "exit-until", "2", "7", ";", "exit", "0")],
+        restart_policy="OnFailure",
     )
     await provider.create_pod(pod)
     backoff = await recorder.status(
@@ -110,9 +112,7 @@ async def test_always_restarts_even_after_success(
     await provider.create_pod(pod)
     status = await recorder.status("always", lambda s: container(s, "main")["restartCount"] >= 3)
     assert status["phase"] == "Running"
-    crash = await recorder.status(
-        "always", lambda s: state_reason(s, "main") == "CrashLoopBackOff"
-    )
+    crash = await recorder.status("always", lambda s: state_reason(s, "main") == "CrashLoopBackOff")
     assert crash["phase"] == "Running"
     assert container(crash, "main")["lastState"]["terminated"]["reason"] == "Completed"
     assert all(s["phase"] != "Succeeded" for s in recorder.statuses["always"])
@@ -195,8 +195,11 @@ async def test_start_errors_become_terminated_states(
 ) -> None:
     pod = make_pod(
         "starterr",
-        [ctr("typed", "fail-start"), ctr("custom", "fail-start", "BadModule"),
-         ctr("crashed", "crash-start")],
+        [
+            ctr("typed", "fail-start"),
+            ctr("custom", "fail-start", "BadModule"),
+            ctr("crashed", "crash-start"),
+        ],
         restart_policy="Never",
     )
     await provider.create_pod(pod)
@@ -207,7 +210,10 @@ async def test_start_errors_become_terminated_states(
     custom = container(status, "custom")["state"]["terminated"]
     assert custom["reason"] == "BadModule"
     crashed = container(status, "crashed")["state"]["terminated"]
-    assert (crashed["reason"], crashed["message"]) == ("StartError", "RuntimeError: runtime crashed")
+    assert (crashed["reason"], crashed["message"]) == (
+        "StartError",
+        "RuntimeError: runtime crashed",
+    )
     failed = [e.message for e in recorder.events if e.reason == "Failed"]
     assert "Error: cannot start typed: bad module" in failed
 

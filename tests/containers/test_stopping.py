@@ -94,9 +94,7 @@ async def test_concurrent_deletes_share_one_stop(
 ) -> None:
     pod = make_pod("twice", [ctr("main", "forever"), ctr("side", "forever")])
     await provider.create_pod(pod)
-    await recorder.status(
-        "twice", lambda s: all(c["ready"] for c in s["containerStatuses"])
-    )
+    await recorder.status("twice", lambda s: all(c["ready"] for c in s["containerStatuses"]))
     await asyncio.gather(provider.delete_pod(pod, 5), provider.delete_pod(pod, 5))
     assert sorted(e.message for e in recorder.events if e.reason == "Killing") == [
         "Stopping container main",

@@ -75,9 +75,7 @@ class EnvResolver:
     async def resolve(self, pod: KubeObject, container: KubeObject) -> list[tuple[str, str]]:
         name = container.get("name", "")
         if container.get("envFrom"):
-            raise ContainerConfigError(
-                f"container {name!r}: envFrom is not supported yet"
-            )
+            raise ContainerConfigError(f"container {name!r}: envFrom is not supported yet")
         values: dict[str, str] = {}  # insertion order = first definition; last value wins
         for var in container.get("env") or []:
             var_name = str(var.get("name", ""))
