@@ -42,7 +42,9 @@ def test_parse_rejects(text: str) -> None:
     assert not info.value.retryable
 
 
-def _secret(config: dict[str, object], kind: str = "kubernetes.io/dockerconfigjson") -> dict:
+def _secret(
+    config: dict[str, object], kind: str = "kubernetes.io/dockerconfigjson"
+) -> dict[str, object]:
     key = ".dockerconfigjson" if kind.endswith("json") else ".dockercfg"
     raw = base64.b64encode(json.dumps(config).encode()).decode()
     return {"kind": "Secret", "type": kind, "data": {key: raw}}

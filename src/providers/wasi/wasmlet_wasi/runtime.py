@@ -25,8 +25,9 @@ Limits and control all hang on the store's epoch-deadline callback (see
   reason ``DeadlineExceeded``.  Time blocked in WASI calls is not CPU time.
 * **CPU throttle** (``limits.cpu`` below one core): CFS-like, per 100 ms
   period the module may use ``cpu * 100 ms`` of CPU; once it has, the
-  callback sleeps (GIL released) until the period ends.  The callback then
-  runs every tick, so the granularity is 10 ms.
+  callback sleeps (GIL released) until the CPU used over the period plus the
+  sleep equals the limit.  The callback then runs every tick, so the
+  granularity is 10 ms; the average share converges on the limit.
 * **memory** (``limits.memory``): ``Store.set_limits`` caps linear memory.
   A module whose initial memory exceeds it fails to start (reason
   ``OOMKilled``); past that, ``memory.grow`` returns -1, which a module sees
@@ -159,7 +160,10 @@ class _Control:
             if now - self.period_start >= THROTTLE_PERIOD:
                 self.period_start, self.period_cpu = now, cpu
             elif cpu - self.period_cpu >= spec.cpu_limit * THROTTLE_PERIOD:
-                time.sleep(max(0.0, self.period_start + THROTTLE_PERIOD - now))
+                # Sleep until this period's CPU share is back at the limit (the callback
+                # may come up to a tick late, so the quota can be overshot a little).
+                resume = self.period_start + (cpu - self.period_cpu) / spec.cpu_limit
+                time.sleep(max(0.0, resume - now))
                 self.period_start, self.period_cpu = time.monotonic(), time.thread_time()
 
 
