@@ -241,17 +241,16 @@ class MetricsApi:
         node_names = {(p.get("spec") or {}).get("nodeName") for p in pods} - {None, ""}
         nodes = [n for n in (self._get("nodes", "", str(name)) for name in node_names) if n]
         summaries = await self._summaries(nodes)
-        by_ref: dict[tuple[str, str, str], KubeObject] = {}
+        # Keyed by namespace/name, as metrics-server does: a summary may lag a pod's uid.
+        by_ref: dict[tuple[str, str], KubeObject] = {}
         for summary in summaries.values():
             for stats in summary.get("pods") or ():
                 ref = stats.get("podRef") or {}
-                by_ref[(ref.get("namespace", ""), ref.get("name", ""), ref.get("uid", ""))] = stats
+                by_ref[(ref.get("namespace", ""), ref.get("name", ""))] = stats
         items = []
         for pod in pods:
             meta = pod["metadata"]
-            stats = by_ref.get((meta.get("namespace", ""), meta["name"], meta.get("uid", "")))
-            if stats is None:  # a summary without uids still names the pod
-                stats = by_ref.get((meta.get("namespace", ""), meta["name"], ""))
+            stats = by_ref.get((meta.get("namespace", ""), meta["name"]))
             if stats is not None:
                 items.append(pod_metrics(pod, stats))
         return items
