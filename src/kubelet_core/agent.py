@@ -153,7 +153,8 @@ class NodeAgent:
                                 lookup=lambda key: self.watcher.cache.get(key)
                                 if self.watcher else cache.get(key))
         self.watcher = PodWatcher(api, self.node_name, on_changed=self.syncer.changed,
-                                  on_gone=self.syncer.gone, metrics=self.metrics)
+                                  on_gone=self.syncer.gone, metrics=self.metrics,
+                                  on_open=self.statuses.api_reachable)
 
         self.node_status = NodeStatusReporter(
             api, description, settings.data_dir,

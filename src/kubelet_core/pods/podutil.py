@@ -84,8 +84,11 @@ def malformed_reason(pod: KubeObject) -> str | None:
             if not isinstance(container, dict) or not isinstance(container.get("name"), str) \
                     or not container["name"]:
                 return f"spec.{field}[{index}] has no name"
-            if not isinstance(container.get("image"), str) or not container["image"]:
+            image = container.get("image")
+            if not image:
                 return f"spec.{field}[{index}] ({container['name']}) has no image"
+            if not isinstance(image, str):
+                return f"spec.{field}[{index}] ({container['name']}) image is not a string"
             if container["name"] in seen:
                 return f"spec.{field} has two containers named {container['name']!r}"
             seen.add(container["name"])

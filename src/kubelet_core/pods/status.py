@@ -27,6 +27,7 @@ this shape (VK #762, #744, #899):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 from collections.abc import Callable
 
@@ -145,8 +146,9 @@ class PodStatusWriter:
         self._idle.set()
         self._loop = LoopBound()
         self._tasks: list[asyncio.Task[None]] = []
-        self.backoff = Backoff(0.2, 30.0)
+        self.backoff = Backoff(0.2, 10.0)
         self.writes = 0
+        self._reachable = asyncio.Event()
 
     # -- feeding -------------------------------------------------------------
 
@@ -182,6 +184,11 @@ class PodStatusWriter:
 
     def pending(self) -> int:
         return len(self._pending)
+
+    def api_reachable(self) -> None:
+        """The API server answers again (a watch reopened): retry deferred writes now."""
+        self.backoff.reset()
+        self._reachable.set()
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -236,7 +243,9 @@ class PodStatusWriter:
                 self._busy.discard(key)
             if key in self._pending:
                 if retry_after:
-                    await asyncio.sleep(retry_after)
+                    self._reachable.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._reachable.wait(), retry_after)
                 if key in self._pending and key not in self._queued:
                     self._queued.add(key)
                     self._queue.put_nowait(key)

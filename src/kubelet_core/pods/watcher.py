@@ -44,12 +44,14 @@ class PodWatcher:
         on_changed: PodCallback,
         on_gone: PodCallback,
         metrics: AgentMetrics,
+        on_open: Callable[[], None] | None = None,
         watch_timeout_seconds: int = 300,
     ) -> None:
         self.api = api
         self.node_name = node_name
         self.on_changed = on_changed
         self.on_gone = on_gone
+        self.on_open = on_open
         self.metrics = metrics
         self.watch_timeout_seconds = watch_timeout_seconds
         self.cache: dict[str, KubeObject] = {}
@@ -167,6 +169,8 @@ class PodWatcher:
     def _opened(self) -> None:
         self.backoff.reset()
         self.established.set()
+        if self.on_open is not None:
+            self.on_open()
 
     async def resync_forever(self, period: float) -> None:
         while True:
