@@ -181,3 +181,15 @@ async def test_serving_certificate_from_files(
         assert server.serving_cert_file == cert
         assert await fetch(http, server, "/healthz", cert=pki.admin) == (200, "ok")
     assert not (tmp_path / "unused").exists()
+
+
+def test_self_signed_certificate_is_remade_for_a_new_address(tmp_path: Path) -> None:
+    from kubelet_core.kubeletapi.tls import ensure_self_signed
+
+    cert, _ = ensure_self_signed(tmp_path, "n1", "127.0.0.1")
+    first = cert.read_bytes()
+    assert ensure_self_signed(tmp_path, "n1", "127.0.0.1")[0].read_bytes() == first
+    ensure_self_signed(tmp_path, "n1", "127.0.0.2")
+    remade = x509.load_pem_x509_certificate(cert.read_bytes())
+    names = remade.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "127.0.0.2" in [str(ip) for ip in names.get_values_for_type(x509.IPAddress)]

@@ -3,7 +3,8 @@
 Like kubelet without ``--tls-cert-file``, the server makes itself a self-signed
 certificate on first start (``kubelet.crt``/``kubelet.key`` in the cert dir,
 with the node name and IP as subject alternative names) and reuses it on every
-restart while it is valid, so clients that pinned it keep working.
+restart while it is valid and still names the node, so clients that pinned it
+keep working.
 
 Client certificates are *requested* (``CERT_OPTIONAL``), not required: bearer
 tokens and anonymous requests must still reach the handler, which decides.  A
@@ -43,19 +44,24 @@ def _alt_names(node_name: str, host: str) -> list[x509.GeneralName]:
     return names
 
 
-def _still_valid(cert_file: Path) -> bool:
+def _still_good(cert_file: Path, wanted: list[x509.GeneralName]) -> bool:
+    """Valid for another day and naming every wanted name (the node IP may have changed)."""
     try:
         cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
-    except (OSError, ValueError):
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
         return False
     now = datetime.datetime.now(datetime.UTC)
-    return cert.not_valid_after_utc - now > datetime.timedelta(days=1)
+    if cert.not_valid_after_utc - now <= datetime.timedelta(days=1):
+        return False
+    return all(name in names for name in wanted)
 
 
 def ensure_self_signed(cert_dir: Path, node_name: str, host: str) -> tuple[Path, Path]:
     """Return ``(cert, key)`` in ``cert_dir``, generating them unless valid ones exist."""
     cert_file, key_file = cert_dir / "kubelet.crt", cert_dir / "kubelet.key"
-    if key_file.exists() and _still_valid(cert_file):
+    alt_names = _alt_names(node_name, host)
+    if key_file.exists() and _still_good(cert_file, alt_names):
         return cert_file, key_file
     cert_dir.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -71,7 +77,7 @@ def ensure_self_signed(cert_dir: Path, node_name: str, host: str) -> tuple[Path,
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + SELF_SIGNED_VALIDITY)
-        .add_extension(x509.SubjectAlternativeName(_alt_names(node_name, host)), critical=False)
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
