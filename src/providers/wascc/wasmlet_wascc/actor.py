@@ -24,7 +24,6 @@ import time
 from collections.abc import Mapping
 
 from kubelet_core.containers.runtime import ExitStatus, RunningContainer
-
 from wasmlet_wascc.capabilities.base import ActorBinding, Capability
 from wasmlet_wascc.claims import ActorClaims
 from wasmlet_wascc.logfile import ContainerLog

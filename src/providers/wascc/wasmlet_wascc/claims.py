@@ -237,7 +237,9 @@ def decode_token(token: str) -> DecodedToken:
     """Split and decode a token without checking anything but its shape."""
     parts = token.split(".")
     if len(parts) != 3:
-        raise ClaimsError("InvalidActorSignature", "the claims token is not header.claims.signature")
+        raise ClaimsError(
+            "InvalidActorSignature", "the claims token is not header.claims.signature"
+        )
     try:
         header = json.loads(_unb64(parts[0]))
         body = json.loads(_unb64(parts[1]))
@@ -289,7 +291,9 @@ def verify_actor(
         )
     moment = time.time() if now is None else now
     if claims.expires is not None and moment >= claims.expires:
-        raise ClaimsError("ActorClaimsExpired", f"the actor's claims expired at {_iso(claims.expires)}")
+        raise ClaimsError(
+            "ActorClaimsExpired", f"the actor's claims expired at {_iso(claims.expires)}"
+        )
     if claims.not_before is not None and moment < claims.not_before:
         raise ClaimsError(
             "ActorClaimsNotYetValid", f"the actor's claims are valid from {_iso(claims.not_before)}"
@@ -306,11 +310,14 @@ def _check_role(public_key: str, role: Role, what: str) -> None:
     try:
         actual = keys.public_key_role(public_key)
     except keys.InvalidKey as error:
-        raise ClaimsError("InvalidActorKeys", f"the {what} {public_key!r} is not an nkey: {error}") from None
+        raise ClaimsError(
+            "InvalidActorKeys", f"the {what} {public_key!r} is not an nkey: {error}"
+        ) from None
     if actual is not role:
         raise ClaimsError(
             "InvalidActorKeys",
-            f"the {what} must be {role.name.lower()} key ({role.letter}…), not {actual.name.lower()}",
+            f"the {what} must be {role.name.lower()} key ({role.letter}…), "
+            f"not {actual.name.lower()}",
         )
 
 

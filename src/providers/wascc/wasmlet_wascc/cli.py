@@ -237,7 +237,9 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
 
 def _when(timestamp: int | None) -> str:
-    return "-" if timestamp is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+    return (
+        "-" if timestamp is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

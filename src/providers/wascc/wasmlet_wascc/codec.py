@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 
 CODEC_VERSION = "wascc-codec 0.6 (MessagePack struct maps)"
 

@@ -20,7 +20,7 @@ import enum
 
 import nacl.exceptions
 import nacl.signing
-from nkeys import crc16
+from nkeys import crc16  # type: ignore[import-untyped]
 
 _SEED_PREFIX = 18 << 3  # "S"
 
@@ -57,7 +57,8 @@ def _b32encode(raw: bytes) -> str:
 
 
 def _checked(raw: bytes) -> bytes:
-    return raw + crc16(bytearray(raw)).to_bytes(2, "little")
+    checksum: int = crc16(bytearray(raw))
+    return raw + checksum.to_bytes(2, "little")
 
 
 def _unchecked(text: str) -> bytes:

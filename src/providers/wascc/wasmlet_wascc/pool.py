@@ -20,7 +20,7 @@ import asyncio
 import concurrent.futures
 from collections.abc import Callable
 
-from wasmlet_wascc.wapc import GuestTrap, WapcInstance, WapcError
+from wasmlet_wascc.wapc import GuestTrap, WapcError, WapcInstance
 
 InstanceFactory = Callable[[], WapcInstance]
 

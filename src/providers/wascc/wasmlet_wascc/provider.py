@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+
 from kubelet_core.containers import ContainerProvider, RunningContainer
 from kubelet_core.containers.runtime import ContainerLaunch, ImageRef, PullPolicy
 from kubelet_core.modules import (
@@ -42,7 +43,6 @@ from kubelet_core.modules import (
 )
 from kubelet_core.provider.base import KubeObject, NodeProfile, ProviderContext
 from kubelet_core.provider.errors import ContainerStartError, ImagePullError, InvalidPodSpec
-
 from wasmlet_wascc.actor import RunningActor
 from wasmlet_wascc.capabilities import (
     ActorBinding,
@@ -185,7 +185,9 @@ class WasccProvider(ContainerProvider):
                 loaded.append(ref)
             elif api is not None and ref.get("name"):
                 try:
-                    loaded.append(await api.get(f"/api/v1/namespaces/{namespace}/secrets/{ref['name']}"))
+                    loaded.append(
+                        await api.get(f"/api/v1/namespaces/{namespace}/secrets/{ref['name']}")
+                    )
                 except Exception as error:  # kubelet pulls anonymously when a secret is missing
                     log.warning("cannot read imagePullSecret", secret=ref["name"], error=str(error))
         return credentials_from_pull_secrets(loaded, registry)

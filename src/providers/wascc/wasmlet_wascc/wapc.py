@@ -129,7 +129,9 @@ def _write(caller: wasmtime.Caller, call: _Call, ptr: int, data: bytes) -> None:
         call.memory.write(caller, data, ptr)
 
 
-def _guarded(default: int | None) -> Callable[[Callable[..., int | None]], Callable[..., int | None]]:
+def _guarded(
+    default: int | None,
+) -> Callable[[Callable[..., int | None]], Callable[..., int | None]]:
     """Run a host function so that it never raises: faults are recorded on the call."""
 
     def wrap(func: Callable[..., int | None]) -> Callable[..., int | None]:
@@ -385,7 +387,9 @@ class WapcInstance:
             memory = exports["memory"]
             guest_call = exports["__guest_call"]
             if not isinstance(memory, wasmtime.Memory) or not isinstance(guest_call, wasmtime.Func):
-                raise InvalidActorModule("the actor's memory or __guest_call export has the wrong kind")
+                raise InvalidActorModule(
+                    "the actor's memory or __guest_call export has the wrong kind"
+                )
             self._memory = memory
             self._guest_call = guest_call
             init.memory = memory
@@ -394,9 +398,13 @@ class WapcInstance:
                 if isinstance(func, wasmtime.Func):
                     func(self.store)
         except wasmtime.WasmtimeError as error:
-            raise InvalidActorModule(f"the actor failed to initialize: {_first_line(error)}") from None
+            raise InvalidActorModule(
+                f"the actor failed to initialize: {_first_line(error)}"
+            ) from None
         except wasmtime.Trap as error:
-            raise InvalidActorModule(f"the actor trapped while initializing: {_trap(error, init)}") from None
+            raise InvalidActorModule(
+                f"the actor trapped while initializing: {_trap(error, init)}"
+            ) from None
         finally:
             _current.call = None
 

@@ -29,7 +29,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from kubelet_core.provider.base import EventType, KubeObject
-
 from wasmlet_wascc.logfile import ContainerLog
 from wasmlet_wascc.wapc import HostCallError
 

@@ -93,9 +93,8 @@ class HttpServerCapability(Capability):
 
     async def _listen(self, runner: web.ServerRunner, wanted: int | None, strict: bool) -> int:
         assert self._host is not None
-        if wanted is not None and wanted not in self._taken:
-            if await self._try(runner, wanted):
-                return wanted
+        if wanted is not None and wanted not in self._taken and await self._try(runner, wanted):
+            return wanted
         if strict:
             raise BindError(f"hostPort {wanted} is in use on this node", reason="HostPortInUse")
         low, high = self._host.port_range

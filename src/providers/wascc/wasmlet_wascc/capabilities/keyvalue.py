@@ -33,7 +33,7 @@ class KeyValueBackend(abc.ABC):
     def get(self, key: str) -> str | None: ...
 
     @abc.abstractmethod
-    def set(self, key: str, value: str, expires_seconds: int = 0) -> None: ...
+    def put(self, key: str, value: str, expires_seconds: int = 0) -> None: ...
 
     @abc.abstractmethod
     def delete(self, key: str) -> bool: ...
@@ -93,7 +93,7 @@ class InMemoryKeyValue(KeyValueBackend):
             value: str | None = self._typed(key, str)
             return value
 
-    def set(self, key: str, value: str, expires_seconds: int = 0) -> None:
+    def put(self, key: str, value: str, expires_seconds: int = 0) -> None:
         with self._lock:
             self._data[key] = value
             if expires_seconds > 0:
@@ -164,7 +164,9 @@ class InMemoryKeyValue(KeyValueBackend):
 
 
 def _kind(value: object) -> str:
-    return {str: "string", list: "list", set: "set"}.get(type(value), type(value).__name__)
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
 
 
 BackendFactory = Callable[[str], KeyValueBackend]
@@ -213,7 +215,7 @@ class KeyValueCapability(Capability):
     @staticmethod
     def _op_Set(store: KeyValueBackend, request: dict[str, Any]) -> dict[str, Any]:
         value = field_str(request, "value")
-        store.set(field_str(request, "key"), value, field_int(request, "expires", 0))
+        store.put(field_str(request, "key"), value, field_int(request, "expires", 0))
         return {"value": value}
 
     @staticmethod
@@ -277,9 +279,9 @@ class KeyValueCapability(Capability):
         keys = _keys(request)
         if not keys:
             return {"values": []}
-        result = store.set_members(keys[0])
+        result: set[str] = store.set_members(keys[0])
         for key in keys[1:]:
-            result &= store.set_members(key)
+            result = result & store.set_members(key)
         return {"values": sorted(result)}
 
 
