@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.registry import auth_registry, registry
+from tests.fixtures.registry import auth_registry, registry, token_registry
 
-__all__ = ["auth_registry", "registry"]
+__all__ = ["auth_registry", "registry", "token_registry"]
 
 WASM_DIR = Path(__file__).resolve().parents[2] / "testdata" / "wasm"
 

@@ -192,6 +192,26 @@ async def test_auth_good_and_bad_credentials(
     assert module.size == (wasm_dir / "hello.wasm").stat().st_size
 
 
+async def test_bearer_token_auth(
+    store: ModuleStore, token_registry: RegistryProcess, wasm_dir: Path
+) -> None:
+    repo = _repo("bearer")
+    await token_registry.push(wasm_dir / "hello.wasm", f"{repo}:v1")
+    ref = f"{token_registry.host}/{repo}:v1"
+    with pytest.raises(ImagePullError, match=r"pull access denied.*anonymously"):
+        await store.pull(ref, "Always")
+    with pytest.raises(ImagePullError, match="authorization failed"):
+        await store.pull(ref, "Always", RegistryCredentials("wasmlet", "wrong"))
+    creds = token_registry.credentials
+    module = await store.pull(ref, "Always", creds)  # type: ignore[arg-type]
+    assert module.size == (wasm_dir / "hello.wasm").stat().st_size
+    assert token_registry.token_server is not None
+    issued = token_registry.token_server.tokens_issued
+    assert issued >= 3  # push, the anonymous try, the good pull (bad creds get a 401)
+    await store.pull(ref, "Always", creds)  # type: ignore[arg-type]
+    assert token_registry.token_server.tokens_issued == issued  # the token is reused
+
+
 async def test_registry_down_then_up(store: ModuleStore, tmp_path: Path, wasm_dir: Path) -> None:
     from tests.components import docker_registry_path, require
 
