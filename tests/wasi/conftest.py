@@ -9,10 +9,10 @@ import pytest
 
 from kubelet_core.provider.base import LogOptions, ProviderContext
 from tests.containers.conftest import FAST, Recorder
-from tests.fixtures.registry import auth_registry, registry
+from tests.fixtures.registry import auth_registry, registry, token_registry
 from wasmlet_wasi.provider import WasiProvider
 
-__all__ = ["auth_registry", "registry"]
+__all__ = ["auth_registry", "registry", "token_registry"]
 
 WASM_DIR = Path(__file__).resolve().parents[2] / "testdata" / "wasm"
 MODULES = ("hello", "ticker", "spin", "memhog", "writer", "scripted", "reactor", "badimport")
