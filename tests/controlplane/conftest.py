@@ -25,12 +25,22 @@ class Client:
         self.session = session
         self.ssl = cp.pki.client_ssl_context()
 
-    async def request(self, method: str, path: str, body: Any = None, *,
-                      content_type: str = JSON, params: dict[str, str] | None = None
-                      ) -> tuple[int, Any]:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = JSON,
+        params: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         async with self.session.request(
-            method, self.cp.url + path, data=data, params=params, ssl=self.ssl,
+            method,
+            self.cp.url + path,
+            data=data,
+            params=params,
+            ssl=self.ssl,
             headers={"Content-Type": content_type} if data is not None else None,
         ) as resp:
             raw = await resp.read()
@@ -91,8 +101,9 @@ class Watch:
         self.resp.close()
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0,
-                     interval: float = 0.02) -> Any:
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 5.0, interval: float = 0.02
+) -> Any:
     """Poll ``check`` until it returns a truthy value (assertions inside count as falsy)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -110,28 +121,52 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0,
 
 
 def pod(name: str, **spec: Any) -> KubeObject:
-    body: KubeObject = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-                        "spec": {"containers": [{"name": "main", "image": "example/app:1"}]}}
+    body: KubeObject = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "main", "image": "example/app:1"}]},
+    }
     body["spec"].update(spec)
     return body
 
 
-def node(name: str, *, ready: bool = True, pods: int = 110, labels: dict[str, str] | None = None,
-         taints: list[KubeObject] | None = None) -> KubeObject:
+def node(
+    name: str,
+    *,
+    ready: bool = True,
+    pods: int = 110,
+    labels: dict[str, str] | None = None,
+    taints: list[KubeObject] | None = None,
+) -> KubeObject:
     return {
-        "apiVersion": "v1", "kind": "Node",
+        "apiVersion": "v1",
+        "kind": "Node",
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
         "spec": {"taints": taints or []},
         "status": {
             "capacity": {"pods": str(pods), "cpu": "4", "memory": "8Gi"},
             "allocatable": {"pods": str(pods), "cpu": "4", "memory": "8Gi"},
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                            "reason": "KubeletReady", "message": "ready"}],
-            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
-                          {"type": "Hostname", "address": name}],
-            "nodeInfo": {"kubeletVersion": "v1.31.0", "osImage": "wasm",
-                         "kernelVersion": "", "containerRuntimeVersion": "wasmtime://50.0.1",
-                         "architecture": "wasm32", "operatingSystem": "linux"},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "reason": "KubeletReady",
+                    "message": "ready",
+                }
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": name},
+            ],
+            "nodeInfo": {
+                "kubeletVersion": "v1.31.0",
+                "osImage": "wasm",
+                "kernelVersion": "",
+                "containerRuntimeVersion": "wasmtime://50.0.1",
+                "architecture": "wasm32",
+                "operatingSystem": "linux",
+            },
         },
     }
 

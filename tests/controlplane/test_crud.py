@@ -42,12 +42,22 @@ async def test_errors_are_status_objects_like_kube_apiserver(client: Client) -> 
     await client.ok("POST", PODS, pod("dup"))
     status, body = await client.post(PODS, pod("dup"))
     assert status == 409
-    assert body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                    "message": 'pods "dup" already exists', "reason": "AlreadyExists",
-                    "details": {"name": "dup", "kind": "pods"}, "code": 409}
+    assert body == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'pods "dup" already exists',
+        "reason": "AlreadyExists",
+        "details": {"name": "dup", "kind": "pods"},
+        "code": 409,
+    }
     status, body = await client.get(f"{PODS}/missing")
-    assert (status, body["reason"], body["message"]) == (404, "NotFound",
-                                                         'pods "missing" not found')
+    assert (status, body["reason"], body["message"]) == (
+        404,
+        "NotFound",
+        'pods "missing" not found',
+    )
     status, body = await client.get("/apis/coordination.k8s.io/v1/namespaces/default/leases/x")
     assert status == 404
     assert body["details"] == {"name": "x", "group": "coordination.k8s.io", "kind": "leases"}
@@ -74,18 +84,21 @@ async def test_unknown_namespace_is_404(client: Client) -> None:
 
 
 async def test_optimistic_concurrency(client: Client) -> None:
-    created = await client.ok("POST", "/api/v1/namespaces/default/configmaps",
-                              {"metadata": {"name": "cfg"}, "data": {"a": "1"}})
+    created = await client.ok(
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        {"metadata": {"name": "cfg"}, "data": {"a": "1"}},
+    )
     first = dict(created, data={"a": "2"})
     updated = await client.ok("PUT", "/api/v1/namespaces/default/configmaps/cfg", first)
-    assert int(updated["metadata"]["resourceVersion"]) > int(
-        created["metadata"]["resourceVersion"])
+    assert int(updated["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
     stale = dict(created, data={"a": "3"})
     status, body = await client.put("/api/v1/namespaces/default/configmaps/cfg", stale)
     assert status == 409 and body["reason"] == "Conflict"
     assert body["message"] == (
         'Operation cannot be fulfilled on configmaps "cfg": the object has been modified; '
-        "please apply your changes to the latest version and try again")
+        "please apply your changes to the latest version and try again"
+    )
     # A no-op update keeps the resourceVersion.
     again = await client.ok("PUT", "/api/v1/namespaces/default/configmaps/cfg", updated)
     assert again["metadata"]["resourceVersion"] == updated["metadata"]["resourceVersion"]
@@ -93,8 +106,9 @@ async def test_optimistic_concurrency(client: Client) -> None:
 
 async def test_resource_versions_increase_globally(client: Client) -> None:
     a = await client.ok("POST", PODS, pod("a"))
-    b = await client.ok("POST", "/api/v1/namespaces/default/configmaps",
-                        {"metadata": {"name": "b"}})
+    b = await client.ok(
+        "POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "b"}}
+    )
     assert int(b["metadata"]["resourceVersion"]) > int(a["metadata"]["resourceVersion"])
     listed = await client.ok("GET", PODS)
     assert int(listed["metadata"]["resourceVersion"]) >= int(b["metadata"]["resourceVersion"])
@@ -132,28 +146,46 @@ async def test_pod_spec_is_mostly_immutable(client: Client) -> None:
 async def test_nodes_and_leases(client: Client) -> None:
     node = await add_node(client, "n1")
     assert node["status"]["allocatable"]["pods"] == "110"
-    lease = await client.ok("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-                            {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                             "metadata": {"name": "n1", "ownerReferences": [
-                                 {"apiVersion": "v1", "kind": "Node", "name": "n1",
-                                  "uid": node["metadata"]["uid"]}]},
-                             "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40}})
+    leases = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
+    lease = await client.ok(
+        "POST",
+        leases,
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": "n1",
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Node",
+                        "name": "n1",
+                        "uid": node["metadata"]["uid"],
+                    }
+                ],
+            },
+            "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40},
+        },
+    )
     assert lease["apiVersion"] == "coordination.k8s.io/v1"
     # Lease updates need a resourceVersion (no unconditional updates).
     body = dict(lease)
     body["metadata"] = {k: v for k, v in lease["metadata"].items() if k != "resourceVersion"}
     status, _ = await client.put(
-        "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1", body)
+        "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1", body
+    )
     assert status == 422
     # Deleting the node garbage-collects the lease it owns.
     await client.ok("DELETE", "/api/v1/nodes/n1")
 
     async def lease_gone() -> bool:
         status, _ = await client.get(
-            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1")
+            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1"
+        )
         return status == 404
 
     from tests.controlplane.conftest import eventually
+
     await eventually(lease_gone)
 
 
@@ -161,6 +193,7 @@ async def test_unauthenticated_requests_get_401(client: Client) -> None:
     import ssl
 
     import aiohttp
+
     ctx = ssl.create_default_context(cafile=str(client.cp.pki.ca_cert_path))
     async with aiohttp.ClientSession() as session:
         async with session.get(client.cp.url + "/api/v1/pods", ssl=ctx) as resp:

@@ -14,73 +14,110 @@ async def test_merge_patch(client: Client) -> None:
     body = pod("p")
     body["metadata"]["labels"] = {"a": "1", "b": "2"}
     await client.ok("POST", PODS, body)
-    patched = await client.ok("PATCH", f"{PODS}/p", {"metadata": {"labels": {"a": None, "c": "3"}}},
-                              content_type=MERGE)
+    patched = await client.ok(
+        "PATCH", f"{PODS}/p", {"metadata": {"labels": {"a": None, "c": "3"}}}, content_type=MERGE
+    )
     assert patched["metadata"]["labels"] == {"b": "2", "c": "3"}
 
 
 async def test_strategic_merge_patch_merges_containers_by_name(client: Client) -> None:
     body = pod("p")
-    body["spec"]["containers"] = [{"name": "a", "image": "img/a:1"},
-                                  {"name": "b", "image": "img/b:1"}]
+    body["spec"]["containers"] = [
+        {"name": "a", "image": "img/a:1"},
+        {"name": "b", "image": "img/b:1"},
+    ]
     await client.ok("POST", PODS, body)
-    patched = await client.ok("PATCH", f"{PODS}/p",
-                              {"spec": {"containers": [{"name": "b", "image": "img/b:2"}]}},
-                              content_type=STRATEGIC)
+    patched = await client.ok(
+        "PATCH",
+        f"{PODS}/p",
+        {"spec": {"containers": [{"name": "b", "image": "img/b:2"}]}},
+        content_type=STRATEGIC,
+    )
     images = [(c["name"], c["image"]) for c in patched["spec"]["containers"]]
     assert images == [("a", "img/a:1"), ("b", "img/b:2")]
     assert patched["metadata"]["generation"] == 2
     # A merge patch replaces the whole list instead (and here that is an invalid update).
     status, err = await client.patch(
-        f"{PODS}/p", {"spec": {"containers": [{"name": "b", "image": "img/b:3"}]}}, MERGE)
+        f"{PODS}/p", {"spec": {"containers": [{"name": "b", "image": "img/b:3"}]}}, MERGE
+    )
     assert status == 422 and err["reason"] == "Invalid"
 
 
 async def test_strategic_merge_status_conditions_by_type(client: Client) -> None:
     await client.ok("POST", PODS, pod("p"))
     path = f"{PODS}/p/status"
-    await client.ok("PATCH", path, {"status": {"conditions": [
-        {"type": "Ready", "status": "False"}, {"type": "Initialized", "status": "True"}]}},
-        content_type=STRATEGIC)
-    patched = await client.ok("PATCH", path, {"status": {
-        "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
-        content_type=STRATEGIC)
+    await client.ok(
+        "PATCH",
+        path,
+        {
+            "status": {
+                "conditions": [
+                    {"type": "Ready", "status": "False"},
+                    {"type": "Initialized", "status": "True"},
+                ]
+            }
+        },
+        content_type=STRATEGIC,
+    )
+    patched = await client.ok(
+        "PATCH",
+        path,
+        {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
+        content_type=STRATEGIC,
+    )
     conditions = {c["type"]: c["status"] for c in patched["status"]["conditions"]}
     assert conditions == {"Ready": "True", "Initialized": "True"}
     assert patched["status"]["phase"] == "Running"
     # $patch: delete removes one element.
-    patched = await client.ok("PATCH", path, {"status": {"conditions": [
-        {"type": "Initialized", "$patch": "delete"}]}}, content_type=STRATEGIC)
+    patched = await client.ok(
+        "PATCH",
+        path,
+        {"status": {"conditions": [{"type": "Initialized", "$patch": "delete"}]}},
+        content_type=STRATEGIC,
+    )
     assert [c["type"] for c in patched["status"]["conditions"]] == ["Ready"]
 
 
 async def test_json_patch(client: Client) -> None:
     await client.ok("POST", PODS, pod("p"))
-    patched = await client.ok("PATCH", f"{PODS}/p", [
-        {"op": "add", "path": "/metadata/labels", "value": {"x": "y"}},
-        {"op": "replace", "path": "/spec/containers/0/image", "value": "example/app:9"},
-    ], content_type=JSONPATCH)
+    patched = await client.ok(
+        "PATCH",
+        f"{PODS}/p",
+        [
+            {"op": "add", "path": "/metadata/labels", "value": {"x": "y"}},
+            {"op": "replace", "path": "/spec/containers/0/image", "value": "example/app:9"},
+        ],
+        content_type=JSONPATCH,
+    )
     assert patched["metadata"]["labels"] == {"x": "y"}
     assert patched["spec"]["containers"][0]["image"] == "example/app:9"
-    status, _ = await client.patch(f"{PODS}/p", [
-        {"op": "test", "path": "/metadata/name", "value": "other"}], JSONPATCH)
+    status, _ = await client.patch(
+        f"{PODS}/p", [{"op": "test", "path": "/metadata/name", "value": "other"}], JSONPATCH
+    )
     assert status == 409
 
 
 async def test_patch_with_stale_resource_version_conflicts(client: Client) -> None:
     created = await client.ok("POST", PODS, pod("p"))
-    await client.ok("PATCH", f"{PODS}/p", {"metadata": {"labels": {"a": "1"}}},
-                    content_type=MERGE)
-    status, err = await client.patch(f"{PODS}/p", {"metadata": {
-        "labels": {"a": "2"}, "resourceVersion": created["metadata"]["resourceVersion"]}},
-        MERGE)
+    await client.ok("PATCH", f"{PODS}/p", {"metadata": {"labels": {"a": "1"}}}, content_type=MERGE)
+    status, err = await client.patch(
+        f"{PODS}/p",
+        {
+            "metadata": {
+                "labels": {"a": "2"},
+                "resourceVersion": created["metadata"]["resourceVersion"],
+            }
+        },
+        MERGE,
+    )
     assert status == 409 and err["reason"] == "Conflict"
 
 
 async def test_server_side_apply_is_refused_clearly(client: Client) -> None:
     await client.ok("POST", PODS, pod("p"))
-    status, err = await client.patch(f"{PODS}/p", {"metadata": {"name": "p"}},
-                                     "application/apply-patch+yaml")
+    status, err = await client.patch(
+        f"{PODS}/p", {"metadata": {"name": "p"}}, "application/apply-patch+yaml"
+    )
     assert status == 415 and "server-side apply" in err["message"]
 
 
@@ -101,13 +138,14 @@ async def test_bound_pod_deletion_is_graceful(client: Client) -> None:
     still = await client.ok("GET", f"{PODS}/p")
     assert still["metadata"]["deletionTimestamp"] == marked["metadata"]["deletionTimestamp"]
     # An explicit shorter grace period shortens it.
-    status, shorter = await client.delete(f"{PODS}/p", {"kind": "DeleteOptions",
-                                                        "apiVersion": "v1",
-                                                        "gracePeriodSeconds": 3})
+    status, shorter = await client.delete(
+        f"{PODS}/p", {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 3}
+    )
     assert status == 200 and shorter["metadata"]["deletionGracePeriodSeconds"] == 3
     # The kubelet confirms with grace 0 and a uid precondition: gone.
-    status, _ = await client.delete(f"{PODS}/p", {
-        "gracePeriodSeconds": 0, "preconditions": {"uid": marked["metadata"]["uid"]}})
+    status, _ = await client.delete(
+        f"{PODS}/p", {"gracePeriodSeconds": 0, "preconditions": {"uid": marked["metadata"]["uid"]}}
+    )
     assert status == 200
     assert (await client.get(f"{PODS}/p"))[0] == 404
 
@@ -134,9 +172,15 @@ async def test_delete_preconditions(client: Client) -> None:
     assert "Precondition failed: UID in precondition: wrong" in err["message"]
     status, err = await client.delete(f"{PODS}/p", {"preconditions": {"resourceVersion": "1"}})
     assert status == 409 and "ResourceVersion in precondition: 1" in err["message"]
-    status, _ = await client.delete(f"{PODS}/p", {"preconditions": {
-        "uid": created["metadata"]["uid"],
-        "resourceVersion": created["metadata"]["resourceVersion"]}})
+    status, _ = await client.delete(
+        f"{PODS}/p",
+        {
+            "preconditions": {
+                "uid": created["metadata"]["uid"],
+                "resourceVersion": created["metadata"]["resourceVersion"],
+            }
+        },
+    )
     assert status == 200
 
 
@@ -145,8 +189,12 @@ async def test_finalizers_hold_deletion(client: Client) -> None:
     await client.ok("POST", "/api/v1/namespaces/default/configmaps", body)
     marked = await client.ok("DELETE", "/api/v1/namespaces/default/configmaps/held")
     assert marked["metadata"]["deletionTimestamp"]
-    await client.ok("PATCH", "/api/v1/namespaces/default/configmaps/held",
-                    {"metadata": {"finalizers": None}}, content_type=MERGE)
+    await client.ok(
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/held",
+        {"metadata": {"finalizers": None}},
+        content_type=MERGE,
+    )
     assert (await client.get("/api/v1/namespaces/default/configmaps/held"))[0] == 404
 
 
@@ -164,4 +212,4 @@ async def test_namespace_deletion_removes_contents(client: Client) -> None:
     listed = await client.ok("GET", "/api/v1/namespaces/tmp/pods")
     assert listed["items"] == []
     status, err = await client.delete("/api/v1/namespaces/default")
-    assert status == 403
+    assert status == 403 and err["reason"] == "Forbidden"

@@ -38,8 +38,12 @@ class Kubectl:
 
     async def run(self, *args: str, check: bool = True) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
-            self.binary, *args, env=self.env, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+            self.binary,
+            *args,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         rc = proc.returncode or 0
         if check:
@@ -67,9 +71,11 @@ async def test_apply_get_label_annotate_describe(env: tuple[Kubectl, Client]) ->
     assert "pod/hello created" in await k.apply(POD.replace("IMAGE", "1"))
     # Apply again with a change: a strategic merge patch computed by kubectl.
     assert "pod/hello configured" in await k.apply(
-        POD.replace("IMAGE", "2").replace("{app: hello}", "{app: hello, tier: web}"))
+        POD.replace("IMAGE", "2").replace("{app: hello}", "{app: hello, tier: web}")
+    )
     assert "pod/hello unchanged" in await k.apply(
-        POD.replace("IMAGE", "2").replace("{app: hello}", "{app: hello, tier: web}"))
+        POD.replace("IMAGE", "2").replace("{app: hello}", "{app: hello, tier: web}")
+    )
     obj: dict[str, Any] = json.loads(await k.out("get", "pod", "hello", "-o", "json"))
     assert obj["spec"]["containers"][0]["image"] == "example/hello:2"
     assert obj["metadata"]["labels"] == {"app": "hello", "tier": "web"}
@@ -110,7 +116,7 @@ async def test_delete_graceful_then_force(env: tuple[Kubectl, Client]) -> None:
     await eventually(bound)
     await k.out("delete", "pod", "hello", "--wait=false")
     assert "Terminating" in await k.out("get", "pod", "hello")
-    _rc, out, err = await k.run("delete", "pod", "hello", "--force", "--grace-period=0")
+    _rc, out, _err = await k.run("delete", "pod", "hello", "--force", "--grace-period=0")
     assert "force deleted" in out
     assert (await client.get("/api/v1/namespaces/default/pods/hello"))[0] == 404
     await k.apply(POD.replace("IMAGE", "1").replace("hello", "other"))
@@ -118,11 +124,18 @@ async def test_delete_graceful_then_force(env: tuple[Kubectl, Client]) -> None:
 
 
 async def test_get_watch_streams_changes(env: tuple[Kubectl, Client]) -> None:
-    k, client = env
+    k, _client = env
     await k.apply(POD.replace("IMAGE", "1"))
     proc = await asyncio.create_subprocess_exec(
-        k.binary, "get", "pods", "-w", "--request-timeout=20s", env=k.env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        k.binary,
+        "get",
+        "pods",
+        "-w",
+        "--request-timeout=20s",
+        env=k.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     assert proc.stdout is not None
     try:
         header = await asyncio.wait_for(proc.stdout.readline(), 20)

@@ -26,8 +26,10 @@ async def test_restart_keeps_objects_resource_versions_and_ca(tmp_path: Path) ->
         kubeconfig = cp.kubeconfig_path.read_text()
         ca = cp.pki.ca_cert_path.read_bytes()
 
-    async with ControlPlane(data, port=port, scheduler=False) as cp, \
-            aiohttp.ClientSession() as session:
+    async with (
+        ControlPlane(data, port=port, scheduler=False) as cp,
+        aiohttp.ClientSession() as session,
+    ):
         assert cp.pki.ca_cert_path.read_bytes() == ca
         # The kubeconfig written before the restart still authenticates.
         assert cp.kubeconfig_path.read_text() == kubeconfig

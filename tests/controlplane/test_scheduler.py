@@ -17,8 +17,10 @@ PODS = "/api/v1/namespaces/default/pods"
 
 @pytest.fixture
 async def sched(tmp_path: Path) -> AsyncIterator[Client]:
-    async with ControlPlane(tmp_path / "cp", scheduler=True) as cp, \
-            aiohttp.ClientSession() as session:
+    async with (
+        ControlPlane(tmp_path / "cp", scheduler=True) as cp,
+        aiohttp.ClientSession() as session,
+    ):
         yield Client(cp, session)
 
 
@@ -45,8 +47,11 @@ async def unschedulable_message(client: Client, name: str) -> str:
 
 
 async def events_for(client: Client, name: str) -> list[tuple[str, str]]:
-    listed = await client.ok("GET", "/api/v1/namespaces/default/events",
-                             params={"fieldSelector": f"involvedObject.name={name}"})
+    listed = await client.ok(
+        "GET",
+        "/api/v1/namespaces/default/events",
+        params={"fieldSelector": f"involvedObject.name={name}"},
+    )
     return [(e["reason"], e["message"]) for e in listed["items"]]
 
 
@@ -55,12 +60,14 @@ async def test_binds_to_ready_node_and_records_event(sched: Client) -> None:
     await sched.ok("POST", PODS, pod("p"))
     assert await node_of(sched, "p") == "n1"
     bound = await sched.ok("GET", f"{PODS}/p")
-    assert {"type": "PodScheduled", "status": "True"}.items() <= \
-        next(c for c in bound["status"]["conditions"] if c["type"] == "PodScheduled").items()
+    assert {"type": "PodScheduled", "status": "True"}.items() <= next(
+        c for c in bound["status"]["conditions"] if c["type"] == "PodScheduled"
+    ).items()
 
     async def scheduled_event() -> bool:
         return ("Scheduled", "Successfully assigned default/p to n1") in await events_for(
-            sched, "p")
+            sched, "p"
+        )
 
     await eventually(scheduled_event)
 
@@ -72,24 +79,50 @@ async def test_node_selector(sched: Client) -> None:
     assert await node_of(sched, "p") == "gpu"
     await sched.ok("POST", PODS, pod("q", nodeSelector={"accel": "tpu"}))
     message = await unschedulable_message(sched, "q")
-    assert message.startswith("0/2 nodes are available: 2 node(s) didn't match Pod's node "
-                              "affinity/selector.")
+    assert message.startswith(
+        "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
+    )
 
 
 async def test_taints_and_tolerations(sched: Client) -> None:
-    await add_node(sched, "tainted", taints=[
-        {"key": "kubernetes.io/arch", "value": "wasm32-wasi", "effect": "NoExecute"},
-        {"key": "dedicated", "value": "x", "effect": "NoSchedule"}])
+    await add_node(
+        sched,
+        "tainted",
+        taints=[
+            {"key": "kubernetes.io/arch", "value": "wasm32-wasi", "effect": "NoExecute"},
+            {"key": "dedicated", "value": "x", "effect": "NoSchedule"},
+        ],
+    )
     await sched.ok("POST", PODS, pod("plain"))
     message = await unschedulable_message(sched, "plain")
     assert "1 node(s) had untolerated taint {kubernetes.io/arch: wasm32-wasi}" in message
-    await sched.ok("POST", PODS, pod("partial", tolerations=[
-        {"key": "kubernetes.io/arch", "operator": "Equal", "value": "wasm32-wasi",
-         "effect": "NoExecute"}]))
+    await sched.ok(
+        "POST",
+        PODS,
+        pod(
+            "partial",
+            tolerations=[
+                {
+                    "key": "kubernetes.io/arch",
+                    "operator": "Equal",
+                    "value": "wasm32-wasi",
+                    "effect": "NoExecute",
+                }
+            ],
+        ),
+    )
     assert "untolerated taint {dedicated: x}" in await unschedulable_message(sched, "partial")
-    await sched.ok("POST", PODS, pod("full", tolerations=[
-        {"key": "kubernetes.io/arch", "operator": "Exists"},
-        {"key": "dedicated", "operator": "Equal", "value": "x", "effect": "NoSchedule"}]))
+    await sched.ok(
+        "POST",
+        PODS,
+        pod(
+            "full",
+            tolerations=[
+                {"key": "kubernetes.io/arch", "operator": "Exists"},
+                {"key": "dedicated", "operator": "Equal", "value": "x", "effect": "NoSchedule"},
+            ],
+        ),
+    )
     assert await node_of(sched, "full") == "tainted"
     await sched.ok("POST", PODS, pod("all", tolerations=[{"operator": "Exists"}]))
     assert await node_of(sched, "all") == "tainted"
@@ -126,20 +159,34 @@ async def test_unschedulable_until_node_becomes_ready(sched: Client) -> None:
 
 async def test_cordoned_node_is_skipped(sched: Client) -> None:
     await add_node(sched, "n1")
-    await sched.ok("PATCH", "/api/v1/nodes/n1", {"spec": {"unschedulable": True}},
-                   content_type="application/merge-patch+json")
+    await sched.ok(
+        "PATCH",
+        "/api/v1/nodes/n1",
+        {"spec": {"unschedulable": True}},
+        content_type="application/merge-patch+json",
+    )
     await sched.ok("POST", PODS, pod("p"))
     assert "node(s) were unschedulable" in await unschedulable_message(sched, "p")
-    await sched.ok("PATCH", "/api/v1/nodes/n1", {"spec": {"unschedulable": False}},
-                   content_type="application/merge-patch+json")
+    await sched.ok(
+        "PATCH",
+        "/api/v1/nodes/n1",
+        {"spec": {"unschedulable": False}},
+        content_type="application/merge-patch+json",
+    )
     assert await node_of(sched, "p") == "n1"
 
 
 async def test_binding_subresource(client: Client) -> None:
     await client.ok("POST", PODS, pod("p"))
-    status, body = await client.post(f"{PODS}/p/binding", {
-        "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"},
-        "target": {"apiVersion": "v1", "kind": "Node", "name": "n9"}})
+    status, body = await client.post(
+        f"{PODS}/p/binding",
+        {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": "p"},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": "n9"},
+        },
+    )
     assert status == 201 and body["status"] == "Success"
     assert (await client.ok("GET", f"{PODS}/p"))["spec"]["nodeName"] == "n9"
     status, body = await client.post(f"{PODS}/p/binding", {"target": {"name": "n8"}})

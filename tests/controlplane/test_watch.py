@@ -34,18 +34,26 @@ async def test_resume_from_resource_version(client: Client) -> None:
     watch = await client.watch(PODS, resourceVersion=a["metadata"]["resourceVersion"])
     seen = [await watch.next() for _ in range(3)]
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in seen] == [
-        ("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
-    assert seen[1]["object"]["metadata"]["resourceVersion"] == \
-        modified["metadata"]["resourceVersion"]
+        ("ADDED", "b"),
+        ("MODIFIED", "a"),
+        ("DELETED", "b"),
+    ]
+    assert (
+        seen[1]["object"]["metadata"]["resourceVersion"] == modified["metadata"]["resourceVersion"]
+    )
     # The DELETED event carries the deletion's own resourceVersion.
-    assert int(seen[2]["object"]["metadata"]["resourceVersion"]) > int(
-        deleted["metadata"]["resourceVersion"]) - 1
+    assert (
+        int(seen[2]["object"]["metadata"]["resourceVersion"])
+        > int(deleted["metadata"]["resourceVersion"]) - 1
+    )
     watch.close()
 
 
 async def test_too_old_resource_version_is_410_gone(tmp_path: Path) -> None:
-    async with ControlPlane(tmp_path, scheduler=False, watch_history=3) as cp, \
-            aiohttp.ClientSession() as session:
+    async with (
+        ControlPlane(tmp_path, scheduler=False, watch_history=3) as cp,
+        aiohttp.ClientSession() as session,
+    ):
         client = Client(cp, session)
         first = await client.ok("POST", PODS, pod("p0"))
         for i in range(1, 6):
@@ -67,17 +75,24 @@ async def test_too_old_resource_version_is_410_gone(tmp_path: Path) -> None:
 
 
 async def test_bookmarks_and_timeout(tmp_path: Path) -> None:
-    async with ControlPlane(tmp_path, scheduler=False, bookmark_interval=0.1) as cp, \
-            aiohttp.ClientSession() as session:
+    async with (
+        ControlPlane(tmp_path, scheduler=False, bookmark_interval=0.1) as cp,
+        aiohttp.ClientSession() as session,
+    ):
         client = Client(cp, session)
         created = await client.ok("POST", PODS, pod("a"))
-        watch = await client.watch(PODS, resourceVersion=created["metadata"]["resourceVersion"],
-                                   allowWatchBookmarks="true", timeoutSeconds="2")
+        watch = await client.watch(
+            PODS,
+            resourceVersion=created["metadata"]["resourceVersion"],
+            allowWatchBookmarks="true",
+            timeoutSeconds="2",
+        )
         event = await watch.next()
         assert event["type"] == "BOOKMARK"
         assert event["object"]["kind"] == "Pod"
         assert int(event["object"]["metadata"]["resourceVersion"]) >= int(
-            created["metadata"]["resourceVersion"])
+            created["metadata"]["resourceVersion"]
+        )
         # More bookmarks may follow; then the stream ends at timeoutSeconds.
         while (line := await watch.resp.content.readline()) != b"":
             assert b'"BOOKMARK"' in line
@@ -85,8 +100,12 @@ async def test_bookmarks_and_timeout(tmp_path: Path) -> None:
 
 async def test_send_initial_events_ends_with_bookmark(client: Client) -> None:
     await client.ok("POST", PODS, pod("a"))
-    watch = await client.watch(PODS, sendInitialEvents="true", allowWatchBookmarks="true",
-                               resourceVersionMatch="NotOlderThan")
+    watch = await client.watch(
+        PODS,
+        sendInitialEvents="true",
+        allowWatchBookmarks="true",
+        resourceVersionMatch="NotOlderThan",
+    )
     assert (await watch.next())["type"] == "ADDED"
     bookmark = await watch.next()
     assert bookmark["type"] == "BOOKMARK"
@@ -95,13 +114,15 @@ async def test_send_initial_events_ends_with_bookmark(client: Client) -> None:
 
 
 async def test_label_selector_watch_sends_deleted_when_object_stops_matching(
-        client: Client) -> None:
+    client: Client,
+) -> None:
     body = pod("a")
     body["metadata"]["labels"] = {"app": "web"}
     created = await client.ok("POST", PODS, body)
     await client.ok("POST", PODS, pod("other"))
-    watch = await client.watch(PODS, labelSelector="app=web",
-                               resourceVersion=created["metadata"]["resourceVersion"])
+    watch = await client.watch(
+        PODS, labelSelector="app=web", resourceVersion=created["metadata"]["resourceVersion"]
+    )
     # 'other' does not match: nothing for it. Relabel 'a' so it no longer matches.
     changed = dict(created)
     changed["metadata"] = dict(created["metadata"], labels={"app": "db"})
@@ -120,8 +141,9 @@ async def test_label_selector_watch_sends_deleted_when_object_stops_matching(
 
 async def test_field_selector_watch_across_namespaces(client: Client) -> None:
     await client.ok("POST", "/api/v1/namespaces", {"metadata": {"name": "other"}})
-    watch = await client.watch("/api/v1/pods", fieldSelector="spec.nodeName=n1",
-                               resourceVersion="1")
+    watch = await client.watch(
+        "/api/v1/pods", fieldSelector="spec.nodeName=n1", resourceVersion="1"
+    )
     await client.ok("POST", PODS, pod("unbound"))
     await client.ok("POST", "/api/v1/namespaces/other/pods", pod("bound", nodeName="n1"))
     event = await watch.next()
@@ -131,8 +153,7 @@ async def test_field_selector_watch_across_namespaces(client: Client) -> None:
 
 
 async def test_list_selectors(client: Client) -> None:
-    for name, labels in [("a", {"tier": "web", "env": "prod"}), ("b", {"tier": "db"}),
-                         ("c", {})]:
+    for name, labels in [("a", {"tier": "web", "env": "prod"}), ("b", {"tier": "db"}), ("c", {})]:
         body = pod(name)
         body["metadata"]["labels"] = labels
         await client.ok("POST", PODS, body)

@@ -18,17 +18,18 @@ from aiohttp import web
 
 from kubelet_core.controlplane import discovery, errors, jsonutil
 from kubelet_core.controlplane.errors import ApiError
+from kubelet_core.controlplane.openapi import OpenAPI
 from kubelet_core.controlplane.patch import patcher
 from kubelet_core.controlplane.registry import DeleteOptions, Registry
 from kubelet_core.controlplane.resources import NAMESPACES, PODS, ResourceType, lookup
 from kubelet_core.controlplane.selectors import Filter
 from kubelet_core.controlplane.store import Store
+from kubelet_core.controlplane.tables import TableRenderer
 from kubelet_core.controlplane.watch import WatchRequest, serve_watch
 
 KubeObject = dict[str, Any]
 JSON = "application/json"
 LogHandler = Callable[[web.Request, KubeObject], Awaitable[web.StreamResponse]]
-TableHook = Callable[[web.Request, ResourceType], "Any"]
 
 
 @dataclass
@@ -83,15 +84,22 @@ def parse_target(path: str) -> Target | None:
 
 
 class Api:
-    def __init__(self, store: Store, registry: Registry, *, bookmark_interval: float,
-                 server_address: str, log_handler: LogHandler | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        *,
+        bookmark_interval: float,
+        server_address: str,
+        log_handler: LogHandler | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
         self.bookmark_interval = bookmark_interval
         self.server_address = server_address
         self.log_handler = log_handler
-        self.tables: Any = None  # set by the server: tables.TableRenderer
-        self.openapi: Any = None  # set by the server: openapi.OpenAPI
+        self.tables = TableRenderer()
+        self.openapi = OpenAPI()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -106,7 +114,7 @@ class Api:
             if request.method != "GET":
                 raise errors.method_not_allowed(request.method, "")
             return obj_response(simple)
-        if self.openapi is not None and path.startswith("/openapi/"):
+        if path.startswith("/openapi/"):
             return await self.openapi.handle(request, path)
         target = parse_target(path)
         if target is None:
@@ -134,7 +142,7 @@ class Api:
     async def _resource(self, request: web.Request, t: Target) -> web.StreamResponse:
         method = request.method
         query = request.query
-        if t.legacy_watch or (not t.name and query.get("watch") in ("1", "true")):
+        if t.legacy_watch or (not t.name and is_true(query.get("watch"))):
             if method != "GET" or (t.name and not t.legacy_watch):
                 raise errors.method_not_allowed(method, t.rt.plural)
             return await self._watch(request, t)
@@ -145,8 +153,9 @@ class Api:
                 if t.rt.namespaced and t.namespace is None:
                     raise errors.method_not_allowed(method, t.rt.plural)
                 body = await self._body(request)
-                obj = await self.registry.create(t.rt, t.namespace or "", body,
-                                                 dry_run=_dry_run(query))
+                obj = await self.registry.create(
+                    t.rt, t.namespace or "", body, dry_run=_dry_run(query)
+                )
                 return self._object(request, t.rt, obj, 201)
             if method == "DELETE":
                 return await self._delete_collection(request, t)
@@ -156,13 +165,24 @@ class Api:
             if method != "POST":
                 raise errors.method_not_allowed(method, "pods/binding")
             await self.registry.bind(ns, t.name, await self._body(request))
-            return obj_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                 "status": "Success", "code": 201}, 201)
+            return obj_response(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "code": 201,
+                },
+                201,
+            )
         if t.subresource == "log":
             pod = self.registry.get(PODS, ns, t.name).obj
             if self.log_handler is None:
-                raise ApiError(503, "ServiceUnavailable",
-                               "pod logs are not available: no kubelet log proxy is configured")
+                raise ApiError(
+                    503,
+                    "ServiceUnavailable",
+                    "pod logs are not available: no kubelet log proxy is configured",
+                )
             return await self.log_handler(request, pod)
         if t.subresource not in ("", "status", "finalize"):
             raise errors.method_not_allowed(method, f"{t.rt.plural}/{t.subresource}")
@@ -172,14 +192,16 @@ class Api:
         if method == "PUT":
             body = await self._body(request)
             sub = "status" if t.subresource in ("status", "finalize") else ""
-            obj = await self.registry.update(t.rt, ns, t.name, body, subresource=sub,
-                                             dry_run=_dry_run(query))
+            obj = await self.registry.update(
+                t.rt, ns, t.name, body, subresource=sub, dry_run=_dry_run(query)
+            )
             return self._object(request, t.rt, obj)
         if method == "PATCH":
             body = await self._body(request)
             apply = patcher(request.headers.get("Content-Type", ""), body)
-            obj = await self.registry.patch(t.rt, ns, t.name, apply, subresource=t.subresource,
-                                            dry_run=_dry_run(query))
+            obj = await self.registry.patch(
+                t.rt, ns, t.name, apply, subresource=t.subresource, dry_run=_dry_run(query)
+            )
             return self._object(request, t.rt, obj)
         if method == "DELETE":
             body = await self._body(request, optional=True)
@@ -197,29 +219,42 @@ class Api:
         ctype = request.headers.get("Content-Type", "")
         try:
             if "yaml" in ctype:
-                import yaml
+                import yaml  # type: ignore[import-untyped,unused-ignore]
+
                 return yaml.safe_load(raw)
             return jsonutil.loads(raw)
         except ValueError as exc:
-            raise errors.bad_request(f"the body of the request could not be decoded: {exc}"
-                                     ) from exc
+            raise errors.bad_request(
+                f"the body of the request could not be decoded: {exc}"
+            ) from exc
 
-    def _object(self, request: web.Request, rt: ResourceType, obj: KubeObject,
-                status: int = 200) -> web.Response:
+    def _object(
+        self, request: web.Request, rt: ResourceType, obj: KubeObject, status: int = 200
+    ) -> web.Response:
         return self._entry(request, rt, obj, jsonutil.dumps(obj), status)
 
-    def _entry(self, request: web.Request, rt: ResourceType, obj: KubeObject, data: bytes,
-               status: int = 200) -> web.Response:
-        if self.tables is not None and self.tables.wants_table(request):
-            return obj_response(self.tables.table(request, rt, [obj], str(self.store.rv)),
-                                status)
+    def _entry(
+        self,
+        request: web.Request,
+        rt: ResourceType,
+        obj: KubeObject,
+        data: bytes,
+        status: int = 200,
+    ) -> web.Response:
+        if self.tables.wants_table(request):
+            return obj_response(self.tables.table(request, rt, [obj], str(self.store.rv)), status)
         return json_response(data, status)
 
     def _filter(self, request: web.Request, t: Target) -> Filter:
         query = request.query
         namespace = t.namespace if t.rt.namespaced else None
-        flt = Filter(namespace, query.get("labelSelector", ""), query.get("fieldSelector", ""),
-                     t.rt.field_labels, t.rt.kind)
+        flt = Filter(
+            namespace,
+            query.get("labelSelector", ""),
+            query.get("fieldSelector", ""),
+            t.rt.field_labels,
+            t.rt.kind,
+        )
         if t.name:  # legacy /watch/namespaces/x/pods/name
             flt.fields.append((("metadata", "name"), True, t.name))
         return flt
@@ -227,16 +262,20 @@ class Api:
     def _list(self, request: web.Request, t: Target) -> web.Response:
         flt = self._filter(request, t)
         rv = self.store.rv
-        entries = [e for e in self.store.entries(t.rt, flt.namespace)
-                   if (not flt.labels and not flt.fields) or flt(e.obj)]
+        entries = [
+            e
+            for e in self.store.entries(t.rt, flt.namespace)
+            if (not flt.labels and not flt.fields) or flt(e.obj)
+        ]
         query = request.query
         limit = int(query.get("limit") or 0)
         cont = query.get("continue", "")
         next_token = ""
         remaining = None
         if limit or cont:
-            entries.sort(key=lambda e: (e.obj["metadata"].get("namespace", ""),
-                                        e.obj["metadata"]["name"]))
+            entries.sort(
+                key=lambda e: (e.obj["metadata"].get("namespace", ""), e.obj["metadata"]["name"])
+            )
             if cont:
                 start_key, rv_at = _decode_continue(cont)
                 if rv_at < self.store.oldest_rv(t.rt):
@@ -247,17 +286,21 @@ class Api:
                         "of the results. Continuing with the provided token results in an "
                         "inconsistent list - objects that were created, modified, or deleted "
                         "between the time the first chunk was returned and now may show up in "
-                        "the list.")
+                        "the list."
+                    )
                 rv = rv_at
-                entries = [e for e in entries
-                           if (e.obj["metadata"].get("namespace", ""),
-                               e.obj["metadata"]["name"]) > start_key]
+                entries = [
+                    e
+                    for e in entries
+                    if (e.obj["metadata"].get("namespace", ""), e.obj["metadata"]["name"])
+                    > start_key
+                ]
             if limit and len(entries) > limit:
                 remaining = len(entries) - limit
                 entries = entries[:limit]
                 last = entries[-1].obj["metadata"]
                 next_token = _encode_continue((last.get("namespace", ""), last["name"]), rv)
-        if self.tables is not None and self.tables.wants_table(request):
+        if self.tables.wants_table(request):
             table = self.tables.table(request, t.rt, [e.obj for e in entries], str(rv))
             if next_token:
                 table["metadata"]["continue"] = next_token
@@ -266,18 +309,20 @@ class Api:
         if next_token:
             meta["continue"] = next_token
             meta["remainingItemCount"] = remaining
-        head = jsonutil.dumps({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version,
-                               "metadata": meta})
+        head = jsonutil.dumps(
+            {"kind": t.rt.list_kind, "apiVersion": t.rt.api_version, "metadata": meta}
+        )
         body = head[:-1] + b',"items":[' + b",".join(e.data for e in entries) + b"]}"
         return json_response(body)
 
     async def _watch(self, request: web.Request, t: Target) -> web.StreamResponse:
         wr = WatchRequest(t.rt, self._filter(request, t), request.query)
         transform = None
-        if self.tables is not None and self.tables.wants_table(request):
+        if self.tables.wants_table(request):
             transform = self.tables.watch_transform(request, t.rt)
-        return await serve_watch(request, self.store, wr,
-                                 bookmark_interval=self.bookmark_interval, transform=transform)
+        return await serve_watch(
+            request, self.store, wr, bookmark_interval=self.bookmark_interval, transform=transform
+        )
 
     async def _delete_collection(self, request: web.Request, t: Target) -> web.Response:
         if t.rt is NAMESPACES:
@@ -291,14 +336,30 @@ class Api:
                 continue
             meta = entry.obj["metadata"]
             try:
-                items.append(await self.registry.delete(t.rt, meta.get("namespace", ""),
-                                                        meta["name"], options))
+                items.append(
+                    await self.registry.delete(
+                        t.rt, meta.get("namespace", ""), meta["name"], options
+                    )
+                )
             except ApiError as exc:
                 if exc.code != 404:
                     raise
-        return obj_response({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version,
-                             "metadata": {"resourceVersion": str(self.store.rv)},
-                             "items": items})
+        return obj_response(
+            {
+                "kind": t.rt.list_kind,
+                "apiVersion": t.rt.api_version,
+                "metadata": {"resourceVersion": str(self.store.rv)},
+                "items": items,
+            }
+        )
+
+
+TRUE_VALUES = frozenset({"1", "t", "T", "true", "TRUE", "True"})
+
+
+def is_true(value: str | None) -> bool:
+    """Go's strconv.ParseBool truth (clients send "true", "1" or Python's "True")."""
+    return value in TRUE_VALUES
 
 
 def _dry_run(query: Any) -> bool:

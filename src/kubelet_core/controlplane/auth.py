@@ -45,9 +45,9 @@ def user_from_peercert(peercert: dict[str, Any] | None) -> UserInfo | None:
 
 def make_middleware(token_authenticator: TokenAuthenticator | None = None) -> Any:
     @web.middleware
-    async def authenticate(request: web.Request,
-                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                           ) -> web.StreamResponse:
+    async def authenticate(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         path = request.path
         transport = request.transport
         user = user_from_peercert(transport.get_extra_info("peercert") if transport else None)
@@ -55,8 +55,11 @@ def make_middleware(token_authenticator: TokenAuthenticator | None = None) -> An
             header = request.headers.get("Authorization", "")
             if header.lower().startswith("bearer "):
                 user = await token_authenticator(header[7:].strip())
-        if user is None and path.rstrip("/") not in PUBLIC_PATHS \
-                and not path.startswith(("/healthz/", "/livez/", "/readyz/")):
+        if (
+            user is None
+            and path.rstrip("/") not in PUBLIC_PATHS
+            and not path.startswith(("/healthz/", "/livez/", "/readyz/"))
+        ):
             exc = errors.unauthorized()
             return web.Response(body=exc.body(), status=401, content_type="application/json")
         request["user"] = user

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubelet_core.controlplane.resources import NAMESPACES, PODS, SECRETS, ResourceType
+from kubelet_core.controlplane.resources import NAMESPACES, NODES, PODS, SECRETS, ResourceType
 
 KubeObject = dict[str, Any]
 
 _DEFAULT_TOLERATIONS = [
-    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-     "tolerationSeconds": 300},
-    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
-     "tolerationSeconds": 300},
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
 ]
 
 
@@ -58,8 +66,12 @@ def _default_pod(obj: KubeObject) -> None:
     tolerations = spec.setdefault("tolerations", [])
     if isinstance(tolerations, list):
         for default in _DEFAULT_TOLERATIONS:
-            if not any(isinstance(t, dict) and t.get("key") == default["key"]
-                       and t.get("effect") in (None, "", "NoExecute") for t in tolerations):
+            if not any(
+                isinstance(t, dict)
+                and t.get("key") == default["key"]
+                and t.get("effect") in (None, "", "NoExecute")
+                for t in tolerations
+            ):
                 tolerations.append(dict(default))
     for field in ("containers", "initContainers"):
         for c in spec.get(field) or []:
@@ -67,6 +79,36 @@ def _default_pod(obj: KubeObject) -> None:
                 _default_container(c)
     # Like kube-apiserver, a pod's status is not taken from the create request.
     obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+
+
+_NODE_INFO_FIELDS = (
+    "machineID",
+    "systemUUID",
+    "bootID",
+    "kernelVersion",
+    "osImage",
+    "containerRuntimeVersion",
+    "kubeletVersion",
+    "kubeProxyVersion",
+    "operatingSystem",
+    "architecture",
+)
+
+
+def normalize(rt: ResourceType, obj: KubeObject) -> None:
+    """Fields the real server always emits (Go fields without omitempty), on every write."""
+    if rt is NODES:
+        status = obj.get("status")
+        if not isinstance(status, dict):
+            status = obj["status"] = {}
+        info = status.get("nodeInfo")
+        if not isinstance(info, dict):
+            info = status["nodeInfo"] = {}
+        for field in _NODE_INFO_FIELDS:
+            info.setdefault(field, "")
+        endpoints = status.setdefault("daemonEndpoints", {})
+        if isinstance(endpoints, dict):
+            endpoints.setdefault("kubeletEndpoint", {"Port": 0})
 
 
 def apply_defaults(rt: ResourceType, obj: KubeObject) -> None:

@@ -24,23 +24,37 @@ _SUBRESOURCE_VERBS = {
     "finalize": ["update"],
     "proxy": ["create", "delete", "get", "patch", "update"],
 }
-_SUBRESOURCE_KINDS = {"binding": "Binding", "log": "Pod", "eviction": "Eviction",
-                      "proxy": "NodeProxyOptions"}
+_SUBRESOURCE_KINDS = {
+    "binding": "Binding",
+    "log": "Pod",
+    "eviction": "Eviction",
+    "proxy": "NodeProxyOptions",
+}
 
 
 def version() -> KubeObject:
     major, minor = KUBE_VERSION.lstrip("v").split(".")[:2]
     return {
-        "major": major, "minor": minor, "gitVersion": KUBE_VERSION,
-        "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
-        "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22.0", "compiler": "gc",
+        "major": major,
+        "minor": minor,
+        "gitVersion": KUBE_VERSION,
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.22.0",
+        "compiler": "gc",
         "platform": f"{platform.system().lower()}/amd64",
     }
 
 
 def api_versions(server_address: str) -> KubeObject:
-    return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-        {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}
+        ],
+    }
 
 
 def _groups() -> list[str]:
@@ -50,8 +64,13 @@ def _groups() -> list[str]:
 def api_group(group: str) -> KubeObject:
     versions = sorted({rt.version for rt in ALL if rt.group == group})
     entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries,
-            "preferredVersion": entries[0]}
+    return {
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": group,
+        "versions": entries,
+        "preferredVersion": entries[0],
+    }
 
 
 def api_group_list() -> KubeObject:
@@ -64,9 +83,14 @@ def api_group_list() -> KubeObject:
 
 
 def _resource_entry(rt: ResourceType) -> KubeObject:
-    entry: KubeObject = {"name": rt.plural, "singularName": rt.singular,
-                         "namespaced": rt.namespaced, "kind": rt.kind, "verbs": list(VERBS),
-                         "storageVersionHash": ""}
+    entry: KubeObject = {
+        "name": rt.plural,
+        "singularName": rt.singular,
+        "namespaced": rt.namespaced,
+        "kind": rt.kind,
+        "verbs": list(VERBS),
+        "storageVersionHash": "",
+    }
     if rt.short_names:
         entry["shortNames"] = list(rt.short_names)
     if rt.categories:
@@ -82,9 +106,18 @@ def resource_list(group: str, version: str) -> KubeObject | None:
     for rt in types.values():
         resources.append(_resource_entry(rt))
         for sub in rt.subresources:
-            resources.append({"name": f"{rt.plural}/{sub}", "singularName": "",
-                              "namespaced": rt.namespaced,
-                              "kind": _SUBRESOURCE_KINDS.get(sub, rt.kind),
-                              "verbs": _SUBRESOURCE_VERBS.get(sub, ["get"])})
-    return {"kind": "APIResourceList", "apiVersion": "v1",
-            "groupVersion": f"{group}/{version}" if group else version, "resources": resources}
+            resources.append(
+                {
+                    "name": f"{rt.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": rt.namespaced,
+                    "kind": _SUBRESOURCE_KINDS.get(sub, rt.kind),
+                    "verbs": _SUBRESOURCE_VERBS.get(sub, ["get"]),
+                }
+            )
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/{version}" if group else version,
+        "resources": resources,
+    }

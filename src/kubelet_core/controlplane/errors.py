@@ -65,27 +65,34 @@ def qualified(plural: str, group: str) -> str:
 
 def not_found(plural: str, group: str, name: str) -> ApiError:
     return ApiError(
-        404, "NotFound", f'{qualified(plural, group)} "{name}" not found',
+        404,
+        "NotFound",
+        f'{qualified(plural, group)} "{name}" not found',
         _details(name, group, plural),
     )
 
 
 def already_exists(plural: str, group: str, name: str) -> ApiError:
     return ApiError(
-        409, "AlreadyExists", f'{qualified(plural, group)} "{name}" already exists',
+        409,
+        "AlreadyExists",
+        f'{qualified(plural, group)} "{name}" already exists',
         _details(name, group, plural),
     )
 
 
 def conflict(plural: str, group: str, name: str, why: str) -> ApiError:
     return ApiError(
-        409, "Conflict",
+        409,
+        "Conflict",
         f'Operation cannot be fulfilled on {qualified(plural, group)} "{name}": {why}',
         _details(name, group, plural),
     )
 
 
-STALE = "the object has been modified; please apply your changes to the latest version and try again"
+STALE = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
 
 
 def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
@@ -94,11 +101,16 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]
     joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
     details = _details(name, group, kind)
     details["causes"] = [
-        {"reason": reason, "message": message, "field": field}
-        for field, reason, message in causes
+        {"reason": reason, "message": message, "field": field} for field, reason, message in causes
     ]
-    return ApiError(422, "Invalid", f'{kind}.{group} "{name}" is invalid: {joined}'
-                    if group else f'{kind} "{name}" is invalid: {joined}', details)
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind}.{group} "{name}" is invalid: {joined}'
+        if group
+        else f'{kind} "{name}" is invalid: {joined}',
+        details,
+    )
 
 
 def bad_request(message: str) -> ApiError:
@@ -106,16 +118,22 @@ def bad_request(message: str) -> ApiError:
 
 
 def method_not_allowed(verb: str, what: str) -> ApiError:
-    return ApiError(405, "MethodNotAllowed",
-                    f"the server does not allow this method on the requested resource ({what})",
-                    {"kind": what} if what else None)
+    return ApiError(
+        405,
+        "MethodNotAllowed",
+        f"the server does not allow this method on the requested resource ({what})",
+        {"kind": what} if what else None,
+    )
 
 
 def unsupported_media_type(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType",
-                    f"the body of the request was in an unknown format - accepted media types "
-                    f"include: application/json-patch+json, application/merge-patch+json, "
-                    f"application/strategic-merge-patch+json (got {content_type!r})")
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types "
+        f"include: application/json-patch+json, application/merge-patch+json, "
+        f"application/strategic-merge-patch+json (got {content_type!r})",
+    )
 
 
 def gone(message: str) -> ApiError:

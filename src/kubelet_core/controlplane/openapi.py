@@ -29,24 +29,33 @@ def _gvk(rt: ResourceType) -> list[KubeObject]:
     return [{"group": rt.group, "version": rt.version, "kind": rt.kind}]
 
 
-def _operation(rt: ResourceType, verb: str, op_id: str, *, patch: bool = False,
-               body: bool = False) -> KubeObject:
+def _operation(
+    rt: ResourceType, verb: str, op_id: str, *, patch: bool = False, body: bool = False
+) -> KubeObject:
     op: KubeObject = {
         "operationId": op_id,
         "description": f"{verb} the specified {rt.kind}",
         "x-kubernetes-action": verb,
         "x-kubernetes-group-version-kind": _gvk(rt)[0],
         "responses": {"200": {"description": "OK"}},
-        "parameters": [{"name": name, "in": "query", "schema": {"type": "string"},
-                        "uniqueItems": True} for name in _QUERY_PARAMS],
+        "parameters": [
+            {"name": name, "in": "query", "schema": {"type": "string"}, "uniqueItems": True}
+            for name in _QUERY_PARAMS
+        ],
     }
     if patch:
-        op["requestBody"] = {"required": True, "content": {
-            media: {"schema": {"type": "object"}}
-            for media in ("application/json-patch+json", "application/merge-patch+json")}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                media: {"schema": {"type": "object"}}
+                for media in ("application/json-patch+json", "application/merge-patch+json")
+            },
+        }
     elif body:
-        op["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": {"type": "object"}}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
     return op
 
 
@@ -58,8 +67,11 @@ def group_version_document(group: str, version: str) -> KubeObject | None:
     paths: KubeObject = {}
     for rt in types.values():
         name = rt.kind
-        scope = f"{prefix}/namespaces/{{namespace}}/{rt.plural}" if rt.namespaced \
+        scope = (
+            f"{prefix}/namespaces/{{namespace}}/{rt.plural}"
+            if rt.namespaced
             else f"{prefix}/{rt.plural}"
+        )
         paths[scope] = {
             "get": _operation(rt, "list", f"list{name}"),
             "post": _operation(rt, "post", f"create{name}", body=True),
@@ -77,8 +89,12 @@ def group_version_document(group: str, version: str) -> KubeObject | None:
                 "patch": _operation(rt, "patch", f"patch{name}Status", patch=True),
             }
     title = "Kubernetes"
-    return {"openapi": "3.0.0", "info": {"title": title, "version": "v1.36.0"},
-            "paths": paths, "components": {"schemas": {}}}
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": title, "version": "v1.36.0"},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
 
 
 class OpenAPI:
@@ -90,22 +106,34 @@ class OpenAPI:
                 doc = group_version_document(rt.group, rt.version)
                 assert doc is not None
                 self._docs[key] = jsonutil.dumps(doc)
-        self._hashes = {k: hashlib.sha512(v).hexdigest().upper()[:128]
-                        for k, v in self._docs.items()}
-        self._root = jsonutil.dumps({"paths": {
-            key: {"serverRelativeURL": f"/openapi/v3/{key}?hash={self._hashes[key]}"}
-            for key in self._docs}})
+        self._hashes = {
+            k: hashlib.sha512(v).hexdigest().upper()[:128] for k, v in self._docs.items()
+        }
+        self._root = jsonutil.dumps(
+            {
+                "paths": {
+                    key: {"serverRelativeURL": f"/openapi/v3/{key}?hash={self._hashes[key]}"}
+                    for key in self._docs
+                }
+            }
+        )
 
     async def handle(self, request: web.Request, path: str) -> web.StreamResponse:
         if path == "/openapi/v3":
             return web.Response(body=self._root, content_type="application/json")
         if path.startswith("/openapi/v3/"):
-            key = path[len("/openapi/v3/"):]
+            key = path[len("/openapi/v3/") :]
             data = self._docs.get(key)
             if data is not None:
-                return web.Response(body=data, content_type="application/json", headers={
-                    "Etag": f'"{self._hashes[key]}"',
-                    "Cache-Control": "public, immutable" if request.query.get("hash")
-                    else "no-cache, private"})
+                return web.Response(
+                    body=data,
+                    content_type="application/json",
+                    headers={
+                        "Etag": f'"{self._hashes[key]}"',
+                        "Cache-Control": "public, immutable"
+                        if request.query.get("hash")
+                        else "no-cache, private",
+                    },
+                )
         exc = errors.not_found_path()
         return web.Response(body=exc.body(), status=404, content_type="application/json")

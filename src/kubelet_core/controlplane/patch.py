@@ -28,11 +28,21 @@ APPLY_PATCH = "application/apply-patch+yaml"
 
 # list field name -> merge key, for the types this server stores.
 MERGE_KEYS: dict[str, str] = {
-    "containers": "name", "initContainers": "name", "ephemeralContainers": "name",
-    "volumes": "name", "env": "name", "volumeMounts": "mountPath",
-    "volumeDevices": "devicePath", "ports": "containerPort", "conditions": "type",
-    "addresses": "type", "imagePullSecrets": "name", "ownerReferences": "uid",
-    "hostAliases": "ip", "resourceClaims": "name", "secrets": "name",
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "volumes": "name",
+    "env": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "ports": "containerPort",
+    "conditions": "type",
+    "addresses": "type",
+    "imagePullSecrets": "name",
+    "ownerReferences": "uid",
+    "hostAliases": "ip",
+    "resourceClaims": "name",
+    "secrets": "name",
     "readinessGates": "conditionType",
 }
 # Lists of scalars that merge as sets.
@@ -85,8 +95,9 @@ def strategic_merge(original: Any, patch: Any) -> Any:
         elif isinstance(value, list) and key in MERGE_KEYS:
             result[key] = _merge_list(result.get(key), value, MERGE_KEYS[key])
         elif isinstance(value, list) and key in PRIMITIVE_SETS:
-            current = result.get(key) if isinstance(result.get(key), list) else []
-            result[key] = list(current) + [v for v in value if v not in current]
+            existing = result.get(key)
+            current: list[Any] = existing if isinstance(existing, list) else []
+            result[key] = current + [v for v in value if v not in current]
         else:
             result[key] = value
     retain = patch.get("$retainKeys")
@@ -107,8 +118,14 @@ def _merge_list(original: Any, patch: list[Any], merge_key: str) -> list[Any]:
             result.append(item)
             continue
         key = item[merge_key]
-        index = next((n for n, cur in enumerate(result)
-                      if isinstance(cur, dict) and cur.get(merge_key) == key), None)
+        index = next(
+            (
+                n
+                for n, cur in enumerate(result)
+                if isinstance(cur, dict) and cur.get(merge_key) == key
+            ),
+            None,
+        )
         if item.get("$patch") == "delete":
             if index is not None:
                 del result[index]
@@ -146,12 +163,21 @@ def json_patch(target: KubeObject, operations: Any) -> KubeObject:
     try:
         result: KubeObject = jsonpatch.apply_patch(target, operations)
     except jsonpatch.JsonPatchTestFailed as exc:
-        raise ApiError(409, "Conflict", f"the server rejected our request due to an error in "
-                       f"our request: {exc}") from exc
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, KeyError,
-            IndexError, TypeError) as exc:
-        raise ApiError(422, "Invalid", f"the server rejected our request due to an error in "
-                       f"our request: {exc}") from exc
+        raise ApiError(
+            409,
+            "Conflict",
+            f"the server rejected our request due to an error in our request: {exc}",
+        ) from exc
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpatch.JsonPointerException,
+        KeyError,
+        IndexError,
+        TypeError,
+    ) as exc:
+        raise ApiError(
+            422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
+        ) from exc
     return result
 
 
@@ -161,20 +187,25 @@ def patcher(content_type: str, body: Any) -> Callable[[KubeObject], KubeObject]:
     if media == JSON_PATCH:
         return lambda obj: json_patch(obj, body)
     if media == APPLY_PATCH:
-        raise ApiError(415, "UnsupportedMediaType",
-                       "server-side apply (application/apply-patch+yaml) is not supported by "
-                       "this control plane; use client-side apply (kubectl apply without "
-                       "--server-side)")
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            "server-side apply (application/apply-patch+yaml) is not supported by "
+            "this control plane; use client-side apply (kubectl apply without "
+            "--server-side)",
+        )
     if not isinstance(body, dict):
         raise errors.bad_request("the patch must be a JSON object")
     if media == MERGE_PATCH:
         return lambda obj: merge_patch(obj, body)
     if media == STRATEGIC_PATCH:
+
         def apply(obj: KubeObject) -> KubeObject:
             result = strategic_merge(obj, body)
             if result is _DELETE:
                 raise errors.bad_request("a patch cannot delete the whole object")
             merged: KubeObject = result
             return merged
+
         return apply
     raise errors.unsupported_media_type(content_type)

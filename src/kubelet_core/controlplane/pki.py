@@ -17,7 +17,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+import yaml  # type: ignore[import-untyped,unused-ignore]
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -45,8 +45,9 @@ def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> None:
@@ -79,24 +80,45 @@ class PKI:
         start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
         cert = (
             x509.CertificateBuilder()
-            .subject_name(name).issuer_name(name).public_key(key.public_key())
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(start + _VALIDITY)
+            .not_valid_before(start)
+            .not_valid_after(start + _VALIDITY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
             .sign(key, hashes.SHA256())
         )
         _write(self.ca.key_path, _key_pem(key), private=True)
         _write(self.ca.cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, stem: str, common_name: str, *, organizations: tuple[str, ...] = (),
-              server_names: tuple[str, ...] = (), client: bool = True,
-              reuse: bool = True) -> CertPair:
+    def issue(
+        self,
+        stem: str,
+        common_name: str,
+        *,
+        organizations: tuple[str, ...] = (),
+        server_names: tuple[str, ...] = (),
+        client: bool = True,
+        reuse: bool = True,
+    ) -> CertPair:
         """Sign a certificate into pki/<stem>.crt and .key (client and/or serving)."""
         self.ensure_ca()
         pair = CertPair(self.directory / f"{stem}.crt", self.directory / f"{stem}.key")
@@ -114,17 +136,32 @@ class PKI:
             usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
         builder = (
             x509.CertificateBuilder()
-            .subject_name(_name(common_name, organizations)).issuer_name(ca_cert.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(start + _VALIDITY)
+            .subject_name(_name(common_name, organizations))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(start + _VALIDITY)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, key_encipherment=False, key_cert_sign=False,
-                crl_sign=False, content_commitment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_encipherment=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    content_commitment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca_key.public_key()), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                critical=False,
+            )
         )
         if server_names:
             sans: list[x509.GeneralName] = []
@@ -140,17 +177,29 @@ class PKI:
         return pair
 
     def server_pair(self, host: str) -> CertPair:
-        names = tuple(dict.fromkeys(("127.0.0.1", "localhost", socket.gethostname(), host,
-                                     "kubernetes", "kubernetes.default")))
+        names = tuple(
+            dict.fromkeys(
+                (
+                    "127.0.0.1",
+                    "localhost",
+                    socket.gethostname(),
+                    host,
+                    "kubernetes",
+                    "kubernetes.default",
+                )
+            )
+        )
         pair = self.issue("apiserver", "kube-apiserver", server_names=names, client=False)
         # Reissue if the host was not covered by an earlier certificate.
         cert = x509.load_pem_x509_certificate(pair.cert_pem())
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         covered = {str(v) for v in san.get_values_for_type(x509.IPAddress)} | set(
-            san.get_values_for_type(x509.DNSName))
+            san.get_values_for_type(x509.DNSName)
+        )
         if host not in covered:
-            pair = self.issue("apiserver", "kube-apiserver", server_names=names, client=False,
-                              reuse=False)
+            pair = self.issue(
+                "apiserver", "kube-apiserver", server_names=names, client=False, reuse=False
+            )
         return pair
 
     def admin_pair(self) -> CertPair:
@@ -174,21 +223,37 @@ class PKI:
         return ctx
 
 
-def kubeconfig(server: str, ca_pem: bytes, cert_pem: bytes, key_pem: bytes,
-               user: str = "admin", cluster: str = "wasmlet") -> str:
+def kubeconfig(
+    server: str,
+    ca_pem: bytes,
+    cert_pem: bytes,
+    key_pem: bytes,
+    user: str = "admin",
+    cluster: str = "wasmlet",
+) -> str:
     def b64(data: bytes) -> str:
         return base64.b64encode(data).decode()
 
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": cluster, "cluster": {
-            "server": server, "certificate-authority-data": b64(ca_pem)}}],
-        "users": [{"name": user, "user": {
-            "client-certificate-data": b64(cert_pem), "client-key-data": b64(key_pem)}}],
-        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user,
-                                                    "namespace": "default"}}],
+        "clusters": [
+            {
+                "name": cluster,
+                "cluster": {"server": server, "certificate-authority-data": b64(ca_pem)},
+            }
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {"client-certificate-data": b64(cert_pem), "client-key-data": b64(key_pem)},
+            }
+        ],
+        "contexts": [
+            {"name": cluster, "context": {"cluster": cluster, "user": user, "namespace": "default"}}
+        ],
         "current-context": cluster,
         "preferences": {},
     }
-    return yaml.safe_dump(doc, sort_keys=False)
+    text: str = yaml.safe_dump(doc, sort_keys=False)
+    return text

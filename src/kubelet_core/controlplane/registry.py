@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubelet_core.controlplane import errors, jsonutil
-from kubelet_core.controlplane.defaults import apply_defaults
+from kubelet_core.controlplane.defaults import apply_defaults, normalize
 from kubelet_core.controlplane.errors import ApiError
 from kubelet_core.controlplane.resources import (
     BY_KEY,
@@ -82,8 +82,7 @@ def _typed(rt: ResourceType, obj: KubeObject) -> KubeObject:
 class DeleteOptions:
     """The parts of metav1.DeleteOptions this server honours."""
 
-    def __init__(self, body: KubeObject | None = None, query: dict[str, str] | None = None
-                 ) -> None:
+    def __init__(self, body: KubeObject | None = None, query: dict[str, str] | None = None) -> None:
         body = body or {}
         query = query or {}
         grace = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
@@ -91,8 +90,9 @@ class DeleteOptions:
         pre = body.get("preconditions") or {}
         self.uid: str | None = pre.get("uid")
         self.resource_version: str | None = pre.get("resourceVersion")
-        self.propagation: str = str(body.get("propagationPolicy")
-                                    or query.get("propagationPolicy") or "Background")
+        self.propagation: str = str(
+            body.get("propagationPolicy") or query.get("propagationPolicy") or "Background"
+        )
         self.dry_run = bool(body.get("dryRun") or query.get("dryRun"))
 
 
@@ -132,34 +132,47 @@ class Registry:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- create ----------------------------------------------------------------------------
-    async def create(self, rt: ResourceType, namespace: str, body: Any,
-                     *, dry_run: bool = False) -> KubeObject:
+    async def create(
+        self, rt: ResourceType, namespace: str, body: Any, *, dry_run: bool = False
+    ) -> KubeObject:
         obj = self._check_body(rt, body)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
-            raise errors.invalid(rt.kind, rt.group, "", [("metadata", "FieldValueInvalid",
-                                                          "Invalid value: must be an object")])
+            raise errors.invalid(
+                rt.kind,
+                rt.group,
+                "",
+                [("metadata", "FieldValueInvalid", "Invalid value: must be an object")],
+            )
         if rt.namespaced:
             if meta.get("namespace") and meta["namespace"] != namespace:
-                raise errors.bad_request("the namespace of the provided object does not match "
-                                         "the namespace sent on the request")
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match "
+                    "the namespace sent on the request"
+                )
             meta["namespace"] = namespace
             self._check_namespace_open(namespace)
         else:
             meta.pop("namespace", None)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(
-                secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+                secrets.choice(_GENERATE_ALPHABET) for _ in range(5)
+            )
         obj = _typed(rt, obj)
         meta = obj["metadata"]
-        for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
-                      "selfLink"):
+        for field in (
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ):
             meta.pop(field, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now()
         if rt.tracks_generation:
             meta["generation"] = 1
         apply_defaults(rt, obj)
+        normalize(rt, obj)
         causes = validate(rt, obj)
         if causes:
             raise errors.invalid(rt.kind, rt.group, meta.get("name") or "", causes)
@@ -175,12 +188,14 @@ class Registry:
         kind = body.get("kind")
         if kind and kind != rt.kind:
             raise errors.bad_request(
-                f"the kind in the body ({kind}) does not match the resource ({rt.kind})")
+                f"the kind in the body ({kind}) does not match the resource ({rt.kind})"
+            )
         api_version = body.get("apiVersion")
         if api_version and api_version != rt.api_version:
             raise errors.bad_request(
                 f"the API version in the data ({api_version}) does not match the expected API "
-                f"version ({rt.api_version})")
+                f"version ({rt.api_version})"
+            )
         return body
 
     def _check_namespace_open(self, namespace: str) -> None:
@@ -188,30 +203,51 @@ class Registry:
         if entry is None:
             raise errors.not_found("namespaces", "", namespace)
         if entry.obj["metadata"].get("deletionTimestamp"):
-            raise ApiError(403, "Forbidden",
-                           f"unable to create new content in namespace {namespace} because "
-                           "it is being terminated",
-                           {"name": namespace, "kind": "namespaces",
-                            "causes": [{"reason": "NamespaceTerminating",
-                                        "message": f"namespace {namespace} is being "
-                                                   "terminated",
-                                        "field": "metadata.namespace"}]})
+            raise ApiError(
+                403,
+                "Forbidden",
+                f"unable to create new content in namespace {namespace} because "
+                "it is being terminated",
+                {
+                    "name": namespace,
+                    "kind": "namespaces",
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {namespace} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
+            )
 
     # -- update ----------------------------------------------------------------------------
-    async def update(self, rt: ResourceType, namespace: str, name: str, body: Any,
-                     *, subresource: str = "", dry_run: bool = False) -> KubeObject:
+    async def update(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> KubeObject:
         new = self._check_body(rt, body)
         meta = new.get("metadata")
         if not isinstance(meta, dict):
             meta = new["metadata"] = {}
         if meta.get("name") and meta["name"] != name:
-            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match "
-                                     f"the name on the URL ({name})")
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match "
+                f"the name on the URL ({name})"
+            )
         meta["name"] = name
         if rt.namespaced:
             if meta.get("namespace") and meta["namespace"] != namespace:
-                raise errors.bad_request("the namespace of the provided object does not match "
-                                         "the namespace sent on the request")
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match "
+                    "the namespace sent on the request"
+                )
             meta["namespace"] = namespace
         entry = self.store.get(rt, namespace if rt.namespaced else "", name)
         if entry is None:
@@ -224,14 +260,28 @@ class Registry:
             if rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt.plural, rt.group, name, errors.STALE)
         elif rt in _NEEDS_RV_ON_UPDATE:
-            raise errors.invalid(rt.kind, rt.group, name, [
-                ("metadata.resourceVersion", "FieldValueInvalid",
-                 "Invalid value: 0x0: must be specified for an update")])
+            raise errors.invalid(
+                rt.kind,
+                rt.group,
+                name,
+                [
+                    (
+                        "metadata.resourceVersion",
+                        "FieldValueInvalid",
+                        "Invalid value: 0x0: must be specified for an update",
+                    )
+                ],
+            )
         if meta.get("uid") and meta["uid"] != old["metadata"]["uid"]:
-            raise errors.conflict(rt.plural, rt.group, name,
-                                  f"Precondition failed: UID in precondition: {meta['uid']}, "
-                                  f"UID in object meta: {old['metadata']['uid']}")
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: UID in precondition: {meta['uid']}, "
+                f"UID in object meta: {old['metadata']['uid']}",
+            )
         new = self._merge_for_update(rt, old, new, subresource)
+        normalize(rt, new)
         causes = validate(rt, new)
         if rt is PODS and not subresource:
             causes += validate_pod_update(old, new)
@@ -239,13 +289,19 @@ class Registry:
             raise errors.invalid(rt.kind, rt.group, name, causes)
         return await self._commit_update(rt, old, new, dry_run=dry_run)
 
-    def _merge_for_update(self, rt: ResourceType, old: KubeObject, new: KubeObject,
-                          subresource: str) -> KubeObject:
+    def _merge_for_update(
+        self, rt: ResourceType, old: KubeObject, new: KubeObject, subresource: str
+    ) -> KubeObject:
         new = _typed(rt, new)
         meta = new["metadata"]
         old_meta = old["metadata"]
-        for field in ("uid", "creationTimestamp", "deletionTimestamp",
-                      "deletionGracePeriodSeconds", "generation"):
+        for field in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ):
             if field in old_meta:
                 meta[field] = old_meta[field]
             else:
@@ -272,18 +328,25 @@ class Registry:
             if isinstance(spec, dict) and old_node and not spec.get("nodeName"):
                 spec["nodeName"] = old_node
         if rt is NAMESPACES:
-            new["status"] = old.get("status", {"phase": "Active"}) if subresource != "status" \
+            new["status"] = (
+                old.get("status", {"phase": "Active"})
+                if subresource != "status"
                 else new.get("status", old.get("status"))
+            )
         return new
 
-    async def _commit_update(self, rt: ResourceType, old: KubeObject, new: KubeObject,
-                             *, dry_run: bool = False) -> KubeObject:
+    async def _commit_update(
+        self, rt: ResourceType, old: KubeObject, new: KubeObject, *, dry_run: bool = False
+    ) -> KubeObject:
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if new == old or dry_run:
             return new  # a no-op update neither bumps resourceVersion nor emits an event
         meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") \
-                and self._finalizers_gate(rt, new):
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and self._finalizers_gate(rt, new)
+        ):
             removed = await self._remove(rt, meta.get("namespace") or "", meta["name"])
             return removed or new
         return await self._write(rt, new)
@@ -295,9 +358,16 @@ class Registry:
         return rt is not NAMESPACES
 
     # -- patch -----------------------------------------------------------------------------
-    async def patch(self, rt: ResourceType, namespace: str, name: str,
-                    apply: Callable[[KubeObject], KubeObject], *, subresource: str = "",
-                    dry_run: bool = False) -> KubeObject:
+    async def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        apply: Callable[[KubeObject], KubeObject],
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> KubeObject:
         entry = self.get(rt, namespace, name)
         current = _entry_copy(entry)
         patched = apply(current)
@@ -311,26 +381,38 @@ class Registry:
             meta["resourceVersion"] = entry.obj["metadata"]["resourceVersion"]
         if meta.get("name", name) != name:
             raise errors.bad_request("the name of the object cannot be changed by a patch")
-        return await self.update(rt, namespace, name, patched, subresource=subresource,
-                                 dry_run=dry_run)
+        return await self.update(
+            rt, namespace, name, patched, subresource=subresource, dry_run=dry_run
+        )
 
     # -- delete ----------------------------------------------------------------------------
-    async def delete(self, rt: ResourceType, namespace: str, name: str,
-                     options: DeleteOptions) -> KubeObject:
+    async def delete(
+        self, rt: ResourceType, namespace: str, name: str, options: DeleteOptions
+    ) -> KubeObject:
         ns = namespace if rt.namespaced else ""
         entry = self.get(rt, ns, name)
         obj = entry.obj
         meta = obj["metadata"]
         if options.uid is not None and options.uid != meta["uid"]:
-            raise errors.conflict(rt.plural, rt.group, name,
-                                  f"Precondition failed: UID in precondition: {options.uid}, "
-                                  f"UID in object meta: {meta['uid']}")
-        if options.resource_version is not None and \
-                options.resource_version != meta["resourceVersion"]:
-            raise errors.conflict(rt.plural, rt.group, name,
-                                  "Precondition failed: ResourceVersion in precondition: "
-                                  f"{options.resource_version}, ResourceVersion in object meta: "
-                                  f"{meta['resourceVersion']}")
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: UID in precondition: {options.uid}, "
+                f"UID in object meta: {meta['uid']}",
+            )
+        if (
+            options.resource_version is not None
+            and options.resource_version != meta["resourceVersion"]
+        ):
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{options.resource_version}, ResourceVersion in object meta: "
+                f"{meta['resourceVersion']}",
+            )
         if rt is NAMESPACES:
             return await self._delete_namespace(obj, options)
         if options.dry_run:
@@ -340,8 +422,7 @@ class Registry:
             removed = await self._remove(rt, ns, name)
             return removed if removed is not None else obj
         # Graceful (a bound pod) or held by finalizers: mark it and let others finish.
-        if meta.get("deletionTimestamp") and grace >= (meta.get("deletionGracePeriodSeconds")
-                                                       or 0):
+        if meta.get("deletionTimestamp") and grace >= (meta.get("deletionGracePeriodSeconds") or 0):
             return obj
         updated = _entry_copy(entry)
         deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=grace)
@@ -363,8 +444,12 @@ class Registry:
     async def _delete_namespace(self, obj: KubeObject, options: DeleteOptions) -> KubeObject:
         name = obj["metadata"]["name"]
         if name in _UNDELETABLE_NAMESPACES:
-            raise ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace '
-                           "may not be deleted", {"name": name, "kind": "namespaces"})
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                {"name": name, "kind": "namespaces"},
+            )
         if options.dry_run or obj["metadata"].get("deletionTimestamp"):
             return obj
         updated = copy(obj)
@@ -381,8 +466,7 @@ class Registry:
                 continue
             for entry in list(self.store.entries(rt, namespace)):
                 try:
-                    await self.delete(rt, namespace, entry.obj["metadata"]["name"],
-                                      DeleteOptions())
+                    await self.delete(rt, namespace, entry.obj["metadata"]["name"], DeleteOptions())
                 except ApiError:
                     pass
         await self._maybe_finish_namespace(namespace)
@@ -403,27 +487,41 @@ class Registry:
         target = binding.get("target") or {}
         node = target.get("name")
         if not node:
-            raise errors.invalid("Binding", "", name, [("target.name", "FieldValueRequired",
-                                                        "Required value")])
+            raise errors.invalid(
+                "Binding", "", name, [("target.name", "FieldValueRequired", "Required value")]
+            )
         entry = self.get(PODS, namespace, name)
         pod = entry.obj
         if pod["metadata"].get("deletionTimestamp"):
-            raise errors.conflict("pods", "", name, "pod is being deleted, cannot be assigned "
-                                  "to a host")
+            raise errors.conflict(
+                "pods", "", name, "pod is being deleted, cannot be assigned to a host"
+            )
         current = (pod.get("spec") or {}).get("nodeName")
         if current:
-            raise errors.conflict("pods", "", name,
-                                  f"pod {name} is already assigned to node \"{current}\"")
+            raise errors.conflict(
+                "pods", "", name, f'pod {name} is already assigned to node "{current}"'
+            )
         uid = (binding.get("metadata") or {}).get("uid")
         if uid and uid != pod["metadata"]["uid"]:
-            raise errors.conflict("pods", "", name, "Precondition failed: UID in precondition: "
-                                  f"{uid}, UID in object meta: {pod['metadata']['uid']}")
+            raise errors.conflict(
+                "pods",
+                "",
+                name,
+                "Precondition failed: UID in precondition: "
+                f"{uid}, UID in object meta: {pod['metadata']['uid']}",
+            )
         updated = _entry_copy(entry)
         updated["spec"]["nodeName"] = node
         status = updated.setdefault("status", {})
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-        conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                           "lastTransitionTime": now()})
+        conditions.append(
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": now(),
+            }
+        )
         status["conditions"] = conditions
         await self._write(PODS, updated)
 
@@ -448,8 +546,11 @@ class Registry:
             entry = self.store.get(rt, ns, name)
             if entry is None:
                 continue
-            refs = [r for r in entry.obj["metadata"].get("ownerReferences") or []
-                    if r.get("uid") != owner_uid]
+            refs = [
+                r
+                for r in entry.obj["metadata"].get("ownerReferences") or []
+                if r.get("uid") != owner_uid
+            ]
             try:
                 if refs:
                     updated = _entry_copy(entry)
@@ -466,8 +567,7 @@ class Registry:
             return
         if self.store.get(SERVICEACCOUNTS, namespace, "default") is None:
             try:
-                await self.create(SERVICEACCOUNTS, namespace,
-                                  {"metadata": {"name": "default"}})
+                await self.create(SERVICEACCOUNTS, namespace, {"metadata": {"name": "default"}})
             except ApiError:
                 pass
 

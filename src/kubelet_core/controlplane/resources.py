@@ -45,34 +45,88 @@ class ResourceType:
 
 
 POD_FIELDS = BASE_FIELDS | {
-    "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-    "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.hostNetwork",
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
 }
 EVENT_FIELDS = BASE_FIELDS | {
-    "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-    "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-    "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type",
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
 }
 
-NAMESPACES = ResourceType("", "v1", "namespaces", "namespace", "Namespace", False, ("ns",),
-                          ("status", "finalize"), split_status=True,
-                          field_labels=BASE_FIELDS | {"status.phase"})
-NODES = ResourceType("", "v1", "nodes", "node", "Node", False, ("no",), ("status", "proxy"),
-                     split_status=True, field_labels=BASE_FIELDS | {"spec.unschedulable"})
-PODS = ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",),
-                    ("status", "binding", "log", "eviction"), split_status=True,
-                    tracks_generation=True, field_labels=POD_FIELDS, categories=("all",))
-EVENTS = ResourceType("", "v1", "events", "event", "Event", True, ("ev",),
-                      field_labels=EVENT_FIELDS)
+NAMESPACES = ResourceType(
+    "",
+    "v1",
+    "namespaces",
+    "namespace",
+    "Namespace",
+    False,
+    ("ns",),
+    ("status", "finalize"),
+    split_status=True,
+    field_labels=BASE_FIELDS | {"status.phase"},
+)
+NODES = ResourceType(
+    "",
+    "v1",
+    "nodes",
+    "node",
+    "Node",
+    False,
+    ("no",),
+    ("status", "proxy"),
+    split_status=True,
+    field_labels=BASE_FIELDS | {"spec.unschedulable"},
+)
+PODS = ResourceType(
+    "",
+    "v1",
+    "pods",
+    "pod",
+    "Pod",
+    True,
+    ("po",),
+    ("status", "binding", "log", "eviction"),
+    split_status=True,
+    tracks_generation=True,
+    field_labels=POD_FIELDS,
+    categories=("all",),
+)
+EVENTS = ResourceType(
+    "", "v1", "events", "event", "Event", True, ("ev",), field_labels=EVENT_FIELDS
+)
 CONFIGMAPS = ResourceType("", "v1", "configmaps", "configmap", "ConfigMap", True, ("cm",))
-SECRETS = ResourceType("", "v1", "secrets", "secret", "Secret", True,
-                       field_labels=BASE_FIELDS | {"type"})
-SERVICEACCOUNTS = ResourceType("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount",
-                               True, ("sa",))
+SECRETS = ResourceType(
+    "", "v1", "secrets", "secret", "Secret", True, field_labels=BASE_FIELDS | {"type"}
+)
+SERVICEACCOUNTS = ResourceType(
+    "", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True, ("sa",)
+)
 LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True)
 
 ALL: tuple[ResourceType, ...] = (
-    NAMESPACES, NODES, PODS, EVENTS, CONFIGMAPS, SECRETS, SERVICEACCOUNTS, LEASES,
+    NAMESPACES,
+    NODES,
+    PODS,
+    EVENTS,
+    CONFIGMAPS,
+    SECRETS,
+    SERVICEACCOUNTS,
+    LEASES,
 )
 BY_KEY: dict[str, ResourceType] = {rt.key: rt for rt in ALL}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

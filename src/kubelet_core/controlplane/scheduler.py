@@ -9,7 +9,7 @@ with the fewest pods wins. Bindings go through ``Registry.bind`` (the pods/bindi
 subresource logic), followed by a ``Scheduled`` event; failures set PodScheduled=False
 (reason Unschedulable) and record a ``FailedScheduling`` event, as kube-scheduler does.
 Per-node pod counts are kept incrementally from store events, so scheduling 1,000 pods
-costs O(pods × nodes), not a scan of all pods per decision.
+costs O(pods * nodes), not a scan of all pods per decision.
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ def tolerates(toleration: KubeObject, taint: KubeObject) -> bool:
     key = toleration.get("key") or ""
     if operator == "Exists":
         return not key or key == taint.get("key")
-    return key == taint.get("key") and (toleration.get("value") or "") == (
-        taint.get("value") or "")
+    return key == taint.get("key") and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
 def untolerated_taint(pod: KubeObject, node: KubeObject) -> KubeObject | None:
@@ -62,8 +61,9 @@ def node_ready(node: KubeObject) -> bool:
 
 def max_pods(node: KubeObject) -> int | None:
     status = node.get("status") or {}
-    value = (status.get("allocatable") or {}).get("pods") or (status.get("capacity") or {}
-                                                               ).get("pods")
+    value = (status.get("allocatable") or {}).get("pods") or (status.get("capacity") or {}).get(
+        "pods"
+    )
     try:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
@@ -110,9 +110,12 @@ class Scheduler:
     @staticmethod
     def _wants(pod: KubeObject) -> bool:
         spec = pod.get("spec") or {}
-        return (not spec.get("nodeName") and not pod["metadata"].get("deletionTimestamp")
-                and spec.get("schedulerName", SCHEDULER_NAME) == SCHEDULER_NAME
-                and not is_terminal(pod))
+        return (
+            not spec.get("nodeName")
+            and not pod["metadata"].get("deletionTimestamp")
+            and spec.get("schedulerName", SCHEDULER_NAME) == SCHEDULER_NAME
+            and not is_terminal(pod)
+        )
 
     def _on_event(self, event: Event) -> None:
         if event.rt is PODS:
@@ -166,12 +169,18 @@ class Scheduler:
             self._unschedulable.add(key)
             await self._mark_unschedulable(pod, message)
             return
-        await self.registry.bind(key[0], key[1], {
-            "metadata": {"name": key[1], "namespace": key[0], "uid": pod["metadata"]["uid"]},
-            "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
+        await self.registry.bind(
+            key[0],
+            key[1],
+            {
+                "metadata": {"name": key[1], "namespace": key[0], "uid": pod["metadata"]["uid"]},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+            },
+        )
         self._last_message.pop(key, None)
-        await self._event(pod, "Normal", "Scheduled",
-                          f"Successfully assigned {key[0]}/{key[1]} to {node}")
+        await self._event(
+            pod, "Normal", "Scheduled", f"Successfully assigned {key[0]}/{key[1]} to {node}"
+        )
 
     def _pick(self, pod: KubeObject) -> tuple[str | None, str]:
         spec = pod.get("spec") or {}
@@ -194,8 +203,10 @@ class Scheduler:
                 continue
             taint = untolerated_taint(pod, node)
             if taint is not None:
-                reasons["node(s) had untolerated taint "
-                        f"{{{taint.get('key', '')}: {taint.get('value', '')}}}"] += 1
+                reasons[
+                    "node(s) had untolerated taint "
+                    f"{{{taint.get('key', '')}: {taint.get('value', '')}}}"
+                ] += 1
                 continue
             limit = max_pods(node)
             count = self._pods_on[name]
@@ -209,9 +220,11 @@ class Scheduler:
         if not nodes:
             return None, "no nodes available to schedule pods"
         parts = sorted(f"{n} {reason}" for reason, n in reasons.items())
-        return None, (f"0/{len(nodes)} nodes are available: {', '.join(parts)}. preemption: "
-                      f"0/{len(nodes)} nodes are available: {len(nodes)} Preemption is not "
-                      "helpful for scheduling.")
+        return None, (
+            f"0/{len(nodes)} nodes are available: {', '.join(parts)}. preemption: "
+            f"0/{len(nodes)} nodes are available: {len(nodes)} Preemption is not "
+            "helpful for scheduling."
+        )
 
     async def _mark_unschedulable(self, pod: KubeObject, message: str) -> None:
         key = _key(pod)
@@ -220,9 +233,16 @@ class Scheduler:
         self._last_message[key] = message
         status = dict(pod.get("status") or {})
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-        conditions.append({"type": "PodScheduled", "status": "False", "lastProbeTime": None,
-                           "lastTransitionTime": now(), "reason": "Unschedulable",
-                           "message": message})
+        conditions.append(
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": now(),
+                "reason": "Unschedulable",
+                "message": message,
+            }
+        )
         status["conditions"] = conditions
         updated = dict(pod, status=status)
         await self.registry.update(PODS, key[0], key[1], updated, subresource="status")
@@ -231,17 +251,33 @@ class Scheduler:
     async def _event(self, pod: KubeObject, type_: str, reason: str, message: str) -> None:
         meta = pod["metadata"]
         stamp = now()
-        await self.registry.create(EVENTS, meta["namespace"], {
-            "metadata": {"name": f"{meta['name']}.{secrets.token_hex(8)}",
-                         "namespace": meta["namespace"]},
-            "involvedObject": {"kind": "Pod", "namespace": meta["namespace"],
-                               "name": meta["name"], "uid": meta["uid"], "apiVersion": "v1",
-                               "resourceVersion": meta.get("resourceVersion", "")},
-            "reason": reason, "message": message, "type": type_, "count": 1,
-            "source": {"component": SCHEDULER_NAME},
-            "firstTimestamp": stamp, "lastTimestamp": stamp,
-            "reportingComponent": SCHEDULER_NAME, "reportingInstance": SCHEDULER_NAME,
-        })
+        await self.registry.create(
+            EVENTS,
+            meta["namespace"],
+            {
+                "metadata": {
+                    "name": f"{meta['name']}.{secrets.token_hex(8)}",
+                    "namespace": meta["namespace"],
+                },
+                "involvedObject": {
+                    "kind": "Pod",
+                    "namespace": meta["namespace"],
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "apiVersion": "v1",
+                    "resourceVersion": meta.get("resourceVersion", ""),
+                },
+                "reason": reason,
+                "message": message,
+                "type": type_,
+                "count": 1,
+                "source": {"component": SCHEDULER_NAME},
+                "firstTimestamp": stamp,
+                "lastTimestamp": stamp,
+                "reportingComponent": SCHEDULER_NAME,
+                "reportingInstance": SCHEDULER_NAME,
+            },
+        )
 
 
 def _key(pod: KubeObject) -> tuple[str, str]:

@@ -23,7 +23,9 @@ _CMP_RE = re.compile(rf"^\s*({_KEY})\s*(==|=|!=)\s*([-A-Za-z0-9_.]*)\s*$")
 
 def _split_top(text: str) -> list[str]:
     """Split on commas that are not inside parentheses."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1
@@ -60,8 +62,11 @@ def parse_label_selector(text: str) -> list[Requirement]:
             else:
                 reqs.append((key, "!exists" if negate else "exists", frozenset()))
             continue
-        raise ApiError(400, "BadRequest",
-                       f"unable to parse requirement: found '{part.strip()}', expected selector")
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"unable to parse requirement: found '{part.strip()}', expected selector",
+        )
     return reqs
 
 
@@ -109,7 +114,7 @@ def parse_field_selector(text: str, supported: frozenset[str], kind: str) -> lis
             raise bad_request(f"invalid selector: '{part}'; can't understand '{part}'")
         key = key.strip()
         if key not in supported:
-            raise bad_request(f'field label not supported: {key}')
+            raise bad_request(f"field label not supported: {key}")
         reqs.append((tuple(key.split(".")), equal, value.strip()))
     return reqs
 
@@ -130,10 +135,7 @@ def field_value(obj: KubeObject, path: tuple[str, ...]) -> str:
 
 
 def fields_match(reqs: list[FieldRequirement], obj: KubeObject) -> bool:
-    for path, equal, value in reqs:
-        if (field_value(obj, path) == value) != equal:
-            return False
-    return True
+    return all((field_value(obj, path) == value) == equal for path, equal, value in reqs)
 
 
 class Filter:
@@ -141,12 +143,19 @@ class Filter:
 
     __slots__ = ("fields", "labels", "namespace")
 
-    def __init__(self, namespace: str | None, label_selector: str, field_selector: str,
-                 supported_fields: frozenset[str], kind: str) -> None:
+    def __init__(
+        self,
+        namespace: str | None,
+        label_selector: str,
+        field_selector: str,
+        supported_fields: frozenset[str],
+        kind: str,
+    ) -> None:
         self.namespace = namespace
         self.labels = parse_label_selector(label_selector) if label_selector else []
-        self.fields = (parse_field_selector(field_selector, supported_fields, kind)
-                       if field_selector else [])
+        self.fields = (
+            parse_field_selector(field_selector, supported_fields, kind) if field_selector else []
+        )
 
     @property
     def trivial(self) -> bool:

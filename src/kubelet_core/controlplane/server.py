@@ -28,11 +28,19 @@ from kubelet_core.controlplane.store import Store
 class ControlPlane:
     """An in-process Kubernetes API server for tests, ``wasmlet up`` and provider authors."""
 
-    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int = 0,
-                 kubeconfig_path: Path | None = None, scheduler: bool = True,
-                 watch_history: int = 10_000, bookmark_interval: float = 60.0,
-                 token_authenticator: TokenAuthenticator | None = None,
-                 log_handler: LogHandler | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        kubeconfig_path: Path | None = None,
+        scheduler: bool = True,
+        watch_history: int = 10_000,
+        bookmark_interval: float = 60.0,
+        token_authenticator: TokenAuthenticator | None = None,
+        log_handler: LogHandler | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port
@@ -65,32 +73,39 @@ class ControlPlane:
         self._persistence, self.store, self.registry = persistence, store, registry
         await registry.bootstrap()
 
-        api = Api(store, registry, bookmark_interval=self.bookmark_interval,
-                  server_address=f"{self.host}:{self.port}", log_handler=self.log_handler)
+        api = Api(
+            store,
+            registry,
+            bookmark_interval=self.bookmark_interval,
+            server_address=f"{self.host}:{self.port}",
+            log_handler=self.log_handler,
+        )
         self.api = api
-        _attach_optional(api, self)
-        app = web.Application(middlewares=[make_middleware(self.token_authenticator)],
-                              client_max_size=16 * 1024 * 1024)
+        app = web.Application(
+            middlewares=[make_middleware(self.token_authenticator)],
+            client_max_size=16 * 1024 * 1024,
+        )
         for probe in ("/healthz", "/livez", "/readyz"):
             app.router.add_get(probe, _ok)
             app.router.add_get(probe + "/{check:.*}", _ok)
         app.router.add_route("*", "/{tail:.*}", api.handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                               handler_cancellation=True)
+        runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, handler_cancellation=True
+        )
         await runner.setup()
         ssl_context = self.pki.server_ssl_context(self.host)
-        site = web.TCPSite(runner, self.host, self.port, ssl_context=ssl_context,
-                           reuse_address=True)
+        site = web.TCPSite(
+            runner, self.host, self.port, ssl_context=ssl_context, reuse_address=True
+        )
         await site.start()
         self._runner = runner
         if self.port == 0:
-            server = site._server
-            assert server is not None
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = _bound_port(site)
         api.server_address = f"{self.host}:{self.port}"
         self.write_kubeconfig()
         if self.scheduler_enabled:
             from kubelet_core.controlplane.scheduler import Scheduler
+
             self.scheduler = Scheduler(store, registry)
             self.scheduler.start()
 
@@ -98,8 +113,9 @@ class ControlPlane:
         path = path or self.kubeconfig_path
         admin = self.pki.admin_pair()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(kubeconfig(self.url, self.pki.ca.cert_pem(), admin.cert_pem(),
-                                   admin.key_pem()))
+        path.write_text(
+            kubeconfig(self.url, self.pki.ca.cert_pem(), admin.cert_pem(), admin.key_pem())
+        )
         path.chmod(0o600)
         return path
 
@@ -123,27 +139,23 @@ class ControlPlane:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.stop()
+
+
+def _bound_port(site: web.TCPSite) -> int:
+    server: Any = site._server
+    port: int = server.sockets[0].getsockname()[1]
+    return port
 
 
 async def _ok(request: web.Request) -> web.Response:
     return web.Response(text="ok")
-
-
-def _attach_optional(api: Api, cp: ControlPlane) -> None:
-    """Plug in table printing and OpenAPI when those modules are present."""
-    try:
-        from kubelet_core.controlplane.tables import TableRenderer
-        api.tables = TableRenderer()
-    except ImportError:
-        pass
-    try:
-        from kubelet_core.controlplane.openapi import OpenAPI
-        api.openapi = OpenAPI()
-    except ImportError:
-        pass
 
 
 async def serve_forever(cp: ControlPlane) -> None:

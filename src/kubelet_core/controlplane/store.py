@@ -125,12 +125,12 @@ class Store:
         if old is not None:
             self._index_owners(rt, old.obj, add=False)
         self._index_owners(rt, obj, add=True)
-        event = Event("MODIFIED" if old else "ADDED", rv, rt, obj, data,
-                      old.obj if old else None)
+        event = Event("MODIFIED" if old else "ADDED", rv, rt, obj, data, old.obj if old else None)
         return event, self._publish(event, key)
 
-    def remove(self, rt: ResourceType, namespace: str, name: str
-               ) -> tuple[Event, asyncio.Future[None]] | None:
+    def remove(
+        self, rt: ResourceType, namespace: str, name: str
+    ) -> tuple[Event, asyncio.Future[None]] | None:
         """Delete an object; the DELETED event carries the deletion's resourceVersion."""
         objects = self._objects[rt.key]
         old = objects.pop((namespace, name), None)

@@ -100,17 +100,29 @@ def _pod_row(pod: KubeObject) -> Row:
         elif "terminated" in state:
             code = state["terminated"].get("exitCode", 0)
             reason = f"ExitCode:{code}"
-    if reason == "Running" and ready < total and any(
+    if (
+        reason == "Running"
+        and ready < total
+        and any(
             c.get("type") == "Ready" and c.get("status") == "True"
-            for c in status.get("conditions") or []):
+            for c in status.get("conditions") or []
+        )
+    ):
         reason = "Running"
     if pod["metadata"].get("deletionTimestamp"):
         reason = "Terminating"
     gates = spec.get("readinessGates") or []
-    return [pod["metadata"]["name"], f"{ready}/{total}", reason, restarts, _created(pod),
-            status.get("podIP") or "<none>", spec.get("nodeName") or "<none>",
-            status.get("nominatedNodeName") or "<none>",
-            f"{len(gates)}/{len(gates)}" if gates else "<none>"]
+    return [
+        pod["metadata"]["name"],
+        f"{ready}/{total}",
+        reason,
+        restarts,
+        _created(pod),
+        status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        f"{len(gates)}/{len(gates)}" if gates else "<none>",
+    ]
 
 
 def _node_row(node: KubeObject) -> Row:
@@ -118,15 +130,15 @@ def _node_row(node: KubeObject) -> Row:
     states = []
     for cond in status.get("conditions") or []:
         if cond.get("type") == "Ready":
-            states.append({"True": "Ready", "False": "NotReady"}.get(cond.get("status"),
-                                                                       "Unknown"))
+            states.append({"True": "Ready", "False": "NotReady"}.get(cond.get("status"), "Unknown"))
     if not states:
         states.append("Unknown")
     if (node.get("spec") or {}).get("unschedulable"):
         states.append("SchedulingDisabled")
     labels = node["metadata"].get("labels") or {}
-    roles = sorted(k.split("/", 1)[1] for k in labels
-                   if k.startswith("node-role.kubernetes.io/") and "/" in k)
+    roles = sorted(
+        k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/") and "/" in k
+    )
     if labels.get("kubernetes.io/role"):
         roles.append(labels["kubernetes.io/role"])
     info = status.get("nodeInfo") or {}
@@ -135,62 +147,120 @@ def _node_row(node: KubeObject) -> Row:
     def address(kind: str) -> str:
         return next((a.get("address") for a in addresses if a.get("type") == kind), "<none>")
 
-    return [node["metadata"]["name"], ",".join(states), ",".join(roles) or "<none>",
-            _created(node), info.get("kubeletVersion", ""), address("InternalIP"),
-            address("ExternalIP"), info.get("osImage") or "<unknown>",
-            info.get("kernelVersion") or "<unknown>",
-            info.get("containerRuntimeVersion") or "<unknown>"]
+    return [
+        node["metadata"]["name"],
+        ",".join(states),
+        ",".join(roles) or "<none>",
+        _created(node),
+        info.get("kubeletVersion", ""),
+        address("InternalIP"),
+        address("ExternalIP"),
+        info.get("osImage") or "<unknown>",
+        info.get("kernelVersion") or "<unknown>",
+        info.get("containerRuntimeVersion") or "<unknown>",
+    ]
 
 
 def _event_row(ev: KubeObject) -> Row:
     involved = ev.get("involvedObject") or {}
-    last = ev.get("lastTimestamp") or ev.get("eventTime") or ev["metadata"].get(
-        "creationTimestamp")
+    last = ev.get("lastTimestamp") or ev.get("eventTime") or ev["metadata"].get("creationTimestamp")
     first = ev.get("firstTimestamp") or ev.get("eventTime")
     source = (ev.get("source") or {}).get("component") or ev.get("reportingComponent") or ""
-    return [age(last), ev.get("type", ""), ev.get("reason", ""),
-            f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
-            involved.get("fieldPath", ""), source, ev.get("message", ""), age(first),
-            int(ev.get("count") or 1), ev["metadata"]["name"]]
+    return [
+        age(last),
+        ev.get("type", ""),
+        ev.get("reason", ""),
+        f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+        involved.get("fieldPath", ""),
+        source,
+        ev.get("message", ""),
+        age(first),
+        int(ev.get("count") or 1),
+        ev["metadata"]["name"],
+    ]
 
 
 PRINTERS: dict[str, tuple[list[Column], Callable[[KubeObject], Row]]] = {
-    PODS.key: ([NAME, ("Ready", "string", 0, ""), ("Status", "string", 0, ""),
-                ("Restarts", "string", 0, ""), AGE, ("IP", "string", 1, ""),
-                ("Node", "string", 1, ""), ("Nominated Node", "string", 1, ""),
-                ("Readiness Gates", "string", 1, "")], _pod_row),
-    NODES.key: ([NAME, ("Status", "string", 0, ""), ("Roles", "string", 0, ""), AGE,
-                 ("Version", "string", 0, ""), ("Internal-IP", "string", 1, ""),
-                 ("External-IP", "string", 1, ""), ("OS-Image", "string", 1, ""),
-                 ("Kernel-Version", "string", 1, ""), ("Container-Runtime", "string", 1, "")],
-                _node_row),
-    NAMESPACES.key: ([NAME, ("Status", "string", 0, ""), AGE],
-                     lambda o: [o["metadata"]["name"], (o.get("status") or {}).get("phase", ""),
-                                _created(o)]),
-    EVENTS.key: ([("Last Seen", "string", 0, ""), ("Type", "string", 0, ""),
-                  ("Reason", "string", 0, ""), ("Object", "string", 0, ""),
-                  ("Subobject", "string", 1, ""), ("Source", "string", 1, ""),
-                  ("Message", "string", 0, ""), ("First Seen", "string", 1, ""),
-                  ("Count", "integer", 1, ""), NAME[:2] + (1, "name")], _event_row),
-    CONFIGMAPS.key: ([NAME, ("Data", "integer", 0, ""), AGE],
-                     lambda o: [o["metadata"]["name"],
-                                len(o.get("data") or {}) + len(o.get("binaryData") or {}),
-                                _created(o)]),
-    SECRETS.key: ([NAME, ("Type", "string", 0, ""), ("Data", "integer", 0, ""), AGE],
-                  lambda o: [o["metadata"]["name"], o.get("type", ""),
-                             len(o.get("data") or {}), _created(o)]),
-    SERVICEACCOUNTS.key: ([NAME, ("Secrets", "integer", 0, ""), AGE],
-                          lambda o: [o["metadata"]["name"], len(o.get("secrets") or []),
-                                     _created(o)]),
-    LEASES.key: ([NAME, ("Holder", "string", 0, ""), AGE],
-                 lambda o: [o["metadata"]["name"],
-                            (o.get("spec") or {}).get("holderIdentity", ""), _created(o)]),
+    PODS.key: (
+        [
+            NAME,
+            ("Ready", "string", 0, ""),
+            ("Status", "string", 0, ""),
+            ("Restarts", "string", 0, ""),
+            AGE,
+            ("IP", "string", 1, ""),
+            ("Node", "string", 1, ""),
+            ("Nominated Node", "string", 1, ""),
+            ("Readiness Gates", "string", 1, ""),
+        ],
+        _pod_row,
+    ),
+    NODES.key: (
+        [
+            NAME,
+            ("Status", "string", 0, ""),
+            ("Roles", "string", 0, ""),
+            AGE,
+            ("Version", "string", 0, ""),
+            ("Internal-IP", "string", 1, ""),
+            ("External-IP", "string", 1, ""),
+            ("OS-Image", "string", 1, ""),
+            ("Kernel-Version", "string", 1, ""),
+            ("Container-Runtime", "string", 1, ""),
+        ],
+        _node_row,
+    ),
+    NAMESPACES.key: (
+        [NAME, ("Status", "string", 0, ""), AGE],
+        lambda o: [o["metadata"]["name"], (o.get("status") or {}).get("phase", ""), _created(o)],
+    ),
+    EVENTS.key: (
+        [
+            ("Last Seen", "string", 0, ""),
+            ("Type", "string", 0, ""),
+            ("Reason", "string", 0, ""),
+            ("Object", "string", 0, ""),
+            ("Subobject", "string", 1, ""),
+            ("Source", "string", 1, ""),
+            ("Message", "string", 0, ""),
+            ("First Seen", "string", 1, ""),
+            ("Count", "integer", 1, ""),
+            ("Name", "string", 1, "name"),
+        ],
+        _event_row,
+    ),
+    CONFIGMAPS.key: (
+        [NAME, ("Data", "integer", 0, ""), AGE],
+        lambda o: [
+            o["metadata"]["name"],
+            len(o.get("data") or {}) + len(o.get("binaryData") or {}),
+            _created(o),
+        ],
+    ),
+    SECRETS.key: (
+        [NAME, ("Type", "string", 0, ""), ("Data", "integer", 0, ""), AGE],
+        lambda o: [o["metadata"]["name"], o.get("type", ""), len(o.get("data") or {}), _created(o)],
+    ),
+    SERVICEACCOUNTS.key: (
+        [NAME, ("Secrets", "integer", 0, ""), AGE],
+        lambda o: [o["metadata"]["name"], len(o.get("secrets") or []), _created(o)],
+    ),
+    LEASES.key: (
+        [NAME, ("Holder", "string", 0, ""), AGE],
+        lambda o: [
+            o["metadata"]["name"],
+            (o.get("spec") or {}).get("holderIdentity", ""),
+            _created(o),
+        ],
+    ),
 }
 
 
 def _columns(columns: list[Column]) -> list[KubeObject]:
-    return [{"name": name, "type": typ, "format": fmt, "description": name, "priority": prio}
-            for name, typ, prio, fmt in columns]
+    return [
+        {"name": name, "type": typ, "format": fmt, "description": name, "priority": prio}
+        for name, typ, prio, fmt in columns
+    ]
 
 
 class TableRenderer:
@@ -206,11 +276,15 @@ class TableRenderer:
             return None
         if mode == "Object":
             return obj
-        return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                "metadata": obj["metadata"]}
+        return {
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj["metadata"],
+        }
 
-    def _rows(self, request: web.Request, rt: ResourceType,
-              objects: list[KubeObject]) -> list[KubeObject]:
+    def _rows(
+        self, request: web.Request, rt: ResourceType, objects: list[KubeObject]
+    ) -> list[KubeObject]:
         _cols, printer = PRINTERS[rt.key]
         rows = []
         for obj in objects:
@@ -221,27 +295,34 @@ class TableRenderer:
             rows.append(row)
         return rows
 
-    def table(self, request: web.Request, rt: ResourceType, objects: list[KubeObject],
-              rv: str) -> KubeObject:
+    def table(
+        self, request: web.Request, rt: ResourceType, objects: list[KubeObject], rv: str
+    ) -> KubeObject:
         columns, _printer = PRINTERS[rt.key]
-        return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
-                "metadata": {"resourceVersion": rv},
-                "columnDefinitions": _columns(columns),
-                "rows": self._rows(request, rt, objects)}
+        return {
+            "kind": "Table",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": rv},
+            "columnDefinitions": _columns(columns),
+            "rows": self._rows(request, rt, objects),
+        }
 
-    def watch_transform(self, request: web.Request, rt: ResourceType
-                        ) -> Callable[[str, KubeObject, bytes], bytes]:
+    def watch_transform(
+        self, request: web.Request, rt: ResourceType
+    ) -> Callable[[str, KubeObject, bytes], bytes]:
         first = [True]
         columns = _columns(PRINTERS[rt.key][0])
 
         def transform(kind: str, obj: KubeObject, data: bytes) -> bytes:
             if kind == "BOOKMARK":
                 return data
-            table = {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
-                     "metadata": {"resourceVersion": obj["metadata"].get("resourceVersion",
-                                                                         "")},
-                     "columnDefinitions": columns if first[0] else [],
-                     "rows": self._rows(request, rt, [obj])}
+            table = {
+                "kind": "Table",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                "columnDefinitions": columns if first[0] else [],
+                "rows": self._rows(request, rt, [obj]),
+            }
             first[0] = False
             return jsonutil.dumps(table)
 

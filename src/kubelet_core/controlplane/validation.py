@@ -18,7 +18,9 @@ KubeObject = dict[str, Any]
 Cause = tuple[str, str, str]
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 
@@ -31,16 +33,26 @@ DUPLICATE = "FieldValueDuplicate"
 def _name_errors(rt: ResourceType, name: str) -> list[Cause]:
     if rt is NAMESPACES:
         if len(name) > 63 or not _DNS1123_LABEL.match(name):
-            return [("metadata.name", INVALID,
-                     f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of '
-                     "lower case alphanumeric characters or '-', and must start and end with "
-                     "an alphanumeric character")]
+            return [
+                (
+                    "metadata.name",
+                    INVALID,
+                    f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of '
+                    "lower case alphanumeric characters or '-', and must start and end with "
+                    "an alphanumeric character",
+                )
+            ]
         return []
     if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
-        return [("metadata.name", INVALID,
-                 f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of '
-                 "lower case alphanumeric characters, '-' or '.', and must start and end with "
-                 "an alphanumeric character")]
+        return [
+            (
+                "metadata.name",
+                INVALID,
+                f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of '
+                "lower case alphanumeric characters, '-' or '.', and must start and end with "
+                "an alphanumeric character",
+            )
+        ]
     return []
 
 
@@ -52,13 +64,23 @@ def _label_errors(meta: KubeObject) -> list[Cause]:
     for key, value in labels.items():
         name = key.rsplit("/", 1)[-1]
         if not name or len(name) > 63 or not _QUALIFIED.match(name):
-            causes.append(("metadata.labels", INVALID,
-                           f'Invalid value: "{key}": name part must consist of alphanumeric '
-                           "characters, '-', '_' or '.'"))
+            causes.append(
+                (
+                    "metadata.labels",
+                    INVALID,
+                    f'Invalid value: "{key}": name part must consist of alphanumeric '
+                    "characters, '-', '_' or '.'",
+                )
+            )
         if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-            causes.append(("metadata.labels", INVALID,
-                           f'Invalid value: "{value}": a valid label must be an empty string '
-                           "or consist of alphanumeric characters, '-', '_' or '.'"))
+            causes.append(
+                (
+                    "metadata.labels",
+                    INVALID,
+                    f'Invalid value: "{value}": a valid label must be an empty string '
+                    "or consist of alphanumeric characters, '-', '_' or '.'",
+                )
+            )
     annotations = meta.get("annotations") or {}
     if not isinstance(annotations, dict) or any(
         not isinstance(v, str) for v in annotations.values()
@@ -80,9 +102,14 @@ def _container_errors(path: str, containers: Any, names: set[str]) -> list[Cause
         if not name:
             causes.append((f"{where}.name", REQUIRED, "Required value"))
         elif not isinstance(name, str) or not _DNS1123_LABEL.match(name) or len(name) > 63:
-            causes.append((f"{where}.name", INVALID,
-                           f'Invalid value: "{name}": a lowercase RFC 1123 label must consist '
-                           "of lower case alphanumeric characters or '-'"))
+            causes.append(
+                (
+                    f"{where}.name",
+                    INVALID,
+                    f'Invalid value: "{name}": a lowercase RFC 1123 label must consist '
+                    "of lower case alphanumeric characters or '-'",
+                )
+            )
         elif name in names:
             causes.append((f"{where}.name", DUPLICATE, f'Duplicate value: "{name}"'))
         else:
@@ -105,9 +132,13 @@ def _pod_errors(obj: KubeObject) -> list[Cause]:
         causes += _container_errors("spec.initContainers", spec["initContainers"], names)
     policy = spec.get("restartPolicy")
     if policy not in ("Always", "OnFailure", "Never"):
-        causes.append(("spec.restartPolicy", "FieldValueNotSupported",
-                       f'Unsupported value: "{policy}": supported values: "Always", '
-                       '"OnFailure", "Never"'))
+        causes.append(
+            (
+                "spec.restartPolicy",
+                "FieldValueNotSupported",
+                f'Unsupported value: "{policy}": supported values: "Always", "OnFailure", "Never"',
+            )
+        )
     return causes
 
 
@@ -153,10 +184,15 @@ def _strip_mutable(spec: KubeObject) -> KubeObject:
 def validate_pod_update(old: KubeObject, new: KubeObject) -> list[Cause]:
     """Pod specs are immutable except images, deadlines, grace period and tolerations."""
     if _strip_mutable(old.get("spec") or {}) != _strip_mutable(new.get("spec") or {}):
-        return [("spec", FORBIDDEN,
-                 "Forbidden: pod updates may not change fields other than "
-                 "`spec.containers[*].image`,`spec.initContainers[*].image`,"
-                 "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing "
-                 "tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 "
-                 "if it was previously negative)")]
+        return [
+            (
+                "spec",
+                FORBIDDEN,
+                "Forbidden: pod updates may not change fields other than "
+                "`spec.containers[*].image`,`spec.initContainers[*].image`,"
+                "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing "
+                "tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 "
+                "if it was previously negative)",
+            )
+        ]
     return []

@@ -28,6 +28,7 @@ KubeObject = dict[str, Any]
 # Turns (event type, object, encoded object, is_first) into the encoded event object.
 Transform = Callable[[str, KubeObject, bytes], bytes]
 
+_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 _TYPES = {t: t.encode() for t in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")}
 
 
@@ -41,19 +42,25 @@ class WatchRequest:
         self.filter = flt
         rv = query.get("resourceVersion", "")
         self.send_initial_param = query.get("sendInitialEvents", "")
-        self.send_initial = rv in ("", "0") or self.send_initial_param == "true"
+        self.send_initial_param = self.send_initial_param in _TRUE
+        self.send_initial = rv in ("", "0") or self.send_initial_param
         try:
             self.since: int | None = None if self.send_initial else int(rv)
         except ValueError as exc:
             raise ApiError(400, "BadRequest", f"invalid resource version: {rv!r}") from exc
-        self.bookmarks = query.get("allowWatchBookmarks", "") in ("true", "1")
+        self.bookmarks = query.get("allowWatchBookmarks", "") in _TRUE
         timeout = query.get("timeoutSeconds", "")
         self.timeout: float | None = float(timeout) if timeout else None
 
 
-async def serve_watch(request: web.Request, store: Store, wr: WatchRequest,
-                      *, bookmark_interval: float,
-                      transform: Transform | None = None) -> web.StreamResponse:
+async def serve_watch(
+    request: web.Request,
+    store: Store,
+    wr: WatchRequest,
+    *,
+    bookmark_interval: float,
+    transform: Transform | None = None,
+) -> web.StreamResponse:
     rt, flt = wr.rt, wr.filter
     try:
         watcher = store.watch(rt, wr.since)
@@ -65,8 +72,9 @@ async def serve_watch(request: web.Request, store: Store, wr: WatchRequest,
     except TooOld as exc:
         watcher = None
         too_old = exc
-    response = web.StreamResponse(headers={"Content-Type": "application/json",
-                                           "Cache-Control": "no-cache, private"})
+    response = web.StreamResponse(
+        headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
+    )
     response.enable_chunked_encoding()
     await response.prepare(request)
     if watcher is None:
@@ -81,7 +89,7 @@ async def serve_watch(request: web.Request, store: Store, wr: WatchRequest,
     deadline = loop.time() + wr.timeout if wr.timeout is not None else None
     try:
         chunk = [encode("ADDED", e.obj, e.data) for e in initial]
-        if wr.send_initial and wr.bookmarks and wr.send_initial_param == "true":
+        if wr.send_initial and wr.bookmarks and wr.send_initial_param:
             chunk.append(_bookmark(rt, start_rv, initial_end=True, transform=transform))
         if chunk:
             await response.write(b"".join(chunk))
@@ -108,8 +116,11 @@ async def serve_watch(request: web.Request, store: Store, wr: WatchRequest,
                     if event is None:
                         break
                     _render(event, flt, encode, lines)
-            if wr.bookmarks and watcher.queue.empty() and \
-                    loop.time() - last_bookmark >= bookmark_interval:
+            if (
+                wr.bookmarks
+                and watcher.queue.empty()
+                and loop.time() - last_bookmark >= bookmark_interval
+            ):
                 lines.append(_bookmark(rt, store.rv, transform=transform))
                 last_bookmark = loop.time()
             if lines:
@@ -123,8 +134,9 @@ async def serve_watch(request: web.Request, store: Store, wr: WatchRequest,
     return response
 
 
-def _render(event: Event, flt: Filter, encode: Callable[[str, KubeObject, bytes], bytes],
-            out: list[bytes]) -> None:
+def _render(
+    event: Event, flt: Filter, encode: Callable[[str, KubeObject, bytes], bytes], out: list[bytes]
+) -> None:
     if flt.trivial:
         out.append(encode(event.type, event.obj, event.data))
         return
@@ -143,8 +155,9 @@ def _render(event: Event, flt: Filter, encode: Callable[[str, KubeObject, bytes]
         out.append(encode("DELETED", gone, jsonutil.dumps(gone)))
 
 
-def _bookmark(rt: ResourceType, rv: int, *, initial_end: bool = False,
-              transform: Transform | None = None) -> bytes:
+def _bookmark(
+    rt: ResourceType, rv: int, *, initial_end: bool = False, transform: Transform | None = None
+) -> bytes:
     meta: KubeObject = {"resourceVersion": str(rv)}
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
