@@ -253,3 +253,40 @@ async def test_logs_of_each_container(provider: PyRuntimeProvider, recorder: Rec
     await recorder.phase("two", "Succeeded")
     assert await read_log(provider, "two", "a") == b"from a\n"
     assert await read_log(provider, "two", "b") == b"from b\n"
+
+
+async def test_sidecar_init_containers_run_beside_the_app(
+    provider: PyRuntimeProvider, recorder: Recorder
+) -> None:
+    pod = make_pod(
+        "sidecar",
+        [ctr("app", "gate", "app")],
+        init=[
+            ctr("proxy", "exit-until", "1", "1", ";", "forever", restartPolicy="Always"),
+            ctr("setup", "exit", "0"),
+        ],
+        restart_policy="Never",
+    )
+    await provider.create_pod(pod)
+    running = await recorder.status(
+        "sidecar",
+        lambda s: (
+            state_reason(s, "app") == "Running" and state_reason(s, "proxy", init=True) == "Running"
+        ),
+    )
+    assert running["phase"] == "Running"
+    proxy = container(running, "proxy", init=True)
+    assert proxy["ready"] is True and proxy["started"] is True
+    assert proxy["restartCount"] == 1  # the sidecar restarts even though the pod says Never
+    # The sidecar must have started before "setup" runs; its restart runs beside the others.
+    names = [launch.name for launch in provider.launches]
+    assert names[0] == "proxy" and names.index("setup") < names.index("app")
+    assert sorted(names) == ["app", "proxy", "proxy", "setup"]
+    provider.gate("app").set()
+    done = await recorder.status(
+        "sidecar", lambda s: state_reason(s, "proxy", init=True) == "Error"
+    )
+    assert done["phase"] == "Succeeded"
+    assert container(done, "proxy", init=True)["state"]["terminated"]["exitCode"] == 143
+    await recorder.event("Killing", "Stopping container proxy")
+    assert len(provider.launches) == 4

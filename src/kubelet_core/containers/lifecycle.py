@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import dataclasses
 import datetime
 from collections.abc import Sequence
@@ -137,7 +136,13 @@ class PodRunner:
         spec = pod.get("spec") or {}
         inits = spec.get("initContainers") or []
         self.init_records = [
-            ContainerRecord(c["name"], str(c.get("image", "")), True, waiting(POD_INITIALIZING))
+            ContainerRecord(
+                c["name"],
+                str(c.get("image", "")),
+                True,
+                waiting(POD_INITIALIZING),
+                sidecar=c.get("restartPolicy") == "Always",
+            )
             for c in inits
         ]
         first = POD_INITIALIZING if inits else CONTAINER_CREATING
@@ -146,6 +151,9 @@ class PodRunner:
             for c in spec.get("containers") or []
         ]
         self._runs: dict[str, ContainerRun] = {}
+        self._started_events: dict[str, asyncio.Event] = {}
+        self._sidecars: list[asyncio.Task[None]] = []
+        self._sidecars_done = False
         self._starting: dict[str, tuple[ContainerRecord, int, Path, asyncio.Task[Any]]] = {}
         self._stopping = False  # no more starts or restarts
         self._stopped = False  # every container is down after terminate()
@@ -210,18 +218,10 @@ class PodRunner:
     async def _run(self) -> None:
         try:
             self.volumes.prepare()
-            inits = self.spec.get("initContainers") or []
-            for record in self.init_records:
-                if not await self._run_init(record):
-                    return
-            for record in self.app_records:
-                if record.state.get("waiting", {}).get("reason") == POD_INITIALIZING:
-                    record.state = waiting(CONTAINER_CREATING)
-            if inits:
-                self._notify()
             async with asyncio.TaskGroup() as group:
-                for record in self.app_records:
-                    group.create_task(self._supervise(record), name=f"container {record.name}")
+                if await self._initialize(group):
+                    await self._run_apps(group)
+                await self._stop_sidecars()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug: report it on the pod rather than hang silently
@@ -230,6 +230,46 @@ class PodRunner:
         finally:
             if self.finished and self._deadline is not None:
                 self._deadline.cancel()
+
+    async def _initialize(self, group: asyncio.TaskGroup) -> bool:
+        """Init containers in order; sidecars (``restartPolicy: Always``) start and stay."""
+        for record in self.init_records:
+            if record.sidecar:
+                task = group.create_task(self._supervise(record), name=f"sidecar {record.name}")
+                self._sidecars.append(task)
+                await self._started(record).wait()
+            elif not await self._run_init(record):
+                return False
+        for record in self.app_records:
+            if record.state.get("waiting", {}).get("reason") == POD_INITIALIZING:
+                record.state = waiting(CONTAINER_CREATING)
+        if self.init_records:
+            self._notify()
+        return True
+
+    async def _run_apps(self, group: asyncio.TaskGroup) -> None:
+        if len(self.app_records) == 1:  # the common case: no extra task
+            await self._supervise(self.app_records[0])
+            return
+        tasks = [
+            group.create_task(self._supervise(record), name=f"container {record.name}")
+            for record in self.app_records
+        ]
+        await asyncio.gather(*tasks)
+
+    async def _stop_sidecars(self) -> None:
+        """The regular containers are done: stop sidecars, last started first (as kubelet)."""
+        self._sidecars_done = True
+        for record in reversed(self.init_records):
+            run = self._runs.get(record.name)
+            if record.sidecar and run is not None and not run.finished:
+                await self._stop_run(run, self._grace_period())
+        for task in self._sidecars:
+            task.cancel()
+        self._notify()
+
+    def _started(self, record: ContainerRecord) -> asyncio.Event:
+        return self._started_events.setdefault(record.name, asyncio.Event())
 
     async def _run_init(self, record: ContainerRecord) -> bool:
         """Run one init container until it exits 0; False if the pod has failed."""
@@ -250,7 +290,7 @@ class PodRunner:
         backoff = Backoff(self.timings.crash_loop)
         while True:
             status, ran_for = await self._run_once(record)
-            if self._stopping:
+            if self._stopping or (record.sidecar and self._sidecars_done):
                 return
             container = self._container_spec(record)
             policy = container.get("restartPolicy") or self.spec.get("restartPolicy", "Always")
@@ -439,6 +479,7 @@ class PodRunner:
             log_path=log_path,
         )
         self._runs[record.name] = run
+        self._started(record).set()
         record.set_running(started_at)
         self._event("Normal", "Started", f"Started container {record.name}")
         self._notify()
@@ -481,8 +522,7 @@ class PodRunner:
             self._deadline.cancel()
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task})  # (not "await task": that would re-raise its cancel)
         slack = self.timings.stop_slack
         # Containers whose start was under way when the runner was cancelled.
         for record, restart, log_path, start_task in list(self._starting.values()):
@@ -607,7 +647,8 @@ class PodRunner:
             return
         self._last_status = status
         try:
-            self.context.notify_pod_status(self.pod, copy.deepcopy(status))
+            # A fresh copy: the receiver may keep or extend it without touching ours.
+            self.context.notify_pod_status(self.pod, self.status())
         except Exception:
             self._log.exception("notify_pod_status failed")
 

@@ -50,10 +50,11 @@ class LogStore:
         path = self.path(pod, container, restart_count)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
-        for old in path.parent.glob("*.log"):
-            stem = old.stem
-            if stem.isdigit() and int(stem) <= restart_count - KEEP_RUNS:
-                old.unlink(missing_ok=True)
+        if restart_count >= KEEP_RUNS:
+            for old in path.parent.glob("*.log"):
+                stem = old.stem
+                if stem.isdigit() and int(stem) <= restart_count - KEEP_RUNS:
+                    old.unlink(missing_ok=True)
         return path
 
     def remove_pod(self, pod: KubeObject) -> None:

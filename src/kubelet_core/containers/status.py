@@ -51,6 +51,8 @@ class ContainerRecord:
     restart_count: int = 0
     image_ref: ImageRef | None = None
     container_id: str = ""
+    #: An init container with ``restartPolicy: Always``: runs beside the app containers.
+    sidecar: bool = False
 
     def set_running(self, started_at: str) -> None:
         self.state = {"running": {"startedAt": started_at}}
@@ -91,11 +93,11 @@ class ContainerRecord:
         return None if terminated is None else int(terminated["exitCode"])
 
     def to_json(self) -> KubeObject:
-        ready = self.running if not self.is_init else self.exit_code == 0
+        ready = self.running if self.sidecar or not self.is_init else self.exit_code == 0
         data: KubeObject = {
             "name": self.name,
-            "state": self.state,
-            "lastState": self.last_state,
+            "state": _copy_state(self.state),
+            "lastState": _copy_state(self.last_state),
             "ready": ready,
             "restartCount": self.restart_count,
             "image": self.image_ref.reference if self.image_ref else self.image,
@@ -105,6 +107,11 @@ class ContainerRecord:
         if self.container_id:
             data["containerID"] = self.container_id
         return data
+
+
+def _copy_state(state: KubeObject) -> KubeObject:
+    """States are two levels deep; copying them is enough to hand out a status safely."""
+    return {kind: dict(body) for kind, body in state.items()}
 
 
 def pod_phase(
@@ -119,12 +126,13 @@ def pod_phase(
     Pending while an init container has not succeeded (Failed if one failed
     and ``restartPolicy`` is Never) or an app container waits for its first
     start; Running while any app container runs or will restart; otherwise
-    Succeeded when every app container exited 0, else Failed.  ``stopping``
+    Succeeded when every app container exited 0, else Failed.  Sidecars (init
+    containers with ``restartPolicy: Always``) do not count.  ``stopping``
     (the pod is being deleted or killed) means nothing restarts any more.
     """
     for record in init:
-        if record.exit_code == 0:
-            continue
+        if record.exit_code == 0 or record.sidecar:
+            continue  # until sidecars start, the app containers wait: still Pending
         failed = (record.exit_code is not None and record.exit_code != 0) or (
             record.last_exit_code not in (None, 0)
         )
