@@ -193,3 +193,37 @@ def test_self_signed_certificate_is_remade_for_a_new_address(tmp_path: Path) -> 
     remade = x509.load_pem_x509_certificate(cert.read_bytes())
     names = remade.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "127.0.0.2" in [str(ip) for ip in names.get_values_for_type(x509.IPAddress)]
+
+
+def test_client_ca_from_kubeconfig(tmp_path: Path, pki: Pki) -> None:
+    import base64
+
+    import yaml
+
+    from kubelet_core.kubeletapi.tls import client_ca_from_kubeconfig
+
+    config = {
+        "current-context": "c",
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+        "clusters": [
+            {
+                "name": "k",
+                "cluster": {
+                    "server": "https://127.0.0.1:1",
+                    "certificate-authority-data": base64.b64encode(
+                        pki.ca.cert.read_bytes()
+                    ).decode(),
+                },
+            }
+        ],
+    }
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    ca = client_ca_from_kubeconfig(kubeconfig, tmp_path / "out")
+    assert ca is not None and ca.read_bytes() == pki.ca.cert.read_bytes()
+    config["clusters"][0]["cluster"] = {"certificate-authority": "ca.crt"}
+    kubeconfig.write_text(yaml.safe_dump(config))
+    assert client_ca_from_kubeconfig(kubeconfig, tmp_path / "out") == tmp_path / "ca.crt"
+    config["clusters"][0]["cluster"] = {"insecure-skip-tls-verify": True}
+    kubeconfig.write_text(yaml.safe_dump(config))
+    assert client_ca_from_kubeconfig(kubeconfig, tmp_path / "out") is None

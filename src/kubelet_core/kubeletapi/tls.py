@@ -14,12 +14,14 @@ so one from another CA never gets as far as a request.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 import os
 import ssl
 from pathlib import Path
 
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -113,3 +115,26 @@ def peer_identity(der: bytes) -> tuple[str, list[str]]:
     orgs = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
     user = str(common[0].value) if common else ""
     return user, [str(o.value) for o in orgs]
+
+
+def client_ca_from_kubeconfig(kubeconfig: Path, directory: Path) -> Path | None:
+    """The cluster CA of a kubeconfig's current context, as a file (None if it names none).
+
+    Kubelets usually trust client certificates signed by the cluster CA
+    (``--client-ca-file``), the same CA the kubeconfig trusts for the API server:
+    so the control plane's kubelet-client and admin certificates are accepted.
+    """
+    config = yaml.safe_load(kubeconfig.read_text()) or {}
+    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or ()}
+    context = contexts.get(config.get("current-context"), {})
+    clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or ()}
+    cluster = clusters.get(context.get("cluster"), {})
+    if cluster.get("certificate-authority-data"):
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / "client-ca.crt"
+        target.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+        return target
+    if cluster.get("certificate-authority"):
+        path = Path(cluster["certificate-authority"])
+        return path if path.is_absolute() else kubeconfig.parent / path
+    return None
