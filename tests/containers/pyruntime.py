@@ -162,6 +162,10 @@ class PyContainer(RunningContainer):
         finally:
             self._log.close()
 
+    @property
+    def stopped(self) -> bool:
+        return self._task.done()
+
     async def wait(self) -> ExitStatus:
         return await asyncio.shield(self._task)
 

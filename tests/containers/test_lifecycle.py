@@ -290,3 +290,32 @@ async def test_sidecar_init_containers_run_beside_the_app(
     assert container(done, "proxy", init=True)["state"]["terminated"]["exitCode"] == 143
     await recorder.event("Killing", "Stopping container proxy")
     assert len(provider.launches) == 4
+
+
+async def test_image_update_restarts_the_container(
+    provider: PyRuntimeProvider, recorder: Recorder
+) -> None:
+    pod = make_pod("upd", [ctr("main", "forever"), ctr("other", "forever")])
+    await provider.create_pod(pod)
+    await recorder.status("upd", lambda s: all(c["ready"] for c in s["containerStatuses"]))
+    spec = {
+        **pod["spec"],
+        "containers": [ctr("main", "forever", image="pyrt/app:v2"), ctr("other", "forever")],
+    }
+    await provider.update_pod({**pod, "spec": spec})
+    killing = await recorder.event("Killing", pod="upd")
+    assert killing.message == "Container main definition changed, will be restarted"
+    status = await recorder.status(
+        "upd",
+        lambda s: (
+            container(s, "main")["restartCount"] == 1
+            and s["phase"] == "Running"
+            and state_reason(s, "main") == "Running"
+        ),
+    )
+    main = container(status, "main")
+    assert main["image"] == "pyrt/app:v2"
+    assert main["lastState"]["terminated"]["exitCode"] == 143
+    assert container(status, "other")["restartCount"] == 0
+    assert provider.launches[-1].image.reference == "pyrt/app:v2"
+    assert "BackOff" not in recorder.reasons("upd")

@@ -157,7 +157,10 @@ async def test_shutdown_stops_running_containers(
     pod = make_pod("bye", [ctr("main", "forever")])
     await provider.create_pod(pod)
     await recorder.phase("bye", "Running")
+    reported = len(recorder.statuses["bye"]), len(recorder.events)
     async with asyncio.timeout(2):
         await provider.shutdown()
-    assert state_reason(recorder.statuses["bye"][-1], "main") == "Error"
+    assert provider.containers[0].stopped
+    # The agent stops, not the pod: nothing tells the API the pod ended.
+    assert (len(recorder.statuses["bye"]), len(recorder.events)) == reported
     assert await provider.list_pods() == []

@@ -96,6 +96,11 @@ def pull_policy(container: KubeObject) -> PullPolicy:
     return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
+def _images(spec: KubeObject) -> dict[str, str]:
+    containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    return {str(c.get("name")): str(c.get("image", "")) for c in containers}
+
+
 @dataclasses.dataclass
 class ContainerRun:
     """One run of a container (one ``restartCount``)."""
@@ -154,6 +159,7 @@ class PodRunner:
         self._started_events: dict[str, asyncio.Event] = {}
         self._sidecars: list[asyncio.Task[None]] = []
         self._sidecars_done = False
+        self._replace: set[str] = set()  # containers killed to restart with a new image
         self._starting: dict[str, tuple[ContainerRecord, int, Path, asyncio.Task[Any]]] = {}
         self._stopping = False  # no more starts or restarts
         self._stopped = False  # every container is down after terminate()
@@ -167,6 +173,7 @@ class PodRunner:
         self._began_loop: float | None = None
         self._updated = asyncio.Event()
         self._last_status: KubeObject | None = None
+        self._muted = False
         self._log = log.bind(pod=f"{self.namespace}/{self.name}")
 
     # -- identity ------------------------------------------------------------------------
@@ -206,13 +213,32 @@ class PodRunner:
     def update(self, pod: KubeObject) -> None:
         """Take a new version of the pod (kubelet semantics: only a few fields can change).
 
-        ``activeDeadlineSeconds`` is re-armed; a changed image is used from the
-        container's next (re)start -- a running container is not restarted for it.
+        ``activeDeadlineSeconds`` is re-armed.  A running app or sidecar container
+        whose image changed is killed and started again with the new image, at
+        once and without back-off, as kubelet does when a container's spec hash
+        changes; a container that is not running uses the new image at its next
+        (re)start.
         """
-        old_deadline = self.spec.get("activeDeadlineSeconds")
+        old_spec = self.spec
         self.pod = pod
-        if self.spec.get("activeDeadlineSeconds") != old_deadline:
+        if self.spec.get("activeDeadlineSeconds") != old_spec.get("activeDeadlineSeconds"):
             self._arm_deadline()
+        if not self._stopping:
+            old_images = _images(old_spec)
+            for name, image in _images(self.spec).items():
+                run = self._runs.get(name)
+                if old_images.get(name, image) == image or run is None or run.finished:
+                    continue
+                if run.record.is_init and not run.record.sidecar:
+                    continue
+                self._replace.add(name)
+                self._spawn(
+                    self._stop_run(
+                        run,
+                        self._grace_period(),
+                        f"Container {name} definition changed, will be restarted",
+                    )
+                )
         self._updated.set()
 
     async def _run(self) -> None:
@@ -292,6 +318,10 @@ class PodRunner:
             status, ran_for = await self._run_once(record)
             if self._stopping or (record.sidecar and self._sidecars_done):
                 return
+            if record.name in self._replace:  # killed for a new image: start again at once
+                self._replace.discard(record.name)
+                record.restart_count += 1
+                continue
             container = self._container_spec(record)
             policy = container.get("restartPolicy") or self.spec.get("restartPolicy", "Always")
             if policy == "Never" or (policy == "OnFailure" and status.exit_code == 0):
@@ -537,8 +567,8 @@ class PodRunner:
         self._stopped = True
         self._notify()
 
-    async def _stop_run(self, run: ContainerRun, grace: float) -> None:
-        self._event("Normal", "Killing", f"Stopping container {run.record.name}")
+    async def _stop_run(self, run: ContainerRun, grace: float, why: str = "") -> None:
+        self._event("Normal", "Killing", why or f"Stopping container {run.record.name}")
         stop_task = asyncio.ensure_future(run.running.stop(grace))
         done, _ = await asyncio.wait({run.wait_task}, timeout=grace + self.timings.stop_slack)
         if done:
@@ -641,7 +671,13 @@ class PodRunner:
             status["message"] = self._pod_message or ""
         return status
 
+    def mute(self) -> None:
+        """Report nothing more (agent shutdown: the pods live on in the cluster)."""
+        self._muted = True
+
     def _notify(self) -> None:
+        if self._muted:
+            return
         status = self.status()
         if status == self._last_status:
             return
@@ -653,6 +689,8 @@ class PodRunner:
             self._log.exception("notify_pod_status failed")
 
     def _event(self, event_type: EventType, reason: str, message: str) -> None:
+        if self._muted:
+            return
         try:
             self.context.record_event(self.pod, event_type, reason, message)
         except Exception:

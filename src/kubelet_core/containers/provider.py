@@ -139,9 +139,15 @@ class ContainerProvider(Provider, ContainerRuntime):
             yield chunk
 
     async def shutdown(self) -> None:
-        """Stop every container (their files stay: a restarted agent cleans up by list_pods)."""
+        """Stop every container, quietly: no status or event says the pods ended.
+
+        The agent is going away, not the pods; their files stay for a restarted
+        agent (which cleans up what the API no longer has).
+        """
         runners = list(self._runners.values())
         self._runners.clear()
+        for runner in runners:
+            runner.mute()
         results = await asyncio.gather(
             *(r.terminate(self.shutdown_grace_seconds) for r in runners), return_exceptions=True
         )

@@ -55,6 +55,8 @@ class ContainerRecord:
     sidecar: bool = False
 
     def set_running(self, started_at: str) -> None:
+        if "terminated" in self.state:  # restarted without waiting first
+            self.last_state = self.state
         self.state = {"running": {"startedAt": started_at}}
 
     def set_terminated(self, exit_status: ExitStatus, started_at: str, finished_at: str) -> None:
