@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from cryptography import x509
@@ -202,7 +203,7 @@ def test_client_ca_from_kubeconfig(tmp_path: Path, pki: Pki) -> None:
 
     from kubelet_core.kubeletapi.tls import client_ca_from_kubeconfig
 
-    config = {
+    config: dict[str, Any] = {
         "current-context": "c",
         "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
         "clusters": [
