@@ -43,8 +43,10 @@ async def test_resume_from_resource_version(client: Client) -> None:
     )
     # The DELETED event carries the deletion's own resourceVersion.
     assert (
-        int(seen[2]["object"]["metadata"]["resourceVersion"])
-        > int(deleted["metadata"]["resourceVersion"]) - 1
+        seen[2]["object"]["metadata"]["resourceVersion"] == deleted["metadata"]["resourceVersion"]
+    )
+    assert int(deleted["metadata"]["resourceVersion"]) > int(
+        modified["metadata"]["resourceVersion"]
     )
     watch.close()
 

@@ -21,6 +21,7 @@ from kubelet_core.controlplane.api import Api, LogHandler
 from kubelet_core.controlplane.auth import TokenAuthenticator, make_middleware
 from kubelet_core.controlplane.persistence import Persistence
 from kubelet_core.controlplane.pki import PKI, kubeconfig
+from kubelet_core.controlplane.podlogs import KubeletLogProxy
 from kubelet_core.controlplane.registry import Registry
 from kubelet_core.controlplane.store import Store
 
@@ -78,7 +79,7 @@ class ControlPlane:
             registry,
             bookmark_interval=self.bookmark_interval,
             server_address=f"{self.host}:{self.port}",
-            log_handler=self.log_handler,
+            log_handler=self.log_handler or KubeletLogProxy(store, self.pki),
         )
         self.api = api
         app = web.Application(
@@ -109,12 +110,27 @@ class ControlPlane:
             self.scheduler = Scheduler(store, registry)
             self.scheduler.start()
 
-    def write_kubeconfig(self, path: Path | None = None) -> Path:
+    def write_kubeconfig(
+        self,
+        path: Path | None = None,
+        *,
+        user: str = "admin",
+        groups: tuple[str, ...] = ("system:masters",),
+    ) -> Path:
+        """Write a kubeconfig for ``user`` (a client certificate from our CA) and return it.
+
+        Without arguments this is the admin kubeconfig at ``kubeconfig_path``; node agents
+        can get their own identity, e.g. ``user="system:node:n1", groups=("system:nodes",)``.
+        """
         path = path or self.kubeconfig_path
-        admin = self.pki.admin_pair()
+        if user == "admin" and groups == ("system:masters",):
+            pair = self.pki.admin_pair()
+        else:
+            stem = "client-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in user)
+            pair = self.pki.issue(stem, user, organizations=groups)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
-            kubeconfig(self.url, self.pki.ca.cert_pem(), admin.cert_pem(), admin.key_pem())
+            kubeconfig(self.url, self.pki.ca.cert_pem(), pair.cert_pem(), pair.key_pem(), user)
         )
         path.chmod(0o600)
         return path
