@@ -44,6 +44,10 @@ log = structlog.get_logger(__name__)
 SHUTDOWN_MESSAGE = "wasmlet is shutting down"
 
 
+class AgentStopped(RuntimeError):
+    """``start()`` was interrupted by ``stop()``."""
+
+
 class NodeAgent:
     """Registers a node and runs the pods bound to it through ``provider``."""
 
@@ -90,7 +94,13 @@ class NodeAgent:
     async def run(self) -> None:
         """Start, then run until :meth:`stop` is called; cancelling it stops gracefully."""
         try:
-            await self.start()
+            try:
+                await self.start()
+            except AgentStopped:
+                return
+            except Exception:
+                await self.stop()
+                raise
             await self._stopped.wait()
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
@@ -100,7 +110,14 @@ class NodeAgent:
     async def start(self) -> None:
         if self._start_task is None:
             self._start_task = asyncio.ensure_future(self._start())
-        await asyncio.shield(self._start_task)
+        try:
+            await asyncio.shield(self._start_task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._start_task.cancelled() and self._stop_task is not None and (
+                    current is None or not current.cancelling()):
+                raise AgentStopped("the agent was stopped before it finished starting") from None
+            raise
 
     async def stop(self, *, drain: bool | None = None) -> None:
         if self._stop_task is None:

@@ -30,9 +30,12 @@ async def test_pod_runs_and_status_is_merged(api, settings, provider):
         for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready"):
             assert condition(pod, kind)["status"] == "True", kind
         assert pod["metadata"]["uid"] == created["metadata"]["uid"]
-        assert agent.metrics.pod_start_seconds.collect()[0].samples[0].value >= 0
-        phases = {s.labels["phase"]: s.value for s in agent.metrics.pods.collect()[0].samples}
-        assert phases["Running"] == 1
+        assert await agent.statuses.flush(5)
+        registry = agent.metrics.registry
+        assert registry.get_sample_value("wasmlet_pod_start_duration_seconds_count") == 1
+        assert registry.get_sample_value("wasmlet_pods", {"phase": "Running"}) == 1
+        assert registry.get_sample_value("wasmlet_api_requests_total", {
+            "verb": "PUT", "resource": "pods/status", "code": "200"}) >= 1
 
 
 async def test_scheduled_pod_keeps_the_schedulers_condition(api, settings, provider):

@@ -143,3 +143,26 @@ async def test_stop_is_bounded_when_the_api_server_is_gone(cp, settings, provide
         await agent.stop()
         assert time.monotonic() - started < 4.0
     await cp.start()
+
+
+async def test_start_waits_for_an_unreachable_api_server_and_stop_ends_it(tmp_path, provider):
+    """No API server yet: start() keeps retrying registration; stop() ends it promptly."""
+    import asyncio
+    import time
+
+    from kubelet_core.agent import NodeAgent
+    from kubelet_core.config import NodeSettings
+
+    client = KubeApi("https://127.0.0.1:9")
+    settings = NodeSettings(node_name="lonely", data_dir=tmp_path,
+                            shutdown_grace_period_seconds=1.0)
+    agent = NodeAgent(provider, settings, api=client)
+    runner = asyncio.create_task(agent.run())
+    done, _ = await asyncio.wait([runner], timeout=0.5)
+    assert not done  # still trying to register
+    started = time.monotonic()
+    await agent.stop()
+    await asyncio.wait_for(runner, 2)
+    assert time.monotonic() - started < 2.0
+    assert provider.context is None  # the provider was never started
+    await client.close()

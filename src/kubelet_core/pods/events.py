@@ -167,7 +167,7 @@ class KubeEventRecorder:
             except ApiError as error:
                 if error.status != 404:
                     raise
-        name = f"{involved['name']}.{time.time_ns():x}"
+        name = f"{involved['name'] or 'object'}.{time.time_ns():x}"
         event: KubeObject = {
             "apiVersion": "v1",
             "kind": "Event",
