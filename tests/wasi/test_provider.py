@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import os
 import time
+import uuid
 from typing import Any
 
 import pytest
 
-from kubelet_core.provider.base import KubeObject
-from tests.containers.conftest import Recorder, container, make_pod, state_reason
-from tests.wasi.conftest import image, read_log
+from kubelet_core.provider.base import KubeObject, ProviderContext
+from kubelet_core.provider.errors import ImagePullError
+from tests.containers.conftest import FAST, Recorder, container, make_pod, state_reason
+from tests.fixtures.registry import RegistryProcess
+from tests.wasi.conftest import WASM_DIR, image, read_log
 from wasmlet_wasi.provider import WasiProvider
 
 
@@ -239,7 +245,7 @@ async def test_fifty_modules_at_once_without_blocking_the_loop(
     pods = [
         make_pod(
             f"many-{i}",
-            [wasm("main", "scripted", "echo", f"pod {i}", "sleep", "300", "spin", "20")],
+            [wasm("main", "scripted", "echo", f"pod {i}", "sleep", "1000", "spin", "20")],
             restart_policy="Never",
         )
         for i in range(50)
@@ -253,10 +259,50 @@ async def test_fifty_modules_at_once_without_blocking_the_loop(
     done.set()
     await beat
     print(
-        f"50 modules (300 ms sleep + 20 ms spin each) done in {elapsed:.2f}s, "
+        f"50 modules (1 s sleep + 20 ms spin each) done in {elapsed:.2f}s, "
         f"worst event-loop lag {worst_lag * 1000:.1f} ms"
     )
-    assert elapsed < 15  # they ran concurrently, not 50 x 0.3 s one after another
-    assert worst_lag < 0.5
+    # Concurrent, not 50 x 1 s one after another; and no module ever held the loop for
+    # the length of its run (the lag bound is loose: the 2-core CI machine is shared).
+    assert elapsed < 12
+    assert worst_lag < 0.9
     for i in (0, 49):
         assert (await read_log(provider, f"many-{i}", "main")) == f"pod {i}\n".encode()
+
+
+@pytest.mark.needs_registry
+async def test_pull_image_with_secret_object_and_gc_budget(
+    context: ProviderContext, auth_registry: RegistryProcess
+) -> None:
+    """pull_image reads dockerconfigjson credentials; the store stays within its budget."""
+    prov = WasiProvider(timings=FAST, module_budget_bytes=40_000)
+    await prov.start(context)
+    try:
+        repo = f"budget-{uuid.uuid4().hex[:8]}"
+        await auth_registry.push(WASM_DIR / "hello.wasm", f"{repo}:a")  # 33808 bytes
+        await auth_registry.push(WASM_DIR / "ticker.wasm", f"{repo}:b")  # 29869 bytes
+        auth = base64.b64encode(b"wasmlet:s3cret").decode()
+        config = json.dumps({"auths": {auth_registry.host: {"auth": auth}}}).encode()
+        secret = {
+            "kind": "Secret",
+            "data": {".dockerconfigjson": base64.b64encode(config).decode()},
+        }
+        pod = make_pod("pull", [])
+        first = await prov.pull_image(
+            pod, {"name": "a", "image": f"{auth_registry.host}/{repo}:a"}, "IfNotPresent", [secret]
+        )
+        assert first.local_path is not None and first.local_path.exists()
+        # GC spares blobs younger than a minute (another process may be recording them).
+        old = time.time() - 3600
+        os.utime(first.local_path, (old, old))
+        with pytest.raises(ImagePullError, match="authorization failed"):
+            await prov.pull_image(
+                pod, {"name": "b", "image": f"{auth_registry.host}/{repo}:b"}, "Always", []
+            )
+        second = await prov.pull_image(
+            pod, {"name": "b", "image": f"{auth_registry.host}/{repo}:b"}, "Always", [secret]
+        )
+        assert second.local_path is not None and second.local_path.exists()
+        assert not first.local_path.exists()  # least recently used, over the budget
+    finally:
+        await prov.shutdown()

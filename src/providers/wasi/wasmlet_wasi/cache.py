@@ -8,7 +8,8 @@ are keyed by sha256(wasmtime version, engine settings, module digest).
 ``Module.deserialize`` trusts its input (it maps machine code), so every entry
 carries a SHA-256 of its payload, checked before deserializing: a truncated or
 corrupt file is deleted and the module recompiled, never executed.  Entries
-are written to a temp file and renamed into place.
+are written to a temp file and renamed into place; only the newest
+``max_entries`` are kept.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ _HEADER = len(_MAGIC) + 32
 
 
 class CompiledModuleCache:
-    def __init__(self, directory: Path, fingerprint: str) -> None:
+    def __init__(self, directory: Path, fingerprint: str, *, max_entries: int = 256) -> None:
         self.directory = directory
         self.fingerprint = fingerprint
+        self.max_entries = max_entries
         directory.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, module_digest: str) -> Path:
@@ -61,3 +63,16 @@ class CompiledModuleCache:
             os.replace(part, path)
         finally:
             part.unlink(missing_ok=True)
+        self._prune()
+
+    def _prune(self) -> None:
+        """Keep the newest ``max_entries`` entries (old wasmtime versions' entries go too)."""
+        entries: list[tuple[float, Path]] = []
+        for entry in self.directory.glob("*.cwasm"):
+            try:
+                entries.append((entry.stat().st_mtime, entry))
+            except FileNotFoundError:
+                continue  # pruned by another process meanwhile
+        entries.sort(reverse=True)
+        for _, stale in entries[self.max_entries :]:
+            stale.unlink(missing_ok=True)

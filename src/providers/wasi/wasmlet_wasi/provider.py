@@ -61,9 +61,13 @@ class WasiProvider(ContainerProvider):
         *,
         timings: LifecycleTimings | None = None,
         insecure_registries: Sequence[str] = (),
+        module_budget_bytes: int | None = None,
     ) -> None:
         super().__init__(timings=timings)
         self._insecure = tuple(insecure_registries)
+        #: When set, the module store is garbage-collected down to this size after
+        #: each pull that downloaded something (modules of running containers stay).
+        self.module_budget_bytes = module_budget_bytes
         self.modules: ModuleStore | None = None
         self.engine: WasmEngine | None = None
         self.running: set[WasiContainer] = set()
@@ -110,7 +114,11 @@ class WasiProvider(ContainerProvider):
         if pull_secrets and may_contact:
             secrets = await self._read_secrets(pod, pull_secrets)
             credentials = credentials_from_pull_secrets(secrets, ref.registry)
+        downloaded = modules.stats.bytes_downloaded
         stored = await modules.pull(image, policy, credentials)
+        if self.module_budget_bytes is not None and modules.stats.bytes_downloaded > downloaded:
+            keep = {c.loaded.digest for c in self.running} | {stored.digest}
+            await modules.gc(self.module_budget_bytes, keep=keep)
         return ImageRef(reference=image, image_id=stored.image_id, local_path=stored.path)
 
     async def start_container(self, launch: ContainerLaunch) -> RunningContainer:
