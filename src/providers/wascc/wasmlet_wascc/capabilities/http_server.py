@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
+from typing import Any
 
 from aiohttp import web
 
@@ -68,8 +69,8 @@ class HttpServerCapability(Capability):
         wanted, strict = _wanted_port(binding)
         server = web.Server(
             functools.partial(self._handle, binding),
+            request_factory=self._request_factory,
             access_log=None,
-            client_max_size=self.max_body_bytes,
         )
         runner = web.ServerRunner(server, shutdown_timeout=self._host.call_timeout + 0.5)
         await runner.setup()
@@ -90,6 +91,26 @@ class HttpServerCapability(Capability):
             note += f" (port {wanted} was taken)"
         binding.log.note(note)
         binding.record_event("Normal", "ActorListening", note)
+
+    def _request_factory(
+        self,
+        message: Any,
+        payload: Any,
+        protocol: Any,
+        writer: Any,
+        task: asyncio.Task[None],
+    ) -> web.BaseRequest:
+        """Plain requests, with our body size limit (aiohttp's low-level server has no option)."""
+        assert self._host is not None
+        return web.BaseRequest(
+            message,
+            payload,
+            protocol,
+            writer,
+            task,
+            self._host.loop,
+            client_max_size=self.max_body_bytes,
+        )
 
     async def _listen(self, runner: web.ServerRunner, wanted: int | None, strict: bool) -> int:
         assert self._host is not None
