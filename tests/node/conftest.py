@@ -104,15 +104,13 @@ async def wait_for(api: KubeApi, collection: str, name: str, predicate: Predicat
                 return last
             params = {"fieldSelector": f"metadata.name={name}",
                       "resourceVersion": listing["metadata"]["resourceVersion"]}
-            try:
-                async for event in api.watch(collection, params=params):
-                    if event["type"] in ("ADDED", "MODIFIED"):
-                        last = event["object"]
-                        if predicate(last):
-                            return last
-            except ApiError as error:
-                if error.status != 410:
-                    raise
+            async for event in api.watch(collection, params=params):
+                if event["type"] in ("ADDED", "MODIFIED"):
+                    last = event["object"]
+                    if predicate(last):
+                        return last
+                elif event["type"] == "ERROR":
+                    break  # expired: list again
 
     try:
         return await asyncio.wait_for(loop(), timeout)
@@ -137,6 +135,8 @@ async def wait_gone(api: KubeApi, path: str, timeout: float = 15.0) -> None:
             async for event in api.watch(collection, params=params):
                 if event["type"] == "DELETED":
                     return
+                if event["type"] == "ERROR":
+                    break
 
     try:
         await asyncio.wait_for(loop(), timeout)

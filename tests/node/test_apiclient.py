@@ -75,3 +75,23 @@ def test_token_bucket_and_backoff():
 ])
 def test_resource_of(path, resource):
     assert resource_of(path) == resource
+
+
+async def test_expired_watch_yields_an_error_event(tmp_path):
+    from kubelet_core.apiclient import watch_error
+    from kubelet_core.controlplane import ControlPlane
+
+    async with ControlPlane(tmp_path / "cp", watch_history=1, scheduler=False) as plane:
+        client = await KubeApi.from_kubeconfig(plane.kubeconfig_path)
+        try:
+            path = "/api/v1/namespaces/default/configmaps"
+            listing = await client.get(path)
+            for index in range(3):
+                await client.create(path, {"metadata": {"name": f"cm{index}"}, "data": {}})
+            params = {"resourceVersion": listing["metadata"]["resourceVersion"]}
+            events = [event async for event in client.watch(path, params=params)]
+        finally:
+            await client.close()
+    assert events[0]["type"] == "ERROR"
+    error = watch_error(events[0])
+    assert error is not None and error.status == 410

@@ -8,6 +8,7 @@ from kubelet_core.apiclient.client import (
     KubeApi,
     KubeObject,
     resource_of,
+    watch_error,
 )
 from kubelet_core.apiclient.errors import ApiError, ApiUnreachable, is_status
 from kubelet_core.apiclient.paths import (
@@ -36,4 +37,5 @@ __all__ = [
     "pod_path",
     "pods_path",
     "resource_of",
+    "watch_error",
 ]

@@ -217,9 +217,10 @@ class KubeApi:
     ) -> AsyncIterator[KubeObject]:
         """Yield watch events ``{"type", "object"}`` until the server ends the stream.
 
-        An ``ERROR`` event (e.g. 410 Gone for a too-old resourceVersion) is
-        raised as :class:`ApiError` with the status it carries.  ``on_open`` is
-        called once the server has accepted the watch (headers received).
+        ``ERROR`` events (e.g. 410 Gone for a too-old resourceVersion) are
+        yielded like the others; :func:`watch_error` turns one into an
+        :class:`ApiError`.  A watch the server refuses outright raises.
+        ``on_open`` is called once the server has accepted the watch.
         """
         query = dict(params or {})
         query["watch"] = "true"
@@ -304,15 +305,20 @@ def _decode_event(line: bytes) -> KubeObject:
     event = json.loads(line)
     if not isinstance(event, dict):
         raise ApiError(500, "BadWatchEvent", f"watch event is not an object: {line[:200]!r}")
-    if event.get("type") == "ERROR":
-        status = event.get("object") or {}
-        raise ApiError(
-            int(status.get("code") or 500),
-            str(status.get("reason") or "WatchError"),
-            str(status.get("message") or "watch error"),
-            status,
-        )
     return event
+
+
+def watch_error(event: KubeObject) -> ApiError | None:
+    """The error an ``ERROR`` watch event carries (410 Expired...), else None."""
+    if event.get("type") != "ERROR":
+        return None
+    status = event.get("object") if isinstance(event.get("object"), dict) else {}
+    return ApiError(
+        int(status.get("code") or 500),
+        str(status.get("reason") or "WatchError"),
+        str(status.get("message") or "watch error"),
+        status,
+    )
 
 
 def _query(params: Mapping[str, Any] | None) -> dict[str, str] | None:

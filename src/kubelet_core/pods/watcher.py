@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import structlog
 
-from kubelet_core.apiclient import ApiError, Backoff, KubeApi, pods_path
+from kubelet_core.apiclient import ApiError, Backoff, KubeApi, pods_path, watch_error
 from kubelet_core.observability import AgentMetrics
 from kubelet_core.pods import podutil
 from kubelet_core.provider.base import KubeObject
@@ -102,6 +102,9 @@ class PodWatcher:
         self.on_changed(pod)
 
     def _handle(self, event: KubeObject) -> None:
+        error = watch_error(event)
+        if error is not None:
+            raise error
         kind = event.get("type")
         pod = event.get("object")
         if not isinstance(pod, dict):
