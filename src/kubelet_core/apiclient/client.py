@@ -312,7 +312,8 @@ def watch_error(event: KubeObject) -> ApiError | None:
     """The error an ``ERROR`` watch event carries (410 Expired...), else None."""
     if event.get("type") != "ERROR":
         return None
-    status = event.get("object") if isinstance(event.get("object"), dict) else {}
+    raw = event.get("object")
+    status: KubeObject = raw if isinstance(raw, dict) else {}
     return ApiError(
         int(status.get("code") or 500),
         str(status.get("reason") or "WatchError"),
