@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
@@ -73,8 +74,35 @@ async def test_log_errors(client: Client) -> None:
     assert body["message"] == (
         "a container name must be specified for pod two, choose one of: [main side]"
     )
+    # Not scheduled yet: an empty log, as the real server answers.
     await client.ok("POST", PODS, pod("unbound"))
-    status, body = await client.get(f"{PODS}/unbound/log")
-    assert status == 400 and "does not have a host assigned" in body["message"]
+    async with client.session.get(client.cp.url + f"{PODS}/unbound/log", ssl=client.ssl) as resp:
+        assert resp.status == 200 and await resp.text() == ""
     status, body = await client.get(f"{PODS}/two/log", container="main")
-    assert status == 503 and body["reason"] == "ServiceUnavailable"
+    assert status == 404 and body["message"] == 'nodes "n1" not found'
+
+
+async def test_kubectl_logs(client: Client, kubelet: dict[str, Any], kubectl: str) -> None:
+    node = await add_node(client, "n1")
+    node["status"]["daemonEndpoints"] = {"kubeletEndpoint": {"Port": kubelet["port"]}}
+    await client.ok("PUT", "/api/v1/nodes/n1/status", node)
+    await client.ok("POST", PODS, pod("p", nodeName="n1"))
+    proc = await asyncio.create_subprocess_exec(
+        kubectl,
+        "--kubeconfig",
+        str(client.cp.kubeconfig_path),
+        "logs",
+        "p",
+        "--tail=5",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err
+    assert out == b"one\ntwo\n"
+    assert kubelet["query"] == {"tailLines": "5"}
+
+
+async def test_metrics_group_is_discoverable(client: Client) -> None:
+    groups = await client.ok("GET", "/apis")
+    assert "metrics.k8s.io" in [g["name"] for g in groups["groups"]]

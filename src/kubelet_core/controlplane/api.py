@@ -99,6 +99,8 @@ class Api:
         self.server_address = server_address
         self.log_handler = log_handler
         self.tables = TableRenderer()
+        # APIGroup entries served by routes outside this handler (metrics.k8s.io).
+        self.extra_groups: list[KubeObject] = []
         self.openapi = OpenAPI()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -125,7 +127,12 @@ class Api:
         if path == "/api":
             return discovery.api_versions(self.server_address)
         if path == "/apis":
-            return discovery.api_group_list()
+            groups = discovery.api_group_list()
+            for entry in self.extra_groups:
+                groups["groups"].append(
+                    {k: v for k, v in entry.items() if k not in ("kind", "apiVersion")}
+                )
+            return groups
         if path == "/version":
             return discovery.version()
         if path == "/api/v1":

@@ -19,9 +19,16 @@ from aiohttp import web
 
 from kubelet_core.controlplane.api import Api, LogHandler
 from kubelet_core.controlplane.auth import TokenAuthenticator, make_middleware
+from kubelet_core.controlplane.kubelet_proxy import (
+    KubeletClient,
+    ensure_kubelet_client_certificate,
+    pod_log_handler,
+    store_reader,
+)
+from kubelet_core.controlplane.metrics_api import MetricsApi, store_lister
+from kubelet_core.controlplane.metrics_api import api_group as metrics_api_group
 from kubelet_core.controlplane.persistence import Persistence
 from kubelet_core.controlplane.pki import PKI, kubeconfig
-from kubelet_core.controlplane.podlogs import KubeletLogProxy
 from kubelet_core.controlplane.registry import Registry
 from kubelet_core.controlplane.store import Store
 
@@ -57,6 +64,7 @@ class ControlPlane:
         self.scheduler: Any = None
         self._runner: web.AppRunner | None = None
         self._persistence: Persistence | None = None
+        self._kubelet_client: KubeletClient | None = None
 
     @property
     def url(self) -> str:
@@ -74,14 +82,25 @@ class ControlPlane:
         self._persistence, self.store, self.registry = persistence, store, registry
         await registry.bootstrap()
 
+        # The control plane reaches kubelets (pods/log, metrics.k8s.io) as
+        # kube-apiserver-kubelet-client, with a certificate from its own CA.
+        cert, key = ensure_kubelet_client_certificate(
+            self.pki.ca_cert_path, self.pki.ca_key_path, self.pki.directory
+        )
+        kubelet_client = self._kubelet_client = KubeletClient(cert, key)
+        objects = store_reader(lambda: self.store)
+        metrics = MetricsApi(
+            get_object=objects, list_objects=store_lister(lambda: self.store), client=kubelet_client
+        )
         api = Api(
             store,
             registry,
             bookmark_interval=self.bookmark_interval,
             server_address=f"{self.host}:{self.port}",
-            log_handler=self.log_handler or KubeletLogProxy(store, self.pki),
+            log_handler=self.log_handler or pod_log_handler(objects, kubelet_client),
         )
         self.api = api
+        api.extra_groups.append(metrics_api_group())
         app = web.Application(
             middlewares=[make_middleware(self.token_authenticator)],
             client_max_size=16 * 1024 * 1024,
@@ -89,6 +108,7 @@ class ControlPlane:
         for probe in ("/healthz", "/livez", "/readyz"):
             app.router.add_get(probe, _ok)
             app.router.add_get(probe + "/{check:.*}", _ok)
+        app.add_routes(metrics.routes())
         app.router.add_route("*", "/{tail:.*}", api.handle)
         runner = web.AppRunner(
             app, handle_signals=False, access_log=None, handler_cancellation=True
@@ -147,6 +167,9 @@ class ControlPlane:
         if self.registry is not None:
             with contextlib.suppress(Exception):
                 await self.registry.drain()
+        if self._kubelet_client is not None:
+            await self._kubelet_client.close()
+            self._kubelet_client = None
         if self._persistence is not None:
             await self._persistence.close()
             self._persistence = None
