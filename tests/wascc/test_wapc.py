@@ -36,6 +36,8 @@ async def test_echo_round_trip(
     assert posted.body == b"x" * 100_000
     with pytest.raises(GuestError, match="unknown operation"):
         await actor.pool.call("Nope", b"")
+    usage = actor.usage()
+    assert usage.memory_bytes >= 65536 and usage.cpu_seconds > 0
     await actor.stop(1.0)
     assert "INFO GET /a" in (tmp_path / "log").read_text()
 

@@ -23,7 +23,7 @@ import collections
 import time
 from collections.abc import Mapping
 
-from kubelet_core.containers.runtime import ExitStatus, RunningContainer
+from kubelet_core.containers.runtime import ContainerUsage, ExitStatus, RunningContainer
 from wasmlet_wascc.capabilities.base import ActorBinding, Capability
 from wasmlet_wascc.claims import ActorClaims
 from wasmlet_wascc.logfile import ContainerLog
@@ -123,6 +123,10 @@ class RunningActor(RunningContainer):
         await self._done.wait()
         assert self._status is not None
         return self._status
+
+    def usage(self) -> ContainerUsage:
+        cpu_seconds, memory_bytes = self.pool.usage()
+        return ContainerUsage(cpu_seconds=cpu_seconds, memory_bytes=memory_bytes)
 
     async def stop(self, grace_period_seconds: float) -> None:
         if self._stop_task is None:

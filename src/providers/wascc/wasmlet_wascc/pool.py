@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
+import time
 from collections.abc import Callable
 
 from wasmlet_wascc.wapc import GuestTrap, WapcError, WapcInstance
@@ -52,6 +54,10 @@ class ActorPool:
         self._drained.set()
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # usage, updated by the worker threads after each call
+        self._usage_lock = threading.Lock()
+        self._cpu_seconds = 0.0
+        self._memory: dict[int, int] = {}
 
     async def start(self) -> None:
         """Create and initialize the instances (raises ``InvalidActorModule``)."""
@@ -77,9 +83,11 @@ class ActorPool:
 
     def _run(self, instance: WapcInstance, operation: str, payload: bytes, timeout: float) -> bytes:
         """On a worker thread: call, replace the instance if it trapped, hand it back."""
+        began = time.thread_time()
         try:
             return instance.call(operation, payload, timeout)
         except GuestTrap as trap:
+            self._forget(instance)
             try:
                 instance = self._factory()
             except WapcError:
@@ -87,7 +95,23 @@ class ActorPool:
             self._post(self.on_trap, trap)
             raise
         finally:
+            self._account(instance, time.thread_time() - began)
             self._post(self._release, instance)
+
+    def _account(self, instance: WapcInstance, cpu_seconds: float) -> None:
+        memory = instance.memory_bytes()
+        with self._usage_lock:
+            self._cpu_seconds += cpu_seconds
+            self._memory[id(instance)] = memory
+
+    def _forget(self, instance: WapcInstance) -> None:
+        with self._usage_lock:
+            self._memory.pop(id(instance), None)
+
+    def usage(self) -> tuple[float, int]:
+        """CPU seconds spent in calls so far, and linear memory of the instances (bytes)."""
+        with self._usage_lock:
+            return self._cpu_seconds, sum(self._memory.values())
 
     def _post(self, func: Callable[..., None], *args: object) -> None:
         assert self._loop is not None

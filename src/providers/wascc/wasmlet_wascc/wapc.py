@@ -408,6 +408,10 @@ class WapcInstance:
         finally:
             _current.call = None
 
+    def memory_bytes(self) -> int:
+        """Size of the instance's linear memory (call it where calls run, not concurrently)."""
+        return int(self._memory.data_len(self.store))
+
     def _enter(self, call: _Call, timeout: float) -> None:
         self.store.set_epoch_deadline(self._runtime.ticks_for(timeout))
         _current.call = call
