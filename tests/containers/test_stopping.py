@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 
 import pytest
 
@@ -164,3 +165,26 @@ async def test_shutdown_stops_running_containers(
     # The agent stops, not the pod: nothing tells the API the pod ended.
     assert (len(recorder.statuses["bye"]), len(recorder.events)) == reported
     assert await provider.list_pods() == []
+
+
+@pytest.mark.looptime
+async def test_deadline_update_and_start_time(
+    provider: PyRuntimeProvider, recorder: Recorder
+) -> None:
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    long_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=50)
+    started = make_pod("started", [ctr("main", "forever")], activeDeadlineSeconds=60)
+    started["status"] = {"startTime": long_ago.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    await provider.create_pod(started)
+    await recorder.status("started", lambda s: s.get("reason") == "DeadlineExceeded", timeout=60)
+    assert 9 <= loop.time() - began <= 11  # 60 s counted from startTime, 50 s ago
+
+    began = loop.time()
+    pod = make_pod("moved", [ctr("main", "forever")], activeDeadlineSeconds=1000)
+    await provider.create_pod(pod)
+    await recorder.phase("moved", "Running")
+    await asyncio.sleep(10)  # loop time: let the pod be active for a while
+    await provider.update_pod({**pod, "spec": {**pod["spec"], "activeDeadlineSeconds": 30}})
+    await recorder.status("moved", lambda s: s.get("reason") == "DeadlineExceeded", timeout=60)
+    assert round(loop.time() - began) == 30

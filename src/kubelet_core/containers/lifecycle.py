@@ -7,7 +7,9 @@ for it, and applies the restart policy:
 * init containers run one at a time, in order, each until it exits 0; a
   failure fails the pod under ``restartPolicy: Never`` and is retried with
   CrashLoopBackOff otherwise (``kubectl`` then shows ``Init:CrashLoopBackOff``,
-  the app containers wait in ``PodInitializing``);
+  the app containers wait in ``PodInitializing``); sidecars (init containers
+  with ``restartPolicy: Always``) start in their turn, run beside the app
+  containers and are stopped, last first, once those are done;
 * app containers then run side by side (one small supervisor coroutine each,
   inside the runner's task group) and restart per policy with exponential
   back-off (:mod:`kubelet_core.containers.backoff`);
@@ -25,6 +27,11 @@ and ``RunningContainer.wait`` are awaited through :func:`asyncio.shield`, so
 cancelling the runner never loses a container handle or cancels the
 runtime's own bookkeeping; :meth:`terminate` picks those handles up.
 
+``update`` (kubelet semantics: only images and ``activeDeadlineSeconds``
+can change) re-arms the deadline and restarts a running container whose
+image changed, at once and without back-off; a container not running picks
+the new image up at its next start.
+
 Runtime failures never escape: ImagePullError and any other pull exception
 become ErrImagePull; ContainerConfigError becomes
 CreateContainerConfigError; ContainerStartError (or any start exception)
@@ -37,30 +44,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from kubelet_core.containers import deadline
 from kubelet_core.containers.backoff import Backoff, LifecycleTimings, go_duration
+from kubelet_core.containers.deadline import ActiveDeadline
 from kubelet_core.containers.env import EnvResolver, expand_all
+from kubelet_core.containers.images import pull_with_backoff
 from kubelet_core.containers.logs import LogStore
 from kubelet_core.containers.runtime import (
     ContainerLaunch,
     ContainerRuntime,
     ExitStatus,
     ImageRef,
-    PullPolicy,
     RunningContainer,
 )
 from kubelet_core.containers.status import (
     CONFIG_ERROR,
     CONTAINER_CREATING,
     CRASH_LOOP_BACKOFF,
-    ERR_IMAGE_PULL,
-    IMAGE_PULL_BACKOFF,
     POD_INITIALIZING,
     ContainerRecord,
     now_rfc3339,
@@ -72,28 +78,11 @@ from kubelet_core.provider.base import EventType, KubeObject, ProviderContext
 from kubelet_core.provider.errors import (
     ContainerConfigError,
     ContainerStartError,
-    ImagePullError,
     InvalidPodSpec,
     NotFound,
 )
 
 log = structlog.get_logger(__name__)
-
-DEADLINE_EXCEEDED = "DeadlineExceeded"
-DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
-
-
-def pull_policy(container: KubeObject) -> PullPolicy:
-    """``imagePullPolicy``, defaulted as the API server does (Always for :latest/untagged)."""
-    policy = container.get("imagePullPolicy")
-    if policy in ("Always", "IfNotPresent", "Never"):
-        return policy  # type: ignore[no-any-return]
-    image = str(container.get("image", ""))
-    if "@" in image:
-        return "IfNotPresent"
-    last = image.rsplit("/", 1)[-1]
-    tag = last.partition(":")[2]
-    return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
 def _images(spec: KubeObject) -> dict[str, str]:
@@ -168,9 +157,7 @@ class PodRunner:
         self._task: asyncio.Task[None] | None = None
         self._terminate_task: asyncio.Task[None] | None = None
         self._side_tasks: set[asyncio.Task[Any]] = set()
-        self._deadline: asyncio.TimerHandle | None = None
-        self._deadline_at: float | None = None
-        self._began_loop: float | None = None
+        self._deadline = ActiveDeadline(self._deadline_exceeded)
         self._updated = asyncio.Event()
         self._last_status: KubeObject | None = None
         self._muted = False
@@ -206,8 +193,8 @@ class PodRunner:
     # -- life ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._arm_deadline()
-        self._notify()
+        self._deadline.arm(self.pod)
+        self.notify()
         self._task = asyncio.create_task(self._run(), name=f"pod {self.namespace}/{self.name}")
 
     def update(self, pod: KubeObject) -> None:
@@ -221,9 +208,9 @@ class PodRunner:
         """
         old_spec = self.spec
         self.pod = pod
-        if self.spec.get("activeDeadlineSeconds") != old_spec.get("activeDeadlineSeconds"):
-            self._arm_deadline()
         if not self._stopping:
+            if self.spec.get("activeDeadlineSeconds") != old_spec.get("activeDeadlineSeconds"):
+                self._deadline.arm(self.pod)
             old_images = _images(old_spec)
             for name, image in _images(self.spec).items():
                 run = self._runs.get(name)
@@ -254,7 +241,7 @@ class PodRunner:
             self._log.exception("pod runner failed")
             self._fail_pod("ProviderFailed", f"internal error running the pod: {exc!r}")
         finally:
-            if self.finished and self._deadline is not None:
+            if self.finished:
                 self._deadline.cancel()
 
     async def _initialize(self, group: asyncio.TaskGroup) -> bool:
@@ -270,7 +257,7 @@ class PodRunner:
             if record.state.get("waiting", {}).get("reason") == POD_INITIALIZING:
                 record.state = waiting(CONTAINER_CREATING)
         if self.init_records:
-            self._notify()
+            self.notify()
         return True
 
     async def _run_apps(self, group: asyncio.TaskGroup) -> None:
@@ -292,7 +279,7 @@ class PodRunner:
                 await self._stop_run(run, self._grace_period())
         for task in self._sidecars:
             task.cancel()
-        self._notify()
+        self.notify()
 
     def _started(self, record: ContainerRecord) -> asyncio.Event:
         return self._started_events.setdefault(record.name, asyncio.Event())
@@ -307,7 +294,7 @@ class PodRunner:
             if status.exit_code == 0:
                 return True
             if self.spec.get("restartPolicy", "Always") == "Never":
-                self._notify()
+                self.notify()
                 return False
             await self._crash_backoff(record, backoff, ran_for)
 
@@ -337,12 +324,12 @@ class PodRunner:
             f"back-off {go_duration(delay)} restarting failed container={record.name} "
             f"pod={self.kubelet_pod_name}",
         )
-        self._event(
+        self.event(
             "Warning",
             "BackOff",
             f"Back-off restarting failed container {record.name} in pod {self.kubelet_pod_name}",
         )
-        self._notify()
+        self.notify()
         await asyncio.sleep(delay)
         record.restart_count += 1
 
@@ -357,61 +344,16 @@ class PodRunner:
 
     async def _run_once(self, record: ContainerRecord) -> tuple[ExitStatus, float]:
         """Pull, prepare, start and wait for one run; returns how it ended and how long it ran."""
-        container = self._container_spec(record)
-        image = await self._pull(record, container)
-        container = self._container_spec(record)
-        launch = await self._prepare(record, container, image)
+        image = await pull_with_backoff(
+            self.runtime,
+            record,
+            lambda: (self.pod, self._container_spec(record)),
+            timings=self.timings,
+            reporter=self,
+            updated=self._updated,
+        )
+        launch = await self._prepare(record, self._container_spec(record), image)
         return await self._start_and_wait(record, launch)
-
-    async def _pull(self, record: ContainerRecord, container: KubeObject) -> ImageRef:
-        backoff = Backoff(self.timings.image_pull)
-        secrets = [
-            {"name": str(s.get("name", ""))} for s in self.spec.get("imagePullSecrets") or []
-        ]
-        loop = asyncio.get_running_loop()
-        while True:
-            container = self._container_spec(record)
-            image = str(container.get("image", ""))
-            record.image = image
-            self._event("Normal", "Pulling", f'Pulling image "{image}"')
-            began = loop.time()
-            error: ImagePullError
-            try:
-                ref = await self.runtime.pull_image(
-                    self.pod, container, pull_policy(container), secrets
-                )
-            except asyncio.CancelledError:
-                raise
-            except ImagePullError as exc:
-                error = exc
-            except Exception as exc:
-                error = ImagePullError(f"{type(exc).__name__}: {exc}")
-            else:
-                elapsed = loop.time() - began
-                self._event(
-                    "Normal", "Pulled", f'Successfully pulled image "{image}" in {elapsed:.3f}s'
-                )
-                record.image_ref = ref
-                return ref
-            reason = error.reason or ERR_IMAGE_PULL
-            record.set_waiting(reason, error.message)
-            self._event("Warning", "Failed", f'Failed to pull image "{image}": {error.message}')
-            self._event("Warning", "Failed", f"Error: {reason}")
-            self._notify()
-            if not error.retryable:  # retrying cannot help until the pod changes
-                self._updated.clear()
-                await self._updated.wait()
-                continue
-            delay = backoff.next_delay()
-            hold = min(self.timings.image_pull_error_hold, delay)
-            await asyncio.sleep(hold)
-            record.set_waiting(
-                IMAGE_PULL_BACKOFF, f'Back-off pulling image "{image}": {reason}: {error.message}'
-            )
-            self._event("Normal", "BackOff", f'Back-off pulling image "{image}"')
-            self._event("Warning", "Failed", f"Error: {IMAGE_PULL_BACKOFF}")
-            self._notify()
-            await asyncio.sleep(delay - hold)
 
     async def _prepare(
         self, record: ContainerRecord, container: KubeObject, image: ImageRef
@@ -433,8 +375,8 @@ class PodRunner:
             except Exception as exc:
                 error = ContainerConfigError(f"{type(exc).__name__}: {exc}")
             record.set_waiting(CONFIG_ERROR, error.message)
-            self._event("Warning", "Failed", f"Error: {error.message}")
-            self._notify()
+            self.event("Warning", "Failed", f"Error: {error.message}")
+            self.notify()
             await asyncio.sleep(backoff.next_delay())
         restart = record.restart_count
         log_path = self.logs.allocate(self.pod, record.name, restart)
@@ -452,14 +394,14 @@ class PodRunner:
             log_path=log_path,
             restart_count=restart,
             limits={str(k): str(v) for k, v in limits.items()},
-            deadline_seconds=self._deadline_left(),
+            deadline_seconds=self._deadline.left(),
         )
 
     async def _start_and_wait(
         self, record: ContainerRecord, launch: ContainerLaunch
     ) -> tuple[ExitStatus, float]:
         loop = asyncio.get_running_loop()
-        self._event("Normal", "Created", f"Created container {record.name}")
+        self.event("Normal", "Created", f"Created container {record.name}")
         started_at = now_rfc3339()
         began = loop.time()
         start_task = asyncio.ensure_future(self.runtime.start_container(launch))
@@ -481,8 +423,8 @@ class PodRunner:
             failure = ExitStatus(128, "StartError", f"{type(exc).__name__}: {exc}")
         if failure is not None:
             record.set_terminated(failure, started_at, now_rfc3339())
-            self._event("Warning", "Failed", f"Error: {failure.message}")
-            self._notify()
+            self.event("Warning", "Failed", f"Error: {failure.message}")
+            self.notify()
             return failure, 0.0
         self._starting.pop(record.name, None)
         run = self._begin_run(record, launch.restart_count, launch.log_path, running, started_at)
@@ -511,8 +453,8 @@ class PodRunner:
         self._runs[record.name] = run
         self._started(record).set()
         record.set_running(started_at)
-        self._event("Normal", "Started", f"Started container {record.name}")
-        self._notify()
+        self.event("Normal", "Started", f"Started container {record.name}")
+        self.notify()
         return run
 
     async def _wait(self, running: RunningContainer) -> ExitStatus:
@@ -529,7 +471,7 @@ class PodRunner:
         run.finished = True
         run.record.set_terminated(status, run.started_at, now_rfc3339())
         run.ended.set()
-        self._notify()
+        self.notify()
 
     # -- stopping ------------------------------------------------------------------------------
 
@@ -547,9 +489,8 @@ class PodRunner:
         self._stopping = True
         if reason is not None and not self.finished:
             self._pod_reason, self._pod_message = reason, message
-            self._notify()  # the pod is Failed from now on, as kubelet reports it
-        if self._deadline is not None:
-            self._deadline.cancel()
+            self.notify()  # the pod is Failed from now on, as kubelet reports it
+        self._deadline.cancel()
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
             await asyncio.wait({self._task})  # (not "await task": that would re-raise its cancel)
@@ -565,10 +506,10 @@ class PodRunner:
         active = [run for run in self._runs.values() if not run.finished]
         await asyncio.gather(*(self._stop_run(run, grace) for run in active))
         self._stopped = True
-        self._notify()
+        self.notify()
 
     async def _stop_run(self, run: ContainerRun, grace: float, why: str = "") -> None:
-        self._event("Normal", "Killing", why or f"Stopping container {run.record.name}")
+        self.event("Normal", "Killing", why or f"Stopping container {run.record.name}")
         stop_task = asyncio.ensure_future(run.running.stop(grace))
         done, _ = await asyncio.wait({run.wait_task}, timeout=grace + self.timings.stop_slack)
         if done:
@@ -591,9 +532,9 @@ class PodRunner:
         self._stopping = True
         if self._pod_reason is None:
             self._pod_reason, self._pod_message = reason, message
-        self._event("Warning", reason, message)
+        self.event("Warning", reason, message)
         self._spawn(self.terminate(self._grace_period()))
-        self._notify()
+        self.notify()
 
     def _grace_period(self) -> float:
         value = self.spec.get("terminationGracePeriodSeconds")
@@ -606,45 +547,13 @@ class PodRunner:
 
     # -- activeDeadlineSeconds ----------------------------------------------------------------
 
-    def _began(self) -> float:
-        """When the pod became active, on the loop clock (``status.startTime`` if known)."""
-        if self._began_loop is None:
-            elapsed = 0.0
-            start_time = (self.pod.get("status") or {}).get("startTime")
-            if start_time:
-                with contextlib.suppress(ValueError):
-                    began = datetime.datetime.fromisoformat(str(start_time).replace("Z", "+00:00"))
-                    now = datetime.datetime.now(datetime.UTC)
-                    elapsed = max(0.0, (now - began).total_seconds())
-            self._began_loop = asyncio.get_running_loop().time() - elapsed
-        return self._began_loop
-
-    def _arm_deadline(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        seconds = self.spec.get("activeDeadlineSeconds")
-        if seconds is None or self._stopping:
-            self._deadline_at = None
-            return
-        self._deadline_at = self._began() + float(seconds)
-        self._deadline = asyncio.get_running_loop().call_at(
-            self._deadline_at, self._deadline_exceeded
-        )
-
-    def _deadline_left(self) -> float | None:
-        if self._deadline_at is None:
-            return None
-        return max(0.0, self._deadline_at - asyncio.get_running_loop().time())
-
     def _deadline_exceeded(self) -> None:
-        self._deadline = None
         if self.finished or self._stopping:
             return
-        self._event("Warning", DEADLINE_EXCEEDED, DEADLINE_MESSAGE)
+        self.event("Warning", deadline.REASON, deadline.MESSAGE)
         self._stopping = True
         self._spawn(
-            self.terminate(self._grace_period(), reason=DEADLINE_EXCEEDED, message=DEADLINE_MESSAGE)
+            self.terminate(self._grace_period(), reason=deadline.REASON, message=deadline.MESSAGE)
         )
 
     # -- status, events, logs ------------------------------------------------------------------
@@ -675,7 +584,7 @@ class PodRunner:
         """Report nothing more (agent shutdown: the pods live on in the cluster)."""
         self._muted = True
 
-    def _notify(self) -> None:
+    def notify(self) -> None:
         if self._muted:
             return
         status = self.status()
@@ -688,7 +597,7 @@ class PodRunner:
         except Exception:
             self._log.exception("notify_pod_status failed")
 
-    def _event(self, event_type: EventType, reason: str, message: str) -> None:
+    def event(self, event_type: EventType, reason: str, message: str) -> None:
         if self._muted:
             return
         try:

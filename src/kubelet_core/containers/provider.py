@@ -12,6 +12,24 @@ Subclasses may override :meth:`start` and :meth:`shutdown` (calling
 ``<scheme>://<pod-uid>/<container>/<restartCount>``) and :attr:`timings`
 (the back-off constants; tests shrink them).  :attr:`context` holds the
 :class:`ProviderContext` once :meth:`start` has run.
+
+What the lifecycle expects of the runtime half:
+
+* ``pull_image`` may be called before every (re)start of a container; make
+  it cheap when the image is already there (``IfNotPresent``).  Raise
+  ``ImagePullError`` (``retryable=False`` for errors only a pod update can
+  fix, e.g. reason ``InvalidImageName``); any other exception is reported as
+  ErrImagePull too.  It may be cancelled (the pod was deleted).
+* ``start_container`` returns once the container runs; raise
+  ``ContainerStartError`` (or ``InvalidPodSpec`` to fail the whole pod).  It
+  is never cancelled half-way: a pod deleted meanwhile is stopped after.
+* ``RunningContainer.wait`` may be awaited more than once and must not stop
+  the container when the awaiting task is cancelled.  ``stop(grace)`` may
+  return at once or when the container is gone; the lifecycle waits for
+  ``wait()`` up to ``grace`` plus ``timings.stop_slack`` and then reports the
+  container as killed (exit 137) whether the runtime managed it or not.
+* stdout and stderr go to ``launch.log_path`` (opened for append); the
+  lifecycle never reads the container's output itself except to serve logs.
 """
 
 from __future__ import annotations
