@@ -1,9 +1,10 @@
 """Resource usage of pods and the node, as ``/stats/summary`` and ``/metrics/resource`` show it.
 
 A provider that can measure its containers implements the optional
-:class:`StatsProvider` ability (one method, in the spirit of Virtual Kubelet's
-separate ``PodMetricsProvider``), so a minimal provider stays minimal and the
-node still reports its own usage.  Providers may report only cumulative CPU
+:class:`~kubelet_core.provider.stats.StatsProvider` ability (one method, defined
+beside the provider contract so container-running providers can implement it
+without importing this package); a minimal provider stays minimal and the node
+still reports its own usage.  Providers may report only cumulative CPU
 time: :class:`CpuRateTracker` turns two samples into the instantaneous
 ``usageNanoCores`` that ``kubectl top`` prints, as cAdvisor does for kubelet.
 
@@ -15,39 +16,21 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
-from typing import Protocol, runtime_checkable
 
 import psutil
 
 from kubelet_core.provider.base import KubeObject
+from kubelet_core.provider.stats import ContainerStats, PodStats, StatsProvider
 
-
-@dataclasses.dataclass(frozen=True)
-class ContainerStats:
-    """One container's usage.  ``cpu_usage_nano_cores`` None: derive it from two samples."""
-
-    name: str
-    cpu_usage_core_nano_seconds: int
-    memory_working_set_bytes: int
-    memory_usage_bytes: int | None = None
-    cpu_usage_nano_cores: int | None = None
-    start_time: datetime.datetime | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class PodStats:
-    namespace: str
-    name: str
-    uid: str = ""
-    containers: tuple[ContainerStats, ...] = ()
-    start_time: datetime.datetime | None = None
-
-
-@runtime_checkable
-class StatsProvider(Protocol):
-    """Optional provider ability: current usage of every pod it runs."""
-
-    async def pod_stats(self) -> list[PodStats]: ...
+__all__ = [
+    "ContainerStats",
+    "CpuRateTracker",
+    "PodStats",
+    "StatsProvider",
+    "measure_node",
+    "measure_pods",
+    "summary_json",
+]
 
 
 @dataclasses.dataclass(frozen=True)
