@@ -16,7 +16,9 @@ opens ``provider.gates[NAME]``), ``exit-until N CODE`` (exit with CODE while
 ``restartCount < N``), ``sleep-at N SECONDS`` (sleep only in run N).
 ``fail-start [REASON]`` as the first step makes ``start_container`` raise
 ContainerStartError; ``crash-start`` makes it raise RuntimeError;
-``invalid-spec`` makes it raise InvalidPodSpec.
+``invalid-spec`` makes it raise InvalidPodSpec; ``create-error-until N`` makes the
+first N starts fail with reason CreateContainerError (then the rest of the
+script runs, from the step after the next ``;``).
 
 Images: ``missing/...`` fails to pull (retryable), ``invalid/...`` fails
 with InvalidImageName (not retryable), ``explode/...`` raises RuntimeError,
@@ -131,6 +133,8 @@ class PyContainer(RunningContainer):
                     return ExitStatus(int(rest[0]))
                 elif op == "oom":
                     return ExitStatus(137, "OOMKilled", "memory limit exceeded")
+                elif op == "create-error-until":
+                    pass  # handled by start_container
                 elif op == "ignore-stop":
                     self.ignore_stop = True
                 elif op == "env":
@@ -197,6 +201,7 @@ class PyRuntimeProvider(ContainerProvider):
         self._failures: collections.Counter[str] = collections.Counter()
         self.pull_gate: asyncio.Event | None = None  # when set, pulls wait for it
         self.gates: dict[str, asyncio.Event] = {}
+        self.create_errors: dict[str, int] = {}
 
     def gate(self, name: str) -> asyncio.Event:
         """The gate a ``gate NAME`` step waits on (``.set()`` it to let the script go on)."""
@@ -237,6 +242,10 @@ class PyRuntimeProvider(ContainerProvider):
         if argv[:1] == ["fail-start"]:
             reason = argv[1] if len(argv) > 1 else None
             raise ContainerStartError(f"cannot start {launch.name}: bad module", reason=reason)
+        if argv[:1] == ["create-error-until"]:
+            self.create_errors[launch.name] = self.create_errors.get(launch.name, 0) + 1
+            if self.create_errors[launch.name] <= int(argv[1]):
+                raise ContainerStartError("no such entry point", reason="CreateContainerError")
         if argv[:1] == ["crash-start"]:
             raise RuntimeError("runtime crashed")
         if argv[:1] == ["invalid-spec"]:

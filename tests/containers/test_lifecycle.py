@@ -319,3 +319,22 @@ async def test_image_update_restarts_the_container(
     assert container(status, "other")["restartCount"] == 0
     assert provider.launches[-1].image.reference == "pyrt/app:v2"
     assert "BackOff" not in recorder.reasons("upd")
+
+
+async def test_create_container_error_waits_and_retries(
+    provider: PyRuntimeProvider, recorder: Recorder
+) -> None:
+    pod = make_pod(
+        "create", [ctr("main", "create-error-until", "2", ";", "exit", "0")], restart_policy="Never"
+    )
+    await provider.create_pod(pod)
+    status = await recorder.status(
+        "create", lambda s: state_reason(s, "main") == "CreateContainerError"
+    )
+    assert status["phase"] == "Pending"
+    assert container(status, "main")["state"]["waiting"]["message"] == "no such entry point"
+    await recorder.event("Failed", "Error: no such entry point")
+    done = await recorder.phase("create", "Succeeded")
+    assert container(done, "main")["restartCount"] == 0  # never created: no restart counted
+    assert container(done, "main")["lastState"] == {}
+    assert len(provider.launches) == 3

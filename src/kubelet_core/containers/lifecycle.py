@@ -34,9 +34,11 @@ the new image up at its next start.
 
 Runtime failures never escape: ImagePullError and any other pull exception
 become ErrImagePull; ContainerConfigError becomes
-CreateContainerConfigError; ContainerStartError (or any start exception)
-becomes a ``terminated`` state with its reason (StartError by default) that
-the restart policy then handles; InvalidPodSpec fails the whole pod.
+CreateContainerConfigError; ContainerStartError with reason
+CreateContainerError is a waiting state retried with back-off; any other
+ContainerStartError (or start exception) becomes a ``terminated`` state with
+its reason (StartError by default) that the restart policy then handles;
+InvalidPodSpec fails the whole pod.
 """
 
 from __future__ import annotations
@@ -83,6 +85,17 @@ from kubelet_core.provider.errors import (
 )
 
 log = structlog.get_logger(__name__)
+
+
+CREATE_ERROR = "CreateContainerError"
+
+
+class _NotCreated(Exception):
+    """start_container refused with CreateContainerError: wait and retry, no restart."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _images(spec: KubeObject) -> dict[str, str]:
@@ -343,17 +356,30 @@ class PodRunner:
         raise InvalidPodSpec(f"container {record.name!r} is no longer in the pod spec")
 
     async def _run_once(self, record: ContainerRecord) -> tuple[ExitStatus, float]:
-        """Pull, prepare, start and wait for one run; returns how it ended and how long it ran."""
-        image = await pull_with_backoff(
-            self.runtime,
-            record,
-            lambda: (self.pod, self._container_spec(record)),
-            timings=self.timings,
-            reporter=self,
-            updated=self._updated,
-        )
-        launch = await self._prepare(record, self._container_spec(record), image)
-        return await self._start_and_wait(record, launch)
+        """Pull, prepare, start and wait for one run; returns how it ended and how long it ran.
+
+        A start refused with reason ``CreateContainerError`` means the container
+        was never created: like kubelet, it waits in that state and is retried
+        (from the pull on) with back-off, without a restart being counted.
+        """
+        backoff = Backoff(self.timings.config_retry)
+        while True:
+            image = await pull_with_backoff(
+                self.runtime,
+                record,
+                lambda: (self.pod, self._container_spec(record)),
+                timings=self.timings,
+                reporter=self,
+                updated=self._updated,
+            )
+            launch = await self._prepare(record, self._container_spec(record), image)
+            try:
+                return await self._start_and_wait(record, launch)
+            except _NotCreated as exc:
+                record.set_waiting(CREATE_ERROR, exc.message)
+                self.event("Warning", "Failed", f"Error: {exc.message}")
+                self.notify()
+                await asyncio.sleep(backoff.next_delay())
 
     async def _prepare(
         self, record: ContainerRecord, container: KubeObject, image: ImageRef
@@ -417,6 +443,8 @@ class PodRunner:
             self._fail_pod(exc.reason, exc.message)
         except ContainerStartError as exc:
             self._starting.pop(record.name, None)
+            if exc.reason == CREATE_ERROR:
+                raise _NotCreated(exc.message) from exc
             failure = ExitStatus(exc.exit_code, exc.reason, exc.message)
         except Exception as exc:
             self._starting.pop(record.name, None)

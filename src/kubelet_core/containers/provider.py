@@ -21,7 +21,10 @@ What the lifecycle expects of the runtime half:
   fix, e.g. reason ``InvalidImageName``); any other exception is reported as
   ErrImagePull too.  It may be cancelled (the pod was deleted).
 * ``start_container`` returns once the container runs; raise
-  ``ContainerStartError`` (or ``InvalidPodSpec`` to fail the whole pod).  It
+  ``ContainerStartError`` (a ``terminated`` state, exit code and reason from
+  the error, then the restart policy decides), with
+  ``reason="CreateContainerError"`` for "could not even be created" (a
+  waiting state, retried), or ``InvalidPodSpec`` to fail the whole pod.  It
   is never cancelled half-way: a pod deleted meanwhile is stopped after.
 * ``RunningContainer.wait`` may be awaited more than once and must not stop
   the container when the awaiting task is cancelled.  ``stop(grace)`` may
