@@ -146,7 +146,6 @@ class NodeAgent:
                 settings.kubeconfig, qps=settings.kube_api_qps, burst=settings.kube_api_burst)
         api = self._api
         api.add_observer(self.metrics.observe_request)
-        structlog.contextvars.bind_contextvars()
         profile = self.provider.node_profile()
         host = await asyncio.to_thread(HostInfo.measure, settings.data_dir)
         self.description = description = NodeDescription.build(settings, profile, host)
@@ -161,14 +160,10 @@ class NodeAgent:
 
         self.events = KubeEventRecorder(api, node_name=self.node_name, metrics=self.metrics)
         self.events.start()
-        cache: dict[str, KubeObject] = {}
         self.statuses = PodStatusWriter(api, node_ip=settings.node_ip, metrics=self.metrics,
-                                        lookup=lambda key: self.watcher.cache.get(key)
-                                        if self.watcher else None)
+                                        lookup=self._cached_pod)
         self.syncer = PodSyncer(self.provider, api, statuses=self.statuses,
-                                record_event=self.events,
-                                lookup=lambda key: self.watcher.cache.get(key)
-                                if self.watcher else cache.get(key))
+                                record_event=self.events, lookup=self._cached_pod)
         self.watcher = PodWatcher(api, self.node_name, on_changed=self.syncer.changed,
                                   on_gone=self.syncer.gone, metrics=self.metrics,
                                   on_open=self.statuses.api_reachable)
@@ -214,6 +209,10 @@ class NodeAgent:
         self._started = True
         self.events(self.node, "Normal", "Starting", "Started wasmlet.")
         log.info("node agent started", node=self.node_name, pods=len(pods))
+
+    def _cached_pod(self, key: str) -> KubeObject | None:
+        """The latest version of pod ``key`` seen by the watch (None if not ours)."""
+        return self.watcher.cache.get(key) if self.watcher is not None else None
 
     async def _first_list(self, watcher: PodWatcher) -> list[KubeObject]:
         backoff = Backoff(0.2, 30.0)
