@@ -126,3 +126,15 @@ def test_parse_defaults() -> None:
         assert "sinceTime" in str(error)
     else:
         raise AssertionError("a bad sinceTime was accepted")
+
+
+async def test_stop_ends_open_follow_streams(
+    server: KubeletApiServer, http: aiohttp.ClientSession, pki: Pki, provider: FileLogProvider
+) -> None:
+    await provider.append("default", "web", "app", "first\n")
+    async with http.get(
+        server.url + PATH, params={"follow": "true"}, ssl=client_context(server, pki.admin)
+    ) as response:
+        assert await asyncio.wait_for(response.content.readline(), 5) == b"first\n"
+        await asyncio.wait_for(server.stop(), 10)
+        await asyncio.wait_for(provider.stream_closed.wait(), 5)

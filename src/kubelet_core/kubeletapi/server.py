@@ -23,6 +23,7 @@ stream's provider iterator when the user presses Ctrl-C.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ssl
 from collections.abc import Awaitable, Callable
@@ -76,6 +77,7 @@ class KubeletApiServer:
         self._authorizer = auth.Authorizer(api)
         self._cpu = stats.CpuRateTracker()
         self._runner: web.AppRunner | None = None
+        self._streams: set[asyncio.Task[object]] = set()
         self.port = 0
 
     @property
@@ -116,6 +118,10 @@ class KubeletApiServer:
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
+        # Followed logs never end by themselves: end them now rather than after aiohttp's
+        # shutdown timeout.
+        for task in list(self._streams):
+            task.cancel()
         if runner is not None:
             await runner.cleanup()
 
@@ -224,7 +230,14 @@ class KubeletApiServer:
         )
 
     async def _container_logs(self, request: web.Request) -> web.StreamResponse:
-        return await logs.stream_container_logs(request, self._provider)
+        task = asyncio.current_task()
+        if task is not None:
+            self._streams.add(task)
+        try:
+            return await logs.stream_container_logs(request, self._provider)
+        finally:
+            if task is not None:
+                self._streams.discard(task)
 
     async def _not_implemented(self, request: web.Request) -> web.Response:
         what = request.path.split("/")[1]
