@@ -247,7 +247,10 @@ class ModuleStore:
             removed, freed, remaining = 0, 0, 0
             now = time.time()
             for blob in self.blobs.iterdir():
-                stat = blob.stat()
+                try:
+                    stat = blob.stat()
+                except FileNotFoundError:
+                    continue  # removed by another process's gc meanwhile
                 if f"sha256:{blob.name}" in live or now - stat.st_mtime < _GC_GRACE:
                     remaining += stat.st_size
                     continue
