@@ -304,3 +304,17 @@ async def test_gc_unreferenced_and_lru_budget(store: ModuleStore, wasm_dir: Path
     result = await store.gc(0, keep=[a.digest])
     assert result.removed_references == ()
     assert a.path.exists()
+
+
+async def test_store_push_then_pull_elsewhere(
+    store: ModuleStore, registry: RegistryProcess, wasm_dir: Path, tmp_path: Path
+) -> None:
+    repo = _repo("pushed")
+    digest = await store.push(wasm_dir / "writer.wasm", f"{registry.host}/{repo}:v1")
+    other = ModuleStore(tmp_path / "other")
+    try:
+        module = await other.pull(f"{registry.host}/{repo}@{digest}", "IfNotPresent")
+        assert module.path.read_bytes() == (wasm_dir / "writer.wasm").read_bytes()
+        assert module.manifest_digest == digest
+    finally:
+        await other.aclose()
