@@ -318,3 +318,41 @@ async def test_store_push_then_pull_elsewhere(
         assert module.manifest_digest == digest
     finally:
         await other.aclose()
+
+
+async def test_image_index_with_a_wasm_platform(
+    store: ModuleStore, registry: RegistryProcess, wasm_dir: Path
+) -> None:
+    """A manifest list is followed to its wasm entry; without one it is not a wasm module."""
+    import json
+
+    import aiohttp
+
+    from kubelet_core.modules import ImageReference, RegistryClient
+    from kubelet_core.modules.oci import OCI_INDEX, OCI_MANIFEST
+
+    repo = _repo("index")
+    child = await registry.push(wasm_dir / "hello.wasm", f"{repo}:wasm-only")
+    ref = ImageReference.parse(f"{registry.host}/{repo}:multi")
+    amd64 = ImageReference.parse(f"{registry.host}/{repo}:amd64")
+    async with aiohttp.ClientSession() as session:
+        client = RegistryClient(session)
+        _, _, body = await client.get_manifest(ref, None, key=child)
+
+        def index(arch: str) -> bytes:
+            platform = {"architecture": arch, "os": "wasip1" if arch == "wasm" else "linux"}
+            entry = {
+                "mediaType": OCI_MANIFEST,
+                "digest": child,
+                "size": len(body),
+                "platform": platform,
+            }
+            manifests = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}
+            return json.dumps(manifests).encode()
+
+        await client.push_manifest(ref, index("wasm"), OCI_INDEX, None)
+        await client.push_manifest(amd64, index("amd64"), OCI_INDEX, None)
+    module = await store.pull(str(ref), "Always")
+    assert module.path.read_bytes() == (wasm_dir / "hello.wasm").read_bytes()
+    with pytest.raises(ImagePullError, match="no wasm/wasi platform"):
+        await store.pull(str(amd64), "Always")

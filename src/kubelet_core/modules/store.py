@@ -311,6 +311,11 @@ class ModuleStore:
             manifest_digest, content_type, body = await client.get_manifest(
                 ref, creds, key=entry.digest
             )
+            if len(body) != entry.size:
+                raise ImagePullError(
+                    f"size mismatch for manifest {entry.digest} of {ref}: "
+                    f"got {len(body)} bytes, the index declares {entry.size}"
+                )
             manifest = parse_json(body, f"manifest of {ref}")
         index = self._read_index()
         known = index["manifests"].get(manifest_digest)
