@@ -83,6 +83,13 @@ class NodeSettings(BaseSettings):
     drain_on_shutdown: bool = Field(False, description="evict pods when the agent stops")
     shutdown_grace_period_seconds: float = Field(30.0, ge=0)
 
+    client_ca_file: Path | None = Field(
+        None, description="CA that signs client certificates allowed to call the kubelet API"
+    )
+    tls_cert_file: Path | None = Field(None, description="kubelet API serving certificate")
+    tls_private_key_file: Path | None = Field(None, description="its private key")
+    anonymous_auth: bool = Field(False, description="allow unauthenticated kubelet API calls")
+
     insecure_registries: list[str] = Field(default_factory=list)
     allowed_host_paths: list[str] = Field(default_factory=list)
     container_log_max_size: str = "10Mi"
