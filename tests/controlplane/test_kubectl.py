@@ -148,3 +148,30 @@ async def test_get_watch_streams_changes(env: tuple[Kubectl, Client]) -> None:
     finally:
         proc.kill()
         await proc.wait()
+
+
+TOLERATING_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: tolerant
+spec:
+  containers:
+  - name: main
+    image: example/hello:1
+  tolerations:
+  - {key: kubernetes.io/arch, operator: Equal, value: wasm32-wasi, effect: NoExecute}
+"""
+
+
+async def test_reapply_with_admission_defaults_is_a_no_op(env: tuple[Kubectl, Client]) -> None:
+    """Tolerations are an atomic list, so kubectl re-sends them ("configured"), and the
+    DefaultTolerationSeconds admission defaults come back: the object does not change."""
+    k, client = env
+    await k.apply(TOLERATING_POD)
+    before = await client.ok("GET", "/api/v1/namespaces/default/pods/tolerant")
+    assert len(before["spec"]["tolerations"]) == 3
+    assert "pod/tolerant configured" in await k.apply(TOLERATING_POD)
+    after = await client.ok("GET", "/api/v1/namespaces/default/pods/tolerant")
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert after == before

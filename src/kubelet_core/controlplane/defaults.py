@@ -49,7 +49,7 @@ def _default_container(c: KubeObject) -> None:
             port.setdefault("protocol", "TCP")
 
 
-def _default_pod(obj: KubeObject) -> None:
+def _default_pod_spec(obj: KubeObject) -> None:
     spec = obj.setdefault("spec", {})
     if not isinstance(spec, dict):
         return
@@ -63,20 +63,35 @@ def _default_pod(obj: KubeObject) -> None:
     spec.setdefault("enableServiceLinks", True)
     spec.setdefault("priority", 0)
     spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-    tolerations = spec.setdefault("tolerations", [])
-    if isinstance(tolerations, list):
-        for default in _DEFAULT_TOLERATIONS:
-            if not any(
-                isinstance(t, dict)
-                and t.get("key") == default["key"]
-                and t.get("effect") in (None, "", "NoExecute")
-                for t in tolerations
-            ):
-                tolerations.append(dict(default))
+    add_default_tolerations(spec)
     for field in ("containers", "initContainers"):
         for c in spec.get(field) or []:
             if isinstance(c, dict):
                 _default_container(c)
+
+
+def add_default_tolerations(spec: KubeObject) -> None:
+    """The DefaultTolerationSeconds admission plugin (on create and on update)."""
+    tolerations = spec.get("tolerations")
+    if tolerations is None:
+        tolerations = spec["tolerations"] = []
+    if not isinstance(tolerations, list):
+        return
+    for default in _DEFAULT_TOLERATIONS:
+        if not any(
+            isinstance(t, dict)
+            and (
+                t.get("key") == default["key"]
+                or (not t.get("key") and t.get("operator") == "Exists")
+            )
+            and t.get("effect") in (None, "", "NoExecute")
+            for t in tolerations
+        ):
+            tolerations.append(dict(default))
+
+
+def _default_pod(obj: KubeObject) -> None:
+    _default_pod_spec(obj)
     # Like kube-apiserver, a pod's status is not taken from the create request.
     obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
 
@@ -109,6 +124,14 @@ def normalize(rt: ResourceType, obj: KubeObject) -> None:
         endpoints = status.setdefault("daemonEndpoints", {})
         if isinstance(endpoints, dict):
             endpoints.setdefault("kubeletEndpoint", {"Port": 0})
+
+
+def apply_update_defaults(rt: ResourceType, obj: KubeObject) -> None:
+    """Defaulting that also runs on updates and patches (decoding defaults, admission)."""
+    if rt is PODS:
+        _default_pod_spec(obj)
+    elif rt is SECRETS:
+        obj.setdefault("type", "Opaque")
 
 
 def apply_defaults(rt: ResourceType, obj: KubeObject) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubelet_core.controlplane import errors, jsonutil
-from kubelet_core.controlplane.defaults import apply_defaults, normalize
+from kubelet_core.controlplane.defaults import apply_defaults, apply_update_defaults, normalize
 from kubelet_core.controlplane.errors import ApiError
 from kubelet_core.controlplane.resources import (
     BY_KEY,
@@ -281,7 +281,11 @@ class Registry:
                 f"UID in object meta: {old['metadata']['uid']}",
             )
         new = self._merge_for_update(rt, old, new, subresource)
+        if not subresource:
+            apply_update_defaults(rt, new)
         normalize(rt, new)
+        if rt.tracks_generation and old.get("spec") != new.get("spec"):
+            new["metadata"]["generation"] = int(old["metadata"].get("generation") or 1) + 1
         causes = validate(rt, new)
         if rt is PODS and not subresource:
             causes += validate_pod_update(old, new)
@@ -319,8 +323,6 @@ class Registry:
                     new["status"] = old["status"]
                 else:
                     new.pop("status", None)
-        if rt.tracks_generation and old.get("spec") != new.get("spec"):
-            meta["generation"] = int(old_meta.get("generation") or 1) + 1
         if rt is PODS and not subresource:
             # Binding is the only way to set nodeName after creation.
             old_node = (old.get("spec") or {}).get("nodeName")
