@@ -169,7 +169,13 @@ async def test_reapply_with_admission_defaults_is_a_no_op(env: tuple[Kubectl, Cl
     DefaultTolerationSeconds admission defaults come back: the object does not change."""
     k, client = env
     await k.apply(TOLERATING_POD)
-    before = await client.ok("GET", "/api/v1/namespaces/default/pods/tolerant")
+
+    async def settled() -> Any:
+        # The scheduler has had its say (no nodes here: PodScheduled=False).
+        pod = await client.ok("GET", "/api/v1/namespaces/default/pods/tolerant")
+        return pod if pod["status"].get("conditions") else None
+
+    before = await eventually(settled)
     assert len(before["spec"]["tolerations"]) == 3
     assert "pod/tolerant configured" in await k.apply(TOLERATING_POD)
     after = await client.ok("GET", "/api/v1/namespaces/default/pods/tolerant")
