@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from wasmlet_wascc import sections
 @pytest.mark.needs_clang
 def test_rebuilt_actors_match_the_committed_ones(tmp_path: Path) -> None:
     clang = require(clang_path(), "clang-14 with the wasm32 target")
+    require(shutil.which("wasm-ld-14") or shutil.which("wasm-ld"), "lld-14 (wasm-ld)")
+    require(shutil.which("make"), "make")
     subprocess.run(
         ["make", "-C", str(ACTORS_DIR), f"OUT={tmp_path}", f"CLANG={clang}", "all"],
         check=True,
