@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kubelet_core.provider.base import LogOptions
 from kubelet_core.testing import ClusterHarness, pod_manifest
 from tests.fixtures.registry import RegistryProcess
 from tests.wasi.conftest import WASM_DIR
@@ -47,4 +48,10 @@ async def test_private_module_with_pull_secret(
             status = pod["status"]["containerStatuses"][0]
             assert status["state"]["terminated"]["exitCode"] == 0
             assert status["imageID"].startswith(f"{token_registry.host}/{repo}@sha256:")
-            assert node.provider is not None
+            chunks = [
+                chunk
+                async for chunk in node.provider.container_logs(
+                    "default", "private", "private", LogOptions()
+                )
+            ]
+            assert b"".join(chunks) == b"from a private registry\n"
