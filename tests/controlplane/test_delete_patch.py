@@ -213,3 +213,37 @@ async def test_namespace_deletion_removes_contents(client: Client) -> None:
     assert listed["items"] == []
     status, err = await client.delete("/api/v1/namespaces/default")
     assert status == 403 and err["reason"] == "Forbidden"
+
+
+async def test_eviction_deletes_gracefully(client: Client) -> None:
+    await client.ok("POST", PODS, pod("p", nodeName="n1"))
+    status, body = await client.post(
+        f"{PODS}/p/eviction",
+        {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"}},
+    )
+    assert status == 201 and body["status"] == "Success"
+    evicted = await client.ok("GET", f"{PODS}/p")
+    assert evicted["metadata"]["deletionGracePeriodSeconds"] == 30
+
+
+async def test_delete_collection_with_selector(client: Client) -> None:
+    for name, app in (("a", "x"), ("b", "x"), ("c", "y")):
+        body = pod(name)
+        body["metadata"]["labels"] = {"app": app}
+        await client.ok("POST", PODS, body)
+    deleted = await client.ok("DELETE", PODS, params={"labelSelector": "app=x"})
+    assert sorted(i["metadata"]["name"] for i in deleted["items"]) == ["a", "b"]
+    left = await client.ok("GET", PODS)
+    assert [i["metadata"]["name"] for i in left["items"]] == ["c"]
+
+
+async def test_event_namespace_must_match(client: Client) -> None:
+    status, body = await client.post(
+        "/api/v1/namespaces/default/events",
+        {
+            "metadata": {"name": "e"},
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "kube-system"},
+            "reason": "X",
+        },
+    )
+    assert status == 422 and body["details"]["causes"][0]["field"] == "involvedObject.namespace"

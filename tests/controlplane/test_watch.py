@@ -176,3 +176,25 @@ async def test_list_selectors(client: Client) -> None:
     assert await names(fieldSelector="status.phase=Pending,metadata.name!=b") == ["a", "c"]
     status, body = await client.get(PODS, fieldSelector="spec.bogus=1")
     assert status == 400 and "field label not supported" in body["message"]
+
+
+async def test_legacy_watch_path(client: Client) -> None:
+    created = await client.ok("POST", PODS, pod("a"))
+    resp = await client.session.get(
+        client.cp.url + "/api/v1/watch/namespaces/default/pods/a",
+        params={"resourceVersion": created["metadata"]["resourceVersion"]},
+        ssl=client.ssl,
+    )
+    from tests.controlplane.conftest import Watch
+
+    watch = Watch(resp)
+    await client.ok("POST", PODS, pod("b"))
+    await client.ok(
+        "PATCH",
+        f"{PODS}/a",
+        {"metadata": {"labels": {"x": "1"}}},
+        content_type="application/merge-patch+json",
+    )
+    event = await watch.next()
+    assert (event["type"], event["object"]["metadata"]["name"]) == ("MODIFIED", "a")
+    watch.close()

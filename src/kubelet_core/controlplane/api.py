@@ -182,6 +182,22 @@ class Api:
                 },
                 201,
             )
+        if t.subresource == "eviction":
+            if method != "POST":
+                raise errors.method_not_allowed(method, "pods/eviction")
+            body = await self._body(request)
+            options = (body.get("deleteOptions") if isinstance(body, dict) else None) or {}
+            await self.registry.delete(PODS, ns, t.name, DeleteOptions(options, {}))
+            return obj_response(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "code": 201,
+                },
+                201,
+            )
         if t.subresource == "log":
             pod = self.registry.get(PODS, ns, t.name).obj
             if self.log_handler is None:

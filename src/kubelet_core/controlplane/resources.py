@@ -88,7 +88,7 @@ NODES = ResourceType(
     "Node",
     False,
     ("no",),
-    ("status", "proxy"),
+    ("status",),
     split_status=True,
     field_labels=BASE_FIELDS | {"spec.unschedulable"},
 )

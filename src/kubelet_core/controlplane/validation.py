@@ -12,7 +12,7 @@ import binascii
 import re
 from typing import Any
 
-from kubelet_core.controlplane.resources import NAMESPACES, PODS, SECRETS, ResourceType
+from kubelet_core.controlplane.resources import EVENTS, NAMESPACES, PODS, SECRETS, ResourceType
 
 KubeObject = dict[str, Any]
 Cause = tuple[str, str, str]
@@ -164,6 +164,17 @@ def validate(rt: ResourceType, obj: KubeObject) -> list[Cause]:
         causes += _pod_errors(obj)
     elif rt is SECRETS:
         causes += _secret_errors(obj)
+    elif rt is EVENTS:
+        involved = obj.get("involvedObject") or {}
+        namespace = meta.get("namespace") or ""
+        if involved.get("namespace") and involved["namespace"] != namespace:
+            causes.append(
+                (
+                    "involvedObject.namespace",
+                    INVALID,
+                    f'Invalid value: "{involved["namespace"]}": does not match event.namespace',
+                )
+            )
     return causes
 
 
