@@ -16,9 +16,11 @@ opens ``provider.gates[NAME]``), ``exit-until N CODE`` (exit with CODE while
 ``restartCount < N``), ``sleep-at N SECONDS`` (sleep only in run N).
 ``fail-start [REASON]`` as the first step makes ``start_container`` raise
 ContainerStartError; ``crash-start`` makes it raise RuntimeError;
-``invalid-spec`` makes it raise InvalidPodSpec; ``create-error-until N`` makes the
-first N starts fail with reason CreateContainerError (then the rest of the
-script runs, from the step after the next ``;``).
+``invalid-spec`` makes it raise InvalidPodSpec; ``slow-start`` makes it
+wait for ``provider.gate("start")``; ``broken-stop`` makes ``stop`` raise
+(the container keeps running); ``broken-wait`` ends the script and makes
+``wait`` raise; ``create-error-until N`` makes the first N starts fail with
+reason CreateContainerError (then the script runs).
 
 Images: ``missing/...`` fails to pull (retryable), ``invalid/...`` fails
 with InvalidImageName (not retryable), ``explode/...`` raises RuntimeError,
@@ -61,6 +63,8 @@ class PyContainer(RunningContainer):
         self.launch = launch
         self._gates = gates
         self.ignore_stop = False
+        self.broken_stop = False
+        self._lost = False
         self._stop_requested = asyncio.Event()
         self._killed = False
         self._log = launch.log_path.open("ab", buffering=0)
@@ -133,8 +137,13 @@ class PyContainer(RunningContainer):
                     return ExitStatus(int(rest[0]))
                 elif op == "oom":
                     return ExitStatus(137, "OOMKilled", "memory limit exceeded")
-                elif op == "create-error-until":
+                elif op in ("create-error-until", "slow-start"):
                     pass  # handled by start_container
+                elif op == "broken-stop":
+                    self.broken_stop = True
+                elif op == "broken-wait":
+                    self._lost = True
+                    return ExitStatus(0)
                 elif op == "ignore-stop":
                     self.ignore_stop = True
                 elif op == "env":
@@ -171,9 +180,14 @@ class PyContainer(RunningContainer):
         return self._task.done()
 
     async def wait(self) -> ExitStatus:
-        return await asyncio.shield(self._task)
+        status = await asyncio.shield(self._task)
+        if self._lost:
+            raise RuntimeError("runtime lost the instance")
+        return status
 
     async def stop(self, grace_period_seconds: float) -> None:
+        if self.broken_stop:
+            raise RuntimeError("stop is broken")
         self._stop_requested.set()
         done, _ = await asyncio.wait({self._task}, timeout=grace_period_seconds)
         if not done:
@@ -246,6 +260,8 @@ class PyRuntimeProvider(ContainerProvider):
             self.create_errors[launch.name] = self.create_errors.get(launch.name, 0) + 1
             if self.create_errors[launch.name] <= int(argv[1]):
                 raise ContainerStartError("no such entry point", reason="CreateContainerError")
+        if argv[:1] == ["slow-start"]:
+            await self.gate("start").wait()
         if argv[:1] == ["crash-start"]:
             raise RuntimeError("runtime crashed")
         if argv[:1] == ["invalid-spec"]:

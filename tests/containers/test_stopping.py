@@ -188,3 +188,47 @@ async def test_deadline_update_and_start_time(
     await provider.update_pod({**pod, "spec": {**pod["spec"], "activeDeadlineSeconds": 30}})
     await recorder.status("moved", lambda s: s.get("reason") == "DeadlineExceeded", timeout=60)
     assert round(loop.time() - began) == 30
+
+
+async def test_delete_while_a_start_is_under_way(
+    provider: PyRuntimeProvider, recorder: Recorder
+) -> None:
+    pod = make_pod("starting", [ctr("main", "slow-start", ";", "forever")])
+    await provider.create_pod(pod)
+    await recorder.event("Created", pod="starting")
+    deletion = asyncio.create_task(provider.delete_pod(pod, 5))
+    await asyncio.sleep(0)  # let the deletion cancel the runner first
+    provider.gate("start").set()
+    async with asyncio.timeout(2):
+        await deletion
+    # The container that came up after all was not lost: it was stopped.
+    assert provider.containers[0].stopped
+    await recorder.event("Killing", "Stopping container main")
+    assert (
+        container(recorder.statuses["starting"][-1], "main")["state"]["terminated"]["exitCode"]
+        == 143
+    )
+
+
+async def test_runtime_stop_and_wait_errors(context: ProviderContext, recorder: Recorder) -> None:
+    provider = PyRuntimeProvider(timings=LifecycleTimings(stop_slack=0.2))
+    await provider.start(context)
+    lost = make_pod("lost", [ctr("main", "broken-wait")], restart_policy="Never")
+    await provider.create_pod(lost)
+    status = await recorder.phase("lost", "Failed")
+    terminated = container(status, "main")["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (255, "Error")
+    assert "lost track of the container" in terminated["message"]
+
+    broken = make_pod("broken", [ctr("main", "broken-stop", ";", "forever")])
+    await provider.create_pod(broken)
+    await recorder.phase("broken", "Running")
+    async with asyncio.timeout(2):
+        await provider.delete_pod(broken, 0.1)
+    terminated = container(recorder.statuses["broken"][-1], "main")["state"]["terminated"]
+    assert terminated["exitCode"] == 137
+    assert terminated["message"] == "the container did not stop within 0.1s grace period"
+    await provider.shutdown()
+    stubborn = provider.containers[-1]  # the runtime really failed to stop it: clean up here
+    stubborn.broken_stop = False
+    await stubborn.stop(0)

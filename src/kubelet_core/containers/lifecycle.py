@@ -44,7 +44,6 @@ InvalidPodSpec fails the whole pod.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
@@ -525,11 +524,13 @@ class PodRunner:
         slack = self.timings.stop_slack
         # Containers whose start was under way when the runner was cancelled.
         for record, restart, log_path, start_task in list(self._starting.values()):
-            try:
-                running = await asyncio.wait_for(asyncio.shield(start_task), grace + slack)
-            except (Exception, asyncio.CancelledError):
+            done, _ = await asyncio.wait({start_task}, timeout=grace + slack)
+            if not done:
+                start_task.cancel()  # a start that hangs this long is abandoned
                 continue
-            self._begin_run(record, restart, log_path, running, now_rfc3339())
+            if start_task.cancelled() or start_task.exception() is not None:
+                continue
+            self._begin_run(record, restart, log_path, start_task.result(), now_rfc3339())
         self._starting.clear()
         active = [run for run in self._runs.values() if not run.finished]
         await asyncio.gather(*(self._stop_run(run, grace) for run in active))
@@ -548,11 +549,13 @@ class PodRunner:
             )
         if not stop_task.done():
             stop_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            try:
-                await stop_task
-            except Exception:
-                self._log.exception("stopping a container failed", container=run.record.name)
+            await asyncio.wait({stop_task})
+        if not stop_task.cancelled() and stop_task.exception() is not None:
+            self._log.error(
+                "stopping a container failed",
+                container=run.record.name,
+                error=repr(stop_task.exception()),
+            )
         self._finish_run(run, status)
 
     def _fail_pod(self, reason: str, message: str) -> None:
