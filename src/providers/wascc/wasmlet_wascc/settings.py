@@ -33,10 +33,10 @@ every option can also come from the environment (lists comma-separated):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from wasmlet_wascc.quantity import parse_bytes
 
@@ -44,17 +44,18 @@ from wasmlet_wascc.quantity import parse_bytes
 class WasccSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WASMLET_WASCC_", extra="forbid")
 
-    allowed_issuers: list[str] = Field(default_factory=list)
-    call_timeout_seconds: float = Field(1.0, gt=0)
-    instances_per_actor: int = Field(2, ge=1, le=64)
-    max_traps: int = Field(5, ge=1)
-    trap_window_seconds: float = Field(10.0, gt=0)
-    port_range: tuple[int, int] = (30000, 32767)
+    # NoDecode: the env holds comma-separated text, not JSON (the validators split it)
+    allowed_issuers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    call_timeout_seconds: float = Field(default=1.0, gt=0)
+    instances_per_actor: int = Field(default=2, ge=1, le=64)
+    max_traps: int = Field(default=5, ge=1)
+    trap_window_seconds: float = Field(default=10.0, gt=0)
+    port_range: Annotated[tuple[int, int], NoDecode] = (30000, 32767)
     memory_limit: str = "64Mi"
-    call_threads: int = Field(16, ge=1)
+    call_threads: int = Field(default=16, ge=1)
     allow_local_modules: bool = False
-    insecure_registries: list[str] = Field(default_factory=list)
-    epoch_tick_seconds: float = Field(0.01, gt=0)
+    insecure_registries: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    epoch_tick_seconds: float = Field(default=0.01, gt=0)
 
     @field_validator("allowed_issuers", "insecure_registries", mode="before")
     @classmethod
