@@ -6,6 +6,8 @@ import pytest
 
 from tests.components import kubectl_path, require
 
+pytest_plugins = ["tests.fixtures.registry"]
+
 
 @pytest.fixture(scope="session")
 def kubectl() -> str:

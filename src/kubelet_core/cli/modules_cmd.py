@@ -24,6 +24,9 @@ def register(commands: Any) -> None:
     rm = actions.add_parser("rm", help="remove a reference (its bytes go at the next gc)")
     rm.add_argument("reference")
     rm.set_defaults(handler=run_rm)
+    gc = actions.add_parser("gc", help="delete unreferenced bytes, and old modules over a budget")
+    gc.add_argument("--budget", help="keep at most this much, e.g. 500Mi (default: no limit)")
+    gc.set_defaults(handler=run_gc)
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -36,7 +39,12 @@ def _store(args: argparse.Namespace) -> Any:
 def run_import(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise UserError(f"{args.file}: no such file")
-    stored = asyncio.run(_store(args).import_file(args.file, args.reference))
+    from kubelet_core.provider import ProviderError
+
+    try:
+        stored = asyncio.run(_store(args).import_file(args.file, args.reference))
+    except ProviderError as error:
+        raise UserError(f"cannot import {args.file}: {error.message}") from error
     print(f"imported {args.reference} ({stored.digest}, {stored.size} bytes)")
     return 0
 
@@ -54,4 +62,28 @@ def run_rm(args: argparse.Namespace) -> int:
     if not removed:
         raise UserError(f"{args.reference}: not in the module store")
     print(f"removed {args.reference}")
+    return 0
+
+
+_UNITS = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "K": 1000, "M": 1000**2, "G": 1000**3}
+
+
+def parse_size(text: str) -> int:
+    """A byte count with an optional Kubernetes-style suffix (500Mi, 2G)."""
+    for suffix, factor in sorted(_UNITS.items(), key=lambda item: -len(item[0])):
+        if text.endswith(suffix):
+            return int(float(text[: -len(suffix)]) * factor)
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"{text!r} is not a size (e.g. 500Mi)") from None
+
+
+def run_gc(args: argparse.Namespace) -> int:
+    budget = parse_size(args.budget) if args.budget else None
+    result = asyncio.run(_store(args).gc(budget))
+    print(
+        f"removed {len(result.removed_references)} references and {result.removed_blobs} blobs,"
+        f" freed {result.freed_bytes} bytes; {result.remaining_bytes} bytes remain"
+    )
     return 0
