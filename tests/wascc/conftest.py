@@ -17,6 +17,7 @@ import pytest
 from kubelet_core.modules import ModuleStore
 from kubelet_core.provider.base import KubeObject, ProviderContext
 from tests.containers.conftest import FAST, Recorder, container
+from tests.fixtures.registry import registry
 from wasmlet_wascc.actor import RunningActor
 from wasmlet_wascc.capabilities import (
     ActorBinding,
@@ -30,6 +31,8 @@ from wasmlet_wascc.logfile import ContainerLog
 from wasmlet_wascc.pool import ActorPool
 from wasmlet_wascc.provider import WasccProvider
 from wasmlet_wascc.wapc import WapcRuntime
+
+__all__ = ["registry"]  # the real docker-registry fixture
 
 ACTORS_DIR = Path(__file__).resolve().parents[2] / "testdata" / "actors"
 ACTOR_NAMES = ("echo", "counter", "sneaky", "spin")
@@ -229,17 +232,20 @@ async def node_factory(tmp_path: Path) -> AsyncIterator[Any]:
     for name in ACTOR_NAMES:
         await store.import_file(actor_path(name), f"wasmlet.test/{name}:v1")
 
-    async def make(**options: Any) -> Node:
+    async def make(*, shared_store: bool = True, **options: Any) -> Node:
+        """``shared_store=False``: the provider opens its own store (and pulls for real)."""
         recorder = Recorder()
         data_dir = tmp_path / f"node{len(made)}"
-        provider = WasccProvider(module_store=store, timings=FAST, **options)
+        provider = WasccProvider(
+            module_store=store if shared_store else None, timings=FAST, **options
+        )
         context = ProviderContext(
             node_name="wascc-test",
             node_ip="127.0.0.1",
             data_dir=data_dir,
             notify_pod_status=recorder.notify,
             record_event=recorder.record,
-            modules_dir=tmp_path / "modules",
+            modules_dir=tmp_path / "modules" if shared_store else data_dir / "modules",
         )
         await provider.start(context)
         made.append(provider)

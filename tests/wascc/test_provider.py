@@ -12,6 +12,7 @@ from tests.containers.conftest import container
 from tests.wascc.conftest import (
     Node,
     actor_bytes,
+    actor_path,
     free_port,
     port_is_free,
 )
@@ -214,9 +215,33 @@ async def test_local_modules_are_off_by_default(node: Node, tmp_path: Any) -> No
     assert "disabled" in container(status, "actor")["state"]["waiting"]["message"]
 
 
+async def test_actor_pulled_from_a_registry(
+    node_factory: Any, registry: Any, http: aiohttp.ClientSession
+) -> None:
+    await registry.push(actor_path("counter"), "actors/counter:v1")
+    node = await node_factory(shared_store=False, insecure_registries=[registry.host])
+    pod = node.pod("pulled", f"{registry.host}/actors/counter:v1")
+    url = await node.run(pod)
+    async with http.get(f"{url}/pulled") as response:
+        assert await response.text() == "1"
+    status = await node.provider.get_pod_status(pod)
+    assert status is not None
+    image_id = container(status, "actor")["imageID"]
+    assert image_id.startswith(f"{registry.host}/actors/counter@sha256:")
+
+
 async def test_node_profile(node: Node) -> None:
     profile = node.provider.node_profile()
     assert profile.architecture == "wasm32-wascc"
     assert profile.labels["kubernetes.io/arch"] == "wasm32-wascc"
     assert {t.effect for t in profile.taints} == {"NoSchedule", "NoExecute"}
     assert profile.runtime_version.startswith("wasmtime://50.")
+
+
+async def test_args_fail_the_pod(node: Node) -> None:
+    pod = node.pod("with-args", ECHO)
+    pod["spec"]["containers"][0]["args"] = ["--verbose"]
+    await node.provider.create_pod(pod)
+    status = await node.recorder.phase("with-args", "Failed")
+    assert status["reason"] == "ArgsNotSupported"
+    assert "configure them through env" in status["message"]
