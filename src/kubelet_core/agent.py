@@ -277,17 +277,36 @@ class NodeAgent:
             log.info("node agent stopped", node=self.node_name)
 
     async def _drain(self, timeout: float) -> None:
-        """Delete our pods through the API (their own grace period) and wait for them to go."""
+        """Evict our pods (their own grace period) and wait for the watch to see them go.
+
+        The Eviction API is used so PodDisruptionBudgets are honoured (429: the
+        pod stays); a server without it gets a plain DELETE.  The provider
+        stops each pod through the ordinary deletion path of its worker.
+        """
         assert self.watcher is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
 
         async def evict(pod: KubeObject) -> None:
             metadata = podutil.meta(pod)
+            namespace = str(metadata.get("namespace") or "default")
+            path = pod_path(namespace, str(metadata.get("name")))
+            uid = podutil.pod_uid(pod) or None
+            eviction: KubeObject = {
+                "apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": {"name": metadata.get("name"), "namespace": namespace},
+                "deleteOptions": {"preconditions": {"uid": uid}} if uid else {},
+            }
             try:
-                await self.api.delete(pod_path(metadata.get("namespace") or "default",
-                                               str(metadata.get("name"))),
-                                      uid=podutil.pod_uid(pod) or None)
+                try:
+                    await self.api.create(path + "/eviction", eviction)
+                except ApiError as error:
+                    if error.status not in (404, 405):
+                        raise
+                    if error.status == 404 and error.reason == "NotFound" and \
+                            "eviction" not in error.message:
+                        return  # the pod is gone already
+                    await self.api.delete(path, uid=uid)
             except ApiError as error:
                 if error.status not in (404, 409):
                     log.warning("eviction failed", pod=podutil.pod_key(pod), error=str(error))

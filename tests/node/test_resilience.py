@@ -122,6 +122,10 @@ async def test_drain_on_shutdown_evicts_pods(api, settings, provider):
     await wait_gone(api, pod_path("default", "d1"), timeout=1)
     await wait_gone(api, pod_path("default", "d2"), timeout=1)
     assert {call[1] for call in provider.calls_of("delete")} == {"default/d1", "default/d2"}
+    assert ("delete", "default/d1", 3.0) in provider.calls  # the pod's own grace period
+    evictions = agent.metrics.registry.get_sample_value(
+        "wasmlet_api_requests_total", {"verb": "POST", "resource": "pods/eviction", "code": "201"})
+    assert evictions == 2
 
 
 async def test_stop_without_drain_leaves_pods(api, settings, provider):
