@@ -333,6 +333,7 @@ async def test_create_container_error_waits_and_retries(
     )
     assert status["phase"] == "Pending"
     assert container(status, "main")["state"]["waiting"]["message"] == "no such entry point"
+    assert "containerID" not in container(status, "main")
     await recorder.event("Failed", "Error: no such entry point")
     done = await recorder.phase("create", "Succeeded")
     assert container(done, "main")["restartCount"] == 0  # never created: no restart counted

@@ -32,7 +32,7 @@ async def test_delete_stops_gracefully_and_cleans_up(
     loop = asyncio.get_running_loop()
     began = loop.time()
     await provider.delete_pod(pod, 30)
-    assert loop.time() - began < 1  # the container honoured the stop at once
+    assert loop.time() - began < 5  # the container honoured the stop at once (grace: 30 s)
     killing = await recorder.event("Killing", pod="del")
     assert (killing.type, killing.message) == ("Normal", "Stopping container main")
     final = recorder.statuses["del"][-1]
@@ -57,9 +57,11 @@ async def test_container_ignoring_stop_is_killed_after_grace(
     began = loop.time()
     await provider.delete_pod(pod, 0.3)
     elapsed = loop.time() - began
-    assert 0.3 <= elapsed < 1.0
+    assert 0.3 <= elapsed < 3
     final = recorder.statuses["stubborn"][-1]
-    assert container(final, "main")["state"]["terminated"]["exitCode"] == 137
+    terminated = container(final, "main")["state"]["terminated"]
+    assert terminated["exitCode"] == 137
+    assert "message" not in terminated  # killed by the runtime, not given up on by the lifecycle
 
 
 async def test_delete_while_pulling_is_prompt(

@@ -375,6 +375,7 @@ class PodRunner:
             try:
                 return await self._start_and_wait(record, launch)
             except _NotCreated as exc:
+                record.container_id = ""  # nothing was created
                 record.set_waiting(CREATE_ERROR, exc.message)
                 self.event("Warning", "Failed", f"Error: {exc.message}")
                 self.notify()
