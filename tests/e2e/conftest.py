@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,11 +60,13 @@ class Wasmlet:
     def kubectl_json(self, *args: str) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json"))
 
-    def apply(self, manifest: dict[str, Any]) -> str:
+    def apply(self, *manifests: dict[str, Any]) -> str:
+        """``kubectl apply -f -`` with the manifests as one multi-document YAML stream."""
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         result = subprocess.run(
             [self.kubectl_binary, "apply", "-f", "-"],
-            input=json.dumps(manifest), env=env, capture_output=True, text=True, timeout=60,
+            input=yaml.safe_dump_all(manifests), env=env, capture_output=True, text=True,
+            timeout=120,
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
