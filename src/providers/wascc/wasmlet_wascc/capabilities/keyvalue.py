@@ -70,14 +70,15 @@ class WrongType(CapabilityError):
 class InMemoryKeyValue(KeyValueBackend):
     """Strings, lists and sets in a dict, behind one lock (Redis-like semantics)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._data: dict[str, str | list[str] | set[str]] = {}
         self._expiry: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def _live(self, key: str) -> str | list[str] | set[str] | None:
         deadline = self._expiry.get(key)
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and self._clock() >= deadline:
             self._data.pop(key, None)
             self._expiry.pop(key, None)
         return self._data.get(key)
@@ -97,7 +98,7 @@ class InMemoryKeyValue(KeyValueBackend):
         with self._lock:
             self._data[key] = value
             if expires_seconds > 0:
-                self._expiry[key] = time.monotonic() + expires_seconds
+                self._expiry[key] = self._clock() + expires_seconds
             else:
                 self._expiry.pop(key, None)
 
