@@ -246,26 +246,34 @@ class PodStatusWriter:
                     self._reachable.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._reachable.wait(), retry_after)
-                if key in self._pending and key not in self._queued:
+                # Never queue a key another writer holds: two writes of one pod
+                # in flight could land out of order.  That writer requeues it.
+                if key in self._pending and key not in self._queued and key not in self._busy:
                     self._queued.add(key)
                     self._queue.put_nowait(key)
             self._check_idle()
 
     async def _base(self, key: str, uid: str, *, fresh: bool) -> KubeObject | None:
-        """The pod to merge into: cached unless ``fresh``; None if it is gone or replaced."""
-        pod = None if fresh else self._seen.get(key)
-        if pod is None and not fresh and self._lookup is not None:
-            pod = self._lookup(key)
-        if pod is None or fresh:
-            namespace, _, name = key.partition("/")
-            try:
-                pod = await self.api.get(pod_path(namespace, name))
-            except ApiError as error:
-                if error.status == 404:
-                    return None
-                raise
-            self.observe(pod)
-        return pod if podutil.pod_uid(pod) == uid else None
+        """The pod to merge into: cached unless ``fresh``; None if it is gone or replaced.
+
+        A cached copy with another UID may just be stale (a namesake replaced
+        it and the watch has not caught up), so only a fresh read decides.
+        """
+        if not fresh:
+            pod = self._seen.get(key)
+            if pod is None and self._lookup is not None:
+                pod = self._lookup(key)
+            if pod is not None and (not uid or podutil.pod_uid(pod) == uid):
+                return pod
+        namespace, _, name = key.partition("/")
+        try:
+            pod = await self.api.get(pod_path(namespace, name))
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+        self.observe(pod)
+        return pod if not uid or podutil.pod_uid(pod) == uid else None
 
     async def _write(self, key: str, notified: KubeObject, status: KubeObject) -> None:
         uid = podutil.pod_uid(notified)
