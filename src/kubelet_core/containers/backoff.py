@@ -38,7 +38,7 @@ class LifecycleTimings:
     stop_slack: float = 5.0
     #: Log ``follow`` checks the file size at most this often (and at least 10x as often
     #: right after new bytes arrived).
-    log_poll_max: float = 0.1
+    log_poll_max: float = 0.05
 
 
 class Backoff:

@@ -113,7 +113,7 @@ async def stream_log(
     options: LogOptions,
     *,
     ended: asyncio.Event | None = None,
-    poll_max: float = 0.1,
+    poll_max: float = 0.05,
 ) -> AsyncIterator[bytes]:
     """Yield the log at ``path`` per ``options``; with ``follow``, until ``ended`` is set."""
     fd = os.open(path, os.O_RDONLY)
