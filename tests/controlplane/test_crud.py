@@ -202,3 +202,45 @@ async def test_unauthenticated_requests_get_401(client: Client) -> None:
             assert body["reason"] == "Unauthorized" and body["kind"] == "Status"
         async with session.get(client.cp.url + "/healthz", ssl=ctx) as resp:
             assert resp.status == 200
+
+
+async def test_unknown_fields_are_dropped_with_a_warning_or_refused_when_strict(
+    client: Client,
+) -> None:
+    body = pod("typo")
+    body["spec"]["containers"][0]["imagee"] = "oops"
+    body["spec"]["bogus"] = True
+    async with client.session.post(client.cp.url + PODS, json=body, ssl=client.ssl) as resp:
+        assert resp.status == 201
+        created = await resp.json()
+        assert resp.headers.getall("Warning") == [
+            '299 - "unknown field \\"spec.containers[0].imagee\\""',
+            '299 - "unknown field \\"spec.bogus\\""',
+        ]
+    assert "imagee" not in created["spec"]["containers"][0] and "bogus" not in created["spec"]
+    body["metadata"]["name"] = "typo2"
+    status, err = await client.request("POST", PODS, body, params={"fieldValidation": "Strict"})
+    assert status == 400 and err["reason"] == "BadRequest"
+    assert err["message"] == (
+        'Pod in version "v1" cannot be handled as a Pod: strict decoding error: '
+        'unknown field "spec.containers[0].imagee", unknown field "spec.bogus"'
+    )
+    status, err = await client.request(
+        "PATCH",
+        f"{PODS}/typo",
+        {"metadata": {"labelz": {"a": "b"}}},
+        content_type="application/merge-patch+json",
+        params={"fieldValidation": "Strict"},
+    )
+    assert status == 400 and 'unknown field "metadata.labelz"' in err["message"]
+
+
+async def test_secret_string_data_is_merged_into_data(client: Client) -> None:
+    created = await client.ok(
+        "POST",
+        "/api/v1/namespaces/default/secrets",
+        {"metadata": {"name": "s"}, "stringData": {"user": "admin"}, "data": {"x": "eA=="}},
+    )
+    assert created["type"] == "Opaque"
+    assert created["data"] == {"x": "eA==", "user": "YWRtaW4="}
+    assert "stringData" not in created

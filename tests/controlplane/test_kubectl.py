@@ -181,3 +181,14 @@ async def test_reapply_with_admission_defaults_is_a_no_op(env: tuple[Kubectl, Cl
     after = await client.ok("GET", "/api/v1/namespaces/default/pods/tolerant")
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     assert after == before
+
+
+async def test_apply_rejects_unknown_fields_like_a_real_server(
+    env: tuple[Kubectl, Client],
+) -> None:
+    k, _client = env
+    path = k.workdir / "typo.yaml"
+    path.write_text(POD.replace("IMAGE", "1").replace("    image:", "    imagee: x\n    image:"))
+    rc, _out, err = await k.run("apply", "-f", str(path), check=False)
+    assert rc != 0
+    assert 'strict decoding error: unknown field "spec.containers[0].imagee"' in err

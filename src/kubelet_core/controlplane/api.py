@@ -22,6 +22,7 @@ from kubelet_core.controlplane.openapi import OpenAPI
 from kubelet_core.controlplane.patch import patcher
 from kubelet_core.controlplane.registry import DeleteOptions, Registry
 from kubelet_core.controlplane.resources import NAMESPACES, PODS, ResourceType, lookup
+from kubelet_core.controlplane.schema import prune
 from kubelet_core.controlplane.selectors import Filter
 from kubelet_core.controlplane.store import Store
 from kubelet_core.controlplane.tables import TableRenderer
@@ -160,10 +161,11 @@ class Api:
                 if t.rt.namespaced and t.namespace is None:
                     raise errors.method_not_allowed(method, t.rt.plural)
                 body = await self._body(request)
+                warnings = _check_fields(request, t.rt, body)
                 obj = await self.registry.create(
                     t.rt, t.namespace or "", body, dry_run=_dry_run(query)
                 )
-                return self._object(request, t.rt, obj, 201)
+                return _warn(self._object(request, t.rt, obj, 201), warnings)
             if method == "DELETE":
                 return await self._delete_collection(request, t)
             raise errors.method_not_allowed(method, t.rt.plural)
@@ -214,18 +216,26 @@ class Api:
             return self._entry(request, t.rt, entry.obj, entry.data)
         if method == "PUT":
             body = await self._body(request)
+            warnings = _check_fields(request, t.rt, body)
             sub = "status" if t.subresource in ("status", "finalize") else ""
             obj = await self.registry.update(
                 t.rt, ns, t.name, body, subresource=sub, dry_run=_dry_run(query)
             )
-            return self._object(request, t.rt, obj)
+            return _warn(self._object(request, t.rt, obj), warnings)
         if method == "PATCH":
             body = await self._body(request)
-            apply = patcher(request.headers.get("Content-Type", ""), body)
+            patch = patcher(request.headers.get("Content-Type", ""), body)
+            patch_warnings: list[str] = []
+
+            def apply(current: KubeObject) -> KubeObject:
+                patched = patch(current)
+                patch_warnings.extend(_check_fields(request, t.rt, patched))
+                return patched
+
             obj = await self.registry.patch(
                 t.rt, ns, t.name, apply, subresource=t.subresource, dry_run=_dry_run(query)
             )
-            return self._object(request, t.rt, obj)
+            return _warn(self._object(request, t.rt, obj), patch_warnings)
         if method == "DELETE":
             body = await self._body(request, optional=True)
             options = DeleteOptions(body if isinstance(body, dict) else None, dict(query))
@@ -383,6 +393,32 @@ TRUE_VALUES = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 def is_true(value: str | None) -> bool:
     """Go's strconv.ParseBool truth (clients send "true", "1" or Python's "True")."""
     return value in TRUE_VALUES
+
+
+def _check_fields(request: web.Request, rt: ResourceType, body: Any) -> list[str]:
+    """Prune unknown fields as the real decoder does; Strict fails, Warn warns."""
+    if not isinstance(body, dict):
+        return []
+    unknown = prune(rt, body)
+    if not unknown:
+        return []
+    mode = request.query.get("fieldValidation", "Warn")
+    if mode == "Strict":
+        listed = ", ".join(f'unknown field "{path}"' for path in unknown)
+        raise errors.bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+            f"strict decoding error: {listed}"
+        )
+    if mode == "Ignore":
+        return []
+    return [f'unknown field "{path}"' for path in unknown]
+
+
+def _warn(response: web.Response, warnings: list[str]) -> web.Response:
+    for text in warnings:
+        quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{quoted}"')
+    return response
 
 
 def _dry_run(query: Any) -> bool:

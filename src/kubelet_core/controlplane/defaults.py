@@ -7,6 +7,7 @@ tolerations, so a stand-in that skipped them would hide bugs that show on real c
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from kubelet_core.controlplane.resources import NAMESPACES, NODES, PODS, SECRETS, ResourceType
@@ -131,7 +132,19 @@ def apply_update_defaults(rt: ResourceType, obj: KubeObject) -> None:
     if rt is PODS:
         _default_pod_spec(obj)
     elif rt is SECRETS:
-        obj.setdefault("type", "Opaque")
+        _default_secret(obj)
+
+
+def _default_secret(obj: KubeObject) -> None:
+    """Secrets: type defaults to Opaque; stringData is merged into data and not stored."""
+    obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = obj.get("data")
+        if not isinstance(data, dict):
+            data = obj["data"] = {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
 
 
 def apply_defaults(rt: ResourceType, obj: KubeObject) -> None:
@@ -144,4 +157,4 @@ def apply_defaults(rt: ResourceType, obj: KubeObject) -> None:
         labels = obj["metadata"].setdefault("labels", {})
         labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
     elif rt is SECRETS:
-        obj.setdefault("type", "Opaque")
+        _default_secret(obj)
