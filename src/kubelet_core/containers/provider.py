@@ -25,7 +25,8 @@ What the lifecycle expects of the runtime half:
   the error, then the restart policy decides), with
   ``reason="CreateContainerError"`` for "could not even be created" (a
   waiting state, retried), or ``InvalidPodSpec`` to fail the whole pod.  It
-  is never cancelled half-way: a pod deleted meanwhile is stopped after.
+  is not cancelled when the pod is deleted meanwhile (the container is
+  stopped once started), unless it hangs past the grace period.
 * ``RunningContainer.wait`` may be awaited more than once and must not stop
   the container when the awaiting task is cancelled.  ``stop(grace)`` may
   return at once or when the container is gone; the lifecycle waits for
