@@ -196,6 +196,7 @@ async def test_bad_actors_never_run(node_factory: Any, tmp_path: Any) -> None:
         state = await node.terminated(pod)
         assert state["state"]["terminated"]["reason"] == reason, name
         await node.recorder.event(reason, pod=name)
+        assert f"wasmlet: refusing to run the actor: {reason}" in node.log_text(pod)
         assert (await node.provider.get_pod_status(pod) or {})["phase"] == "Failed"
     assert not node.provider.actors
 

@@ -57,7 +57,7 @@ from wasmlet_wascc.logfile import ContainerLog
 from wasmlet_wascc.pool import ActorPool
 from wasmlet_wascc.quantity import parse_bytes
 from wasmlet_wascc.settings import WasccSettings
-from wasmlet_wascc.wapc import InvalidActorModule, WapcRuntime, wasmtime_version
+from wasmlet_wascc.wapc import InvalidActorModule, WapcInstance, WapcRuntime, wasmtime_version
 
 ARCH = "wasm32-wascc"
 log = structlog.get_logger(__name__)
@@ -87,6 +87,7 @@ class WasccProvider(ContainerProvider):
         self.capabilities: dict[str, Capability] = {}
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self.actors: dict[tuple[str, str], RunningActor] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def node_profile(self) -> NodeProfile:
         return NodeProfile.for_wasm_arch(ARCH, runtime_version=f"wasmtime://{wasmtime_version()}")
@@ -202,6 +203,7 @@ class WasccProvider(ContainerProvider):
             )
         except ClaimsError as error:
             self._event(launch.pod, "Warning", error.reason, error.message)
+            _note(launch, f"refusing to run the actor: {error.reason}: {error.message}")
             raise ContainerStartError(error.message, reason=error.reason) from None
         try:
             pre = await asyncio.to_thread(self.runtime.load, module)
@@ -218,7 +220,7 @@ class WasccProvider(ContainerProvider):
         memory_limit = self._memory_limit(launch.limits)
         timeout = self.settings.call_timeout_seconds
 
-        def new_instance() -> Any:
+        def new_instance() -> WapcInstance:
             return runtime.instantiate(
                 pre,
                 host_call=actor.host_call,
@@ -257,7 +259,9 @@ class WasccProvider(ContainerProvider):
             raise ContainerStartError(error.message, reason=error.reason) from None
         key = (launch.pod_uid, launch.name)
         self.actors[key] = actor
-        asyncio.get_running_loop().create_task(self._forget(key, actor))
+        task = asyncio.get_running_loop().create_task(self._forget(key, actor))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return actor
 
     async def _forget(self, key: tuple[str, str], actor: RunningActor) -> None:
@@ -323,3 +327,12 @@ class WasccProvider(ContainerProvider):
             self.context.record_event(pod, kind, reason, message)
         except Exception:
             log.exception("recording an event failed", reason=reason)
+
+
+def _note(launch: ContainerLaunch, text: str) -> None:
+    """A ``wasmlet:`` line in the container's log, for ``kubectl logs``."""
+    log_file = ContainerLog(launch.log_path)
+    try:
+        log_file.note(text)
+    finally:
+        log_file.close()
