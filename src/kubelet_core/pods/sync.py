@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Callable
 
 import structlog
@@ -51,6 +52,7 @@ class Tracked:
     in_provider: bool = False
     deleted: bool = False
     failed: bool = False  # permanently: do not try again for this uid
+    retry_at: float = 0.0  # monotonic time before which a failed create is not retried
     backoff: Backoff = dataclasses.field(default_factory=lambda: Backoff(1.0, 300.0))
 
 
@@ -121,6 +123,8 @@ class PodSyncer:
         if tracked.failed or tracked.deleted:
             return
         if not tracked.in_provider:
+            if time.monotonic() + 0.05 < tracked.retry_at:
+                return  # backing off; the scheduled retry comes back
             await self._create(key, pod, tracked)
             return
         fingerprint = podutil.spec_fingerprint(pod)
@@ -248,6 +252,7 @@ class PodSyncer:
         reason = getattr(error, "reason", "ProviderFailed")
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         delay = tracked.backoff.next()
+        tracked.retry_at = time.monotonic() + delay
         log.warning("pod creation failed, will retry", pod=key, reason=reason, message=message,
                     retry_in=round(delay, 1))
         self.statuses.notify(pod, {"phase": "Pending", "reason": reason, "message": message})
