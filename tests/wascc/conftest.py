@@ -17,7 +17,6 @@ import pytest
 from kubelet_core.modules import ModuleStore
 from kubelet_core.provider.base import KubeObject, ProviderContext
 from tests.containers.conftest import FAST, Recorder, container
-from tests.fixtures.registry import registry
 from wasmlet_wascc.actor import RunningActor
 from wasmlet_wascc.capabilities import (
     ActorBinding,
@@ -31,8 +30,6 @@ from wasmlet_wascc.logfile import ContainerLog
 from wasmlet_wascc.pool import ActorPool
 from wasmlet_wascc.provider import WasccProvider
 from wasmlet_wascc.wapc import WapcRuntime
-
-__all__ = ["registry"]  # the real docker-registry fixture
 
 ACTORS_DIR = Path(__file__).resolve().parents[2] / "testdata" / "actors"
 ACTOR_NAMES = ("echo", "counter", "sneaky", "spin")
