@@ -246,3 +246,9 @@ async def test_args_fail_the_pod(node: Node) -> None:
     status = await node.recorder.phase("with-args", "Failed")
     assert status["reason"] == "ArgsNotSupported"
     assert "configure them through env" in status["message"]
+
+
+async def test_env_port_is_used_without_container_ports(node: Node) -> None:
+    port = free_port()
+    url = await node.run(node.pod("env-port", ECHO, env={"PORT": str(port)}))
+    assert url == f"http://127.0.0.1:{port}"
