@@ -484,6 +484,10 @@ class Registry:
 
     # -- binding ---------------------------------------------------------------------------
     async def bind(self, namespace: str, name: str, binding: Any) -> None:
+        await self.bind_now(namespace, name, binding)
+
+    def bind_now(self, namespace: str, name: str, binding: Any) -> asyncio.Future[None]:
+        """Bind synchronously (stored, watchers told); the future resolves once durable."""
         if not isinstance(binding, dict):
             raise errors.bad_request("the body of the request is not a JSON object")
         target = binding.get("target") or {}
@@ -525,7 +529,8 @@ class Registry:
             }
         )
         status["conditions"] = conditions
-        await self._write(PODS, updated)
+        _event, durable = self.store.put(PODS, updated)
+        return durable
 
     # -- background reactions --------------------------------------------------------------
     def _on_event(self, event: Event) -> None:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import secrets
 from collections import Counter
+from collections.abc import Coroutine
 from typing import Any
 
 from kubelet_core.controlplane.errors import ApiError
@@ -87,6 +88,7 @@ class Scheduler:
         self._pods_on: Counter[str] = Counter()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         for entry in self.store.entries(PODS):
@@ -101,6 +103,10 @@ class Scheduler:
         self._wake.set()
 
     async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -149,27 +155,52 @@ class Scheduler:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            # Decisions and bindings are synchronous (so per-node counts are exact for
+            # the next decision); their SQLite writes are awaited together per batch.
+            pending: list[asyncio.Future[None]] = []
             while self._active:
                 key = next(iter(self._active))
                 del self._active[key]
                 try:
-                    await self._schedule_one(key)
+                    durable = self._schedule_one(key)
                 except ApiError as exc:
                     log.debug("scheduling %s/%s failed: %s", key[0], key[1], exc.message)
+                    continue
                 except Exception:
                     log.exception("scheduler error for %s/%s", *key)
+                    continue
+                if durable is not None:
+                    pending.append(durable)
+                if len(pending) >= 100:
+                    await asyncio.gather(*pending, return_exceptions=True)
+                    pending.clear()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _schedule_one(self, key: tuple[str, str]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.debug("scheduler write failed: %s", exc)
+
+    def _schedule_one(self, key: tuple[str, str]) -> asyncio.Future[None] | None:
         entry = self.store.get(PODS, *key)
         if entry is None or not self._wants(entry.obj):
-            return
+            return None
         pod = entry.obj
         node, message = self._pick(pod)
         if node is None:
             self._unschedulable.add(key)
-            await self._mark_unschedulable(pod, message)
-            return
-        await self.registry.bind(
+            if self._last_message.get(key) != message:
+                self._last_message[key] = message
+                self._spawn(self._mark_unschedulable(key, message))
+            return None
+        durable = self.registry.bind_now(
             key[0],
             key[1],
             {
@@ -178,9 +209,12 @@ class Scheduler:
             },
         )
         self._last_message.pop(key, None)
-        await self._event(
-            pod, "Normal", "Scheduled", f"Successfully assigned {key[0]}/{key[1]} to {node}"
+        self._spawn(
+            self._event(
+                pod, "Normal", "Scheduled", f"Successfully assigned {key[0]}/{key[1]} to {node}"
+            )
         )
+        return durable
 
     def _pick(self, pod: KubeObject) -> tuple[str | None, str]:
         spec = pod.get("spec") or {}
@@ -226,11 +260,11 @@ class Scheduler:
             "helpful for scheduling."
         )
 
-    async def _mark_unschedulable(self, pod: KubeObject, message: str) -> None:
-        key = _key(pod)
-        if self._last_message.get(key) == message:
+    async def _mark_unschedulable(self, key: tuple[str, str], message: str) -> None:
+        entry = self.store.get(PODS, *key)
+        if entry is None or not self._wants(entry.obj):
             return
-        self._last_message[key] = message
+        pod = entry.obj
         status = dict(pod.get("status") or {})
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         conditions.append(
@@ -244,8 +278,18 @@ class Scheduler:
             }
         )
         status["conditions"] = conditions
-        updated = dict(pod, status=status)
-        await self.registry.update(PODS, key[0], key[1], updated, subresource="status")
+        try:
+            await self.registry.update(
+                PODS, key[0], key[1], dict(pod, status=status), subresource="status"
+            )
+        except ApiError:
+            # The pod changed meanwhile (409): look at it again.
+            self._last_message.pop(key, None)
+            if key in self._unschedulable:
+                self._unschedulable.discard(key)
+                self._active[key] = None
+                self._wake.set()
+            return
         await self._event(pod, "Warning", "FailedScheduling", message)
 
     async def _event(self, pod: KubeObject, type_: str, reason: str, message: str) -> None:
