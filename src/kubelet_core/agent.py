@@ -8,7 +8,10 @@ its own module and knows nothing of the others:
 * ``pods.watcher`` -> ``pods.sync`` (one worker per pod) -> the provider;
 * the provider -> ``pods.status`` (coalescing status writer) -> the API;
 * ``pods.events`` -- the rate-limited, aggregating event recorder;
-* ``observability`` -- a Prometheus registry per agent.
+* ``observability`` -- a Prometheus registry per agent;
+* ``kubeletapi`` -- the kubelet HTTPS API (logs, stats, ``/metrics`` of that
+  registry) on ``settings.node_ip:settings.port``; the port it really bound
+  (``port: 0`` picks one) is what the Node advertises.
 
 ``start()`` returns once the node is registered, the provider started,
 dangling provider pods cleaned up and the pod watch established.  ``stop()``
@@ -28,6 +31,7 @@ import structlog
 
 from kubelet_core.apiclient import ApiError, Backoff, KubeApi, pod_path
 from kubelet_core.config.settings import NodeSettings
+from kubelet_core.kubeletapi import KubeletApiServer, client_ca_from_kubeconfig
 from kubelet_core.node import (
     HostInfo,
     LeaseController,
@@ -52,7 +56,12 @@ class NodeAgent:
     """Registers a node and runs the pods bound to it through ``provider``."""
 
     def __init__(
-        self, provider: Provider, settings: NodeSettings, *, api: KubeApi | None = None
+        self,
+        provider: Provider,
+        settings: NodeSettings,
+        *,
+        api: KubeApi | None = None,
+        serve_kubelet_api: bool = True,
     ) -> None:
         self.provider = provider
         self.settings = settings
@@ -63,6 +72,8 @@ class NodeAgent:
         self.advertised_port = settings.port
         self._api = api
         self._owns_api = api is None
+        self._serve_kubelet_api = serve_kubelet_api
+        self.kubelet_api: KubeletApiServer | None = None
         self.node: KubeObject = {}
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -146,6 +157,9 @@ class NodeAgent:
                 settings.kubeconfig, qps=settings.kube_api_qps, burst=settings.kube_api_burst)
         api = self._api
         api.add_observer(self.metrics.observe_request)
+        settings.node_dir.mkdir(parents=True, exist_ok=True)
+        if self._serve_kubelet_api:
+            await self._start_kubelet_api(api)
         profile = self.provider.node_profile()
         host = await asyncio.to_thread(HostInfo.measure, settings.data_dir)
         self.description = description = NodeDescription.build(settings, profile, host)
@@ -187,7 +201,6 @@ class NodeAgent:
         self._spawn(self.lease.run(self._stopping), "lease")
         self._spawn(self.node_status.run(self._stopping), "node-status")
 
-        settings.node_dir.mkdir(parents=True, exist_ok=True)
         await self.provider.start(ProviderContext(
             node_name=self.node_name,
             node_ip=settings.node_ip,
@@ -209,6 +222,29 @@ class NodeAgent:
         self._started = True
         self.events(self.node, "Normal", "Starting", "Started wasmlet.")
         log.info("node agent started", node=self.node_name, pods=len(pods))
+
+    async def _start_kubelet_api(self, api: KubeApi) -> None:
+        settings = self.settings
+        pki = settings.node_dir / "pki"
+        client_ca = None
+        if settings.kubeconfig is not None:
+            client_ca = await asyncio.to_thread(client_ca_from_kubeconfig, settings.kubeconfig, pki)
+        self.kubelet_api = KubeletApiServer(
+            self.provider,
+            node_name=self.node_name,
+            host=settings.node_ip,
+            port=settings.port,
+            cert_dir=pki,
+            client_ca_file=client_ca,
+            api=api,
+            metrics_registry=self.metrics.registry,
+            pods_source=self._pods_for_kubelet_api,
+        )
+        await self.kubelet_api.start()
+        self.advertised_port = self.kubelet_api.port
+
+    async def _pods_for_kubelet_api(self) -> list[KubeObject]:
+        return list(self.watcher.cache.values()) if self.watcher is not None else []
 
     def _cached_pod(self, key: str) -> KubeObject | None:
         """The latest version of pod ``key`` seen by the watch (None if not ours)."""
@@ -258,6 +294,11 @@ class NodeAgent:
                                            left(0.3))
                 except (ApiError, TimeoutError) as error:
                     log.warning("could not mark the node NotReady", error=str(error))
+            if self.kubelet_api is not None:
+                try:
+                    await asyncio.wait_for(self.kubelet_api.stop(), left(0.3))
+                except Exception:  # shutting down regardless
+                    log.exception("kubelet API server did not stop cleanly")
             if self._start_task is not None and self._start_task.done():
                 try:
                     await asyncio.wait_for(self.provider.shutdown(), left(0.8))

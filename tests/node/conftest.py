@@ -44,7 +44,7 @@ def settings(cp: ControlPlane, tmp_path: Path) -> Callable[..., NodeSettings]:
             "kubeconfig": cp.kubeconfig_path,
             "node_name": node_name,
             "node_ip": "127.0.0.1",
-            "port": 10250,
+            "port": 0,
             "data_dir": tmp_path / "data",
             "lease_renew_interval_seconds": 0.3,
             "node_status_report_frequency_seconds": 1.0,

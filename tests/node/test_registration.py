@@ -35,7 +35,8 @@ async def test_registers_node_with_host_capacity_labels_taints_and_info(api, set
         assert info["containerRuntimeVersion"] == "scripted://1.0"
         assert info["architecture"] == "wasm32-wasi"
         assert info["operatingSystem"] == "linux"
-        assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
+        port = status["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+        assert port == agent.kubelet_api.port > 0
         for kind in ("MemoryPressure", "DiskPressure", "PIDPressure"):
             assert condition(node, kind)["status"] == "False"
         ready = condition(node, "Ready")
