@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import contextvars
 import json
@@ -21,6 +21,7 @@ from pydantic import Field, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -70,7 +71,7 @@ class NodeSettings(BaseSettings):
     port: int = Field(10250, description="kubelet API port (0 picks a free one)")
     data_dir: Path = Field(default_factory=default_data_dir)
     max_pods: int = Field(110, ge=1)
-    node_labels: dict[str, str] = Field(default_factory=dict)
+    node_labels: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     kube_api_qps: float = Field(50.0, gt=0)
     kube_api_burst: int = Field(100, ge=1)
@@ -90,8 +91,8 @@ class NodeSettings(BaseSettings):
     tls_private_key_file: Path | None = Field(None, description="its private key")
     anonymous_auth: bool = Field(False, description="allow unauthenticated kubelet API calls")
 
-    insecure_registries: list[str] = Field(default_factory=list)
-    allowed_host_paths: list[str] = Field(default_factory=list)
+    insecure_registries: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allowed_host_paths: Annotated[list[str], NoDecode] = Field(default_factory=list)
     container_log_max_size: str = "10Mi"
     container_log_max_files: int = Field(5, ge=1)
 
@@ -114,6 +115,8 @@ class NodeSettings(BaseSettings):
     @classmethod
     def _parse_labels(cls, value: Any) -> Any:
         """Accept ``k=v,k2=v2`` as kubelet's ``--node-labels`` does."""
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            return json.loads(value)
         if isinstance(value, str):
             pairs = [item for item in value.split(",") if item.strip()]
             labels: dict[str, str] = {}
@@ -128,6 +131,8 @@ class NodeSettings(BaseSettings):
     @field_validator("insecure_registries", "allowed_host_paths", mode="before")
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            return json.loads(value)
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
