@@ -191,3 +191,25 @@ async def test_binding_subresource(client: Client) -> None:
     assert (await client.ok("GET", f"{PODS}/p"))["spec"]["nodeName"] == "n9"
     status, body = await client.post(f"{PODS}/p/binding", {"target": {"name": "n8"}})
     assert status == 409
+
+
+async def test_max_pods_holds_under_a_burst(sched: Client) -> None:
+    import asyncio
+
+    await add_node(sched, "n1", pods=5)
+    await asyncio.gather(*(sched.ok("POST", PODS, pod(f"p{i}")) for i in range(8)))
+
+    async def settled() -> Any:
+        listed = await sched.ok("GET", PODS)
+        bound = [p for p in listed["items"] if p["spec"].get("nodeName")]
+        waiting = [
+            p
+            for p in listed["items"]
+            if any(
+                c["type"] == "PodScheduled" and c["status"] == "False"
+                for c in p["status"].get("conditions") or []
+            )
+        ]
+        return (len(bound), len(waiting)) if len(bound) + len(waiting) == 8 else None
+
+    assert await eventually(settled) == (5, 3)
