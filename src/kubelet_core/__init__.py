@@ -23,6 +23,9 @@ from kubelet_core.provider import (
 
 __all__ = [
     "ContainerConfigError",
+    "ContainerProvider",
+    "NodeAgent",
+    "NodeSettings",
     "ContainerStartError",
     "ImagePullError",
     "InvalidPodSpec",
@@ -36,3 +39,20 @@ __all__ = [
     "ProviderError",
     "Taint",
 ]
+
+
+_LAZY = {
+    "NodeAgent": "kubelet_core.agent",
+    "ContainerProvider": "kubelet_core.containers",
+    "NodeSettings": "kubelet_core.config",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Heavier parts load on first use, so ``import kubelet_core`` stays cheap."""
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'kubelet_core' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module_name), name)
