@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from kubelet_core.controlplane import errors, jsonutil
+from kubelet_core.controlplane.discovery import KUBE_VERSION
 from kubelet_core.controlplane.resources import ALL, BY_GROUP_VERSION, ResourceType
 
 KubeObject = dict[str, Any]
@@ -91,7 +92,7 @@ def group_version_document(group: str, version: str) -> KubeObject | None:
     title = "Kubernetes"
     return {
         "openapi": "3.0.0",
-        "info": {"title": title, "version": "v1.36.0"},
+        "info": {"title": title, "version": KUBE_VERSION},
         "paths": paths,
         "components": {"schemas": {}},
     }
