@@ -99,7 +99,7 @@ async def test_env_and_argv_expansion(provider: PyRuntimeProvider, recorder: Rec
 async def test_unresolvable_value_from_is_a_config_error(
     provider: PyRuntimeProvider, recorder: Recorder
 ) -> None:
-    env = [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]
+    env = [{"name": "PASSWORD", "valueFrom": {"fieldRef": {"fieldPath": "spec.bogus"}}}]
     pod = make_pod("secret", [ctr("main", "exit", "0", env=env)])
     await provider.create_pod(pod)
     status = await recorder.status(
@@ -108,7 +108,7 @@ async def test_unresolvable_value_from_is_a_config_error(
     assert status["phase"] == "Pending"
     message = container(status, "main")["state"]["waiting"]["message"]
     assert message == (
-        "couldn't resolve env var 'PASSWORD' of container 'main': secretKeyRef is not supported yet"
+        "couldn't resolve env var 'PASSWORD' of container 'main': unsupported fieldPath: spec.bogus"
     )
     failed = await recorder.event("Failed", pod="secret")
     assert (failed.type, failed.message) == ("Warning", f"Error: {message}")
@@ -123,7 +123,7 @@ async def test_env_from_is_a_config_error(provider: PyRuntimeProvider, recorder:
         "envfrom", lambda s: state_reason(s, "main") == "CreateContainerConfigError"
     )
     assert (
-        "envFrom is not supported yet" in container(status, "main")["state"]["waiting"]["message"]
+        "the node has no API client" in container(status, "main")["state"]["waiting"]["message"]
     )
 
 
@@ -184,9 +184,9 @@ async def test_sub_path_expr_uses_env(provider: PyRuntimeProvider, recorder: Rec
     ("volumes", "mount", "message"),
     [
         (
-            [{"name": "h", "hostPath": {"path": "/etc"}}],
-            {"name": "h", "mountPath": "/h"},
-            "volume type hostPath is not supported yet",
+            [{"name": "n", "nfs": {"server": "x", "path": "/"}}],
+            {"name": "n", "mountPath": "/n"},
+            "volume type nfs is not supported",
         ),
         (
             [{"name": "e", "emptyDir": {}}],
@@ -222,7 +222,7 @@ async def test_unmounted_unsupported_volume_is_ignored(
     pod = make_pod(
         "unused",
         [ctr("main", "exit", "0")],
-        volumes=[{"name": "cm", "configMap": {"name": "x"}}],
+        volumes=[{"name": "n", "nfs": {"server": "x", "path": "/"}}],
         restart_policy="Never",
     )
     await provider.create_pod(pod)

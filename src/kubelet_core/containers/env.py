@@ -6,22 +6,30 @@ against the whole resolved environment.  ``$$`` is an escaped ``$``; a
 reference to an unknown variable (or an unclosed ``$(``) stays as written.
 Values from ``valueFrom`` are taken literally (never expanded).
 
-Only ``valueFrom.fieldRef`` is resolved here so far; ConfigMap, Secret and
-resource references and ``envFrom`` raise :class:`ContainerConfigError`
-(reported as CreateContainerConfigError) until the volumes/env work adds them
-to :class:`EnvResolver`.  The resolver is async so that work can read objects
-from the API.
+:class:`EnvResolver` builds the environment as kubelet does: ``envFrom``
+first (ConfigMaps and Secrets, with ``prefix``; keys that are not valid
+variable names are skipped with an ``InvalidEnvironmentVariableNames``
+event), then ``env`` in order (later definitions win).  ``valueFrom`` covers
+``configMapKeyRef`` / ``secretKeyRef`` (``optional`` honoured), ``fieldRef``
+and ``resourceFieldRef`` (see :mod:`kubelet_core.volumes.downward`).
+Objects are read with a plain GET each time a container starts: env is fixed
+for a container's life, so there is nothing to watch.  Failures raise
+:class:`ContainerConfigError` with kubelet's messages (``configmap "x" not
+found``, ``couldn't find key k in ConfigMap default/x``), reported as
+CreateContainerConfigError and retried.  Secret values are never logged.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from kubelet_core.provider.base import KubeObject
+from kubelet_core.provider.base import EventType, KubeObject
 from kubelet_core.provider.errors import ContainerConfigError
+from kubelet_core.volumes.downward import DownwardError, field_value, resource_value
 
 
 def expand(text: str, lookup: Callable[[str], str | None]) -> str:
@@ -61,64 +69,154 @@ def expand_all(items: Sequence[str], env: Mapping[str, str]) -> list[str]:
     return [expand(item, env.get) for item in items]
 
 
-_LABEL_REF = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_KINDS = {"configmaps": "ConfigMap", "secrets": "Secret"}
+
+EventCallback = Callable[[KubeObject, EventType, str, str], None]
+AllocatableGetter = Callable[[], Awaitable[Mapping[str, Any]]]
+
+
+def is_env_name(name: str) -> bool:
+    """Kubernetes' classic rule for variable names (kubelet skips others in envFrom)."""
+    return bool(_ENV_NAME.match(name))
+
+
+def object_strings(plural: str, obj: KubeObject) -> dict[str, str]:
+    """A ConfigMap's data (+ binaryData) or a Secret's decoded data, as strings."""
+    if plural == "secrets":
+        return {
+            str(k): base64.b64decode(str(v)).decode("utf-8", "replace")
+            for k, v in (obj.get("data") or {}).items()
+        }
+    values = {str(k): str(v) for k, v in (obj.get("data") or {}).items()}
+    for key, value in (obj.get("binaryData") or {}).items():
+        values.setdefault(str(key), base64.b64decode(str(value)).decode("utf-8", "replace"))
+    return values
+
+
+async def read_object(api: Any, plural: str, namespace: str, name: str) -> KubeObject | None:
+    """GET a ConfigMap or Secret; None if it does not exist, ContainerConfigError otherwise."""
+    singular = plural[:-1]
+    if api is None:
+        raise ContainerConfigError(f"cannot read {singular} {name!r}: the node has no API client")
+    from kubelet_core.apiclient import ApiError
+
+    try:
+        obj = await api.request("GET", f"/api/v1/namespaces/{namespace}/{plural}/{name}")
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise ContainerConfigError(f"cannot read {singular} {name!r}: {exc}") from None
+    return obj if isinstance(obj, dict) else None
 
 
 @dataclasses.dataclass(frozen=True)
 class EnvResolver:
-    """Resolves a container's ``env`` into ordered ``(name, value)`` pairs."""
+    """Resolves a container's ``envFrom`` and ``env`` into ordered ``(name, value)`` pairs."""
 
     node_name: str
     node_ip: str
-    api: Any = None  # for ConfigMap/Secret lookups (later)
+    api: Any = None  # kubelet_core.apiclient.KubeApi, for ConfigMap/Secret lookups
+    record_event: EventCallback | None = None
+    #: The node's allocatable resources (defaults of unset limits in resourceFieldRef).
+    allocatable: AllocatableGetter | None = None
 
     async def resolve(self, pod: KubeObject, container: KubeObject) -> list[tuple[str, str]]:
-        name = container.get("name", "")
-        if container.get("envFrom"):
-            raise ContainerConfigError(f"container {name!r}: envFrom is not supported yet")
         values: dict[str, str] = {}  # insertion order = first definition; last value wins
+        for source in container.get("envFrom") or []:
+            await self._env_from(pod, source or {}, values)
         for var in container.get("env") or []:
             var_name = str(var.get("name", ""))
             if "valueFrom" in var:
                 value = await self.value_from(pod, container, var_name, var["valueFrom"] or {})
+                if value is None:  # optional reference to something missing: no variable
+                    continue
             else:
                 value = expand(str(var.get("value", "")), values.get)
             values[var_name] = value
         return list(values.items())
 
+    async def _lookup(
+        self, pod: KubeObject, plural: str, ref: KubeObject
+    ) -> tuple[str, dict[str, str] | None]:
+        namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
+        name = str(ref.get("name") or "")
+        obj = await read_object(self.api, plural, namespace, name)
+        if obj is None:
+            if ref.get("optional"):
+                return namespace, None
+            raise ContainerConfigError(f'{plural[:-1]} "{name}" not found')
+        return namespace, object_strings(plural, obj)
+
+    async def _env_from(self, pod: KubeObject, source: KubeObject, values: dict[str, str]) -> None:
+        plural = "configmaps" if "configMapRef" in source else "secrets"
+        ref = source.get("configMapRef") or source.get("secretRef") or {}
+        namespace, data = await self._lookup(pod, plural, ref)
+        if data is None:
+            return
+        prefix = str(source.get("prefix") or "")
+        invalid = []
+        for key in data:  # insertion order as the API returned it (sorted by key)
+            name = prefix + key
+            if not is_env_name(name):
+                invalid.append(name)
+                continue
+            values[name] = data[key]
+        if invalid and self.record_event is not None:
+            what = "configMap" if plural == "configmaps" else "secret"
+            self.record_event(
+                pod,
+                "Warning",
+                "InvalidEnvironmentVariableNames",
+                f"Keys [{', '.join(sorted(invalid))}] from the EnvFrom {what} "
+                f"{namespace}/{ref.get('name')} were skipped since they are considered "
+                "invalid environment variable names.",
+            )
+
     async def value_from(
         self, pod: KubeObject, container: KubeObject, var_name: str, source: KubeObject
-    ) -> str:
-        """One ``valueFrom``; extend this for ConfigMap/Secret/resource references."""
-        field_ref = source.get("fieldRef")
-        if field_ref is not None:
-            return self.field_value(pod, str(field_ref.get("fieldPath", "")), var_name)
+    ) -> str | None:
+        """One ``valueFrom``; None when an optional ConfigMap/Secret or key is missing."""
+        for ref_kind, plural in (("configMapKeyRef", "configmaps"), ("secretKeyRef", "secrets")):
+            ref = source.get(ref_kind)
+            if ref is None:
+                continue
+            namespace, data = await self._lookup(pod, plural, ref)
+            if data is None:
+                return None
+            key = str(ref.get("key", ""))
+            if key not in data:
+                if ref.get("optional"):
+                    return None
+                raise ContainerConfigError(
+                    f"couldn't find key {key} in {_KINDS[plural]} {namespace}/{ref.get('name')}"
+                )
+            return data[key]
+        try:
+            field_ref = source.get("fieldRef")
+            if field_ref is not None:
+                return field_value(
+                    pod,
+                    str(field_ref.get("fieldPath", "")),
+                    node_name=self.node_name,
+                    node_ip=self.node_ip,
+                )
+            resource_ref = source.get("resourceFieldRef")
+            if resource_ref is not None:
+                allocatable = await self.allocatable() if self.allocatable is not None else {}
+                return resource_value(
+                    pod,
+                    resource_ref,
+                    container_name=str(container.get("name", "")),
+                    allocatable=allocatable,
+                )
+        except DownwardError as exc:
+            raise ContainerConfigError(
+                f"couldn't resolve env var {var_name!r} of container "
+                f"{container.get('name')!r}: {exc}"
+            ) from None
         kinds = ", ".join(sorted(source)) or "empty valueFrom"
         raise ContainerConfigError(
             f"couldn't resolve env var {var_name!r} of container {container.get('name')!r}: "
-            f"{kinds} is not supported yet"
-        )
-
-    def field_value(self, pod: KubeObject, path: str, var_name: str) -> str:
-        meta = pod.get("metadata") or {}
-        spec = pod.get("spec") or {}
-        status = pod.get("status") or {}
-        simple: dict[str, Any] = {
-            "metadata.name": meta.get("name"),
-            "metadata.namespace": meta.get("namespace"),
-            "metadata.uid": meta.get("uid"),
-            "spec.nodeName": spec.get("nodeName") or self.node_name,
-            "spec.serviceAccountName": spec.get("serviceAccountName"),
-            "status.hostIP": status.get("hostIP") or self.node_ip,
-            "status.hostIPs": status.get("hostIP") or self.node_ip,
-            "status.podIP": status.get("podIP") or self.node_ip,
-            "status.podIPs": status.get("podIP") or self.node_ip,
-        }
-        if path in simple:
-            return str(simple[path] or "")
-        match = _LABEL_REF.match(path)
-        if match:
-            return str((meta.get(match.group(1)) or {}).get(match.group(2), ""))
-        raise ContainerConfigError(
-            f"couldn't resolve env var {var_name!r}: unsupported fieldPath {path!r}"
+            f"{kinds} is not supported"
         )

@@ -82,6 +82,7 @@ from kubelet_core.provider.errors import (
     InvalidPodSpec,
     NotFound,
 )
+from kubelet_core.volumes.sources import VolumeHost
 
 log = structlog.get_logger(__name__)
 
@@ -130,15 +131,22 @@ class PodRunner:
         logs: LogStore,
         volumes_root: Path,
         id_scheme: str,
+        volume_host: VolumeHost | None = None,
     ) -> None:
         self.pod = pod
         self.runtime = runtime
         self.context = context
         self.timings = timings
         self.logs = logs
-        self.volumes = PodVolumes(volumes_root, pod)
+        self.volumes = PodVolumes(volumes_root, pod, host=volume_host)
         self.id_scheme = id_scheme
-        self.env = EnvResolver(context.node_name, context.node_ip, context.api)
+        self.env = EnvResolver(
+            context.node_name,
+            context.node_ip,
+            context.api,
+            record_event=lambda _pod, kind, reason, message: self.event(kind, reason, message),
+            allocatable=volume_host.allocatable if volume_host is not None else None,
+        )
         spec = pod.get("spec") or {}
         inits = spec.get("initContainers") or []
         self.init_records = [
@@ -220,6 +228,7 @@ class PodRunner:
         """
         old_spec = self.spec
         self.pod = pod
+        self.volumes.update_pod(pod)
         if not self._stopping:
             if self.spec.get("activeDeadlineSeconds") != old_spec.get("activeDeadlineSeconds"):
                 self._deadline.arm(self.pod)
@@ -242,7 +251,8 @@ class PodRunner:
 
     async def _run(self) -> None:
         try:
-            self.volumes.prepare()
+            await self._mount_volumes()
+            self.volumes.start_sync(self._evict)
             async with asyncio.TaskGroup() as group:
                 if await self._initialize(group):
                     await self._run_apps(group)
@@ -255,6 +265,34 @@ class PodRunner:
         finally:
             if self.finished:
                 self._deadline.cancel()
+
+    async def _mount_volumes(self) -> None:
+        """Set up every pod volume before any container; FailedMount and retry until done.
+
+        The containers keep waiting in ContainerCreating (PodInitializing) meanwhile,
+        as with kubelet; a change of a watched ConfigMap/Secret retries at once.
+        """
+        backoff = Backoff(self.timings.config_retry)
+        while True:
+            failures = await self.volumes.setup()
+            if not failures:
+                return
+            for volume, message in failures.items():
+                self.event(
+                    "Warning",
+                    "FailedMount",
+                    f'MountVolume.SetUp failed for volume "{volume}" : {message}',
+                )
+            self.notify()
+            await self.volumes.wait_changed(backoff.next_delay())
+
+    def _evict(self, message: str) -> None:
+        """An emptyDir is over its sizeLimit: fail the pod as kubelet's eviction manager does."""
+        if self.finished or self._stopping:
+            return
+        self.event("Warning", "Evicted", message)
+        self._stopping = True
+        self._spawn(self.terminate(0.0, reason="Evicted", message=message))
 
     async def _initialize(self, group: asyncio.TaskGroup) -> bool:
         """Init containers in order; sidecars (``restartPolicy: Always``) start and stay."""
@@ -515,6 +553,7 @@ class PodRunner:
 
     async def _terminate(self, grace: float, reason: str | None, message: str | None) -> None:
         self._stopping = True
+        self.volumes.stop_sync()
         if reason is not None and not self.finished:
             self._pod_reason, self._pod_message = reason, message
             self.notify()  # the pod is Failed from now on, as kubelet reports it

@@ -39,6 +39,7 @@ What the lifecycle expects of the runtime half:
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
@@ -48,9 +49,11 @@ from kubelet_core.containers.backoff import LifecycleTimings
 from kubelet_core.containers.lifecycle import PodRunner
 from kubelet_core.containers.logs import LogStore, stream_log
 from kubelet_core.containers.runtime import ContainerRuntime
-from kubelet_core.containers.volumes import PodVolumes
+from kubelet_core.containers.volumes import PodVolumes, remove_stale
 from kubelet_core.provider.base import KubeObject, LogOptions, PodKey, Provider, ProviderContext
 from kubelet_core.provider.errors import NotFound
+from kubelet_core.volumes.host import make_volume_host
+from kubelet_core.volumes.sources import VolumeHost
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +79,8 @@ class ContainerProvider(Provider, ContainerRuntime):
     timings: LifecycleTimings = LifecycleTimings()
     #: Set by :meth:`start`.
     context: ProviderContext
+    #: Node-wide volume services (watches, tokens, tmpfs), set by :meth:`start`.
+    volume_host: VolumeHost
 
     def __init__(self, *, timings: LifecycleTimings | None = None) -> None:
         if timings is not None:
@@ -99,6 +104,40 @@ class ContainerProvider(Provider, ContainerRuntime):
 
     async def start(self, context: ProviderContext) -> None:
         self.context = context
+        host = self.volume_host = make_volume_host(
+            context.api,
+            node_name=context.node_name,
+            node_ip=context.node_ip,
+            data_dir=context.data_dir,
+            allowed_host_paths=getattr(context, "allowed_host_paths", ()),
+        )
+        await self._remove_stale_volumes(context, host)
+
+    async def _remove_stale_volumes(self, context: ProviderContext, host: VolumeHost) -> None:
+        """Volume directories a crashed agent left: secret-bearing ones always go (they are
+        rewritten when the pod is created again); others unless the API still has the pod."""
+        roots = [context.data_dir / "volumes"]
+        if host.secret_root is not None:
+            remove_stale([host.secret_root], None)
+        keep: set[str] | None = None
+        if context.api is not None:
+            try:
+                selector = {"fieldSelector": f"spec.nodeName={context.node_name}"}
+                listed = await context.api.request("GET", "/api/v1/pods", params=selector)
+                keep = {
+                    str((pod.get("metadata") or {}).get("uid"))
+                    for pod in listed.get("items") or []
+                }
+            except Exception as exc:
+                log.warning("cannot list pods; keeping old volume directories", error=str(exc))
+                return
+        removed = remove_stale(roots, keep)
+        for root in roots:  # content volumes of kept pods are rewritten on create
+            for pod_dir in root.iterdir() if root.is_dir() else ():
+                for kind in ("configmap", "secret", "downward-api", "projected"):
+                    shutil.rmtree(pod_dir / kind, ignore_errors=True)
+        if removed:
+            log.info("removed stale pod volume directories", count=len(removed))
 
     async def create_pod(self, pod: KubeObject) -> None:
         context = self._require_context()
@@ -115,6 +154,7 @@ class ContainerProvider(Provider, ContainerRuntime):
             logs=LogStore(context.data_dir / "pods"),
             volumes_root=context.data_dir / "volumes",
             id_scheme=self.container_id_scheme,
+            volume_host=self.__dict__.get("volume_host"),
         )
         self._runners[key] = runner
         runner.start()
@@ -132,7 +172,9 @@ class ContainerProvider(Provider, ContainerRuntime):
             context = self.__dict__.get("context")
             if context is not None and _meta(pod).get("uid"):
                 LogStore(context.data_dir / "pods").remove_pod(pod)
-                PodVolumes(context.data_dir / "volumes", pod).remove()
+                PodVolumes(
+                    context.data_dir / "volumes", pod, host=self.__dict__.get("volume_host")
+                ).remove()
             return
         await runner.terminate(max(0.0, float(grace_period_seconds)))
         runner.cleanup()
@@ -176,3 +218,6 @@ class ContainerProvider(Provider, ContainerRuntime):
         for runner, result in zip(runners, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("stopping pod at shutdown failed", pod=runner.name, error=repr(result))
+        host: VolumeHost | None = self.__dict__.get("volume_host")
+        if host is not None:
+            await host.objects.close()

@@ -1,26 +1,65 @@
-"""Pod volumes on the host, and each container's mounts of them.
+"""Pod volumes on the host, kept up to date, and each container's mounts of them.
 
-Every volume of a pod becomes a host directory before its containers start;
-a container's ``volumeMounts`` then map to :class:`VolumeMount` entries
-(``subPath`` / ``subPathExpr`` honoured) that the runtime preopens.  Only
-``emptyDir`` exists so far: a fresh directory per pod under
-``<data_dir>/volumes/<namespace>_<name>_<uid>/empty-dir/<volume>``, removed
-with the pod.  Other volume types are kept as "unsupported" and fail only the
-containers that mount them, with CreateContainerConfigError, as kubelet does
-for configuration it cannot resolve.  New types plug in as one method each
-(``_prepare_<type>``).
+Every volume of a pod becomes a host directory before any of its containers
+starts (kubelet mounts all pod volumes first, used or not):
+
+* ``emptyDir``: a fresh directory, on tmpfs for ``medium: Memory`` when the
+  node has one; ``sizeLimit`` is enforced by measuring usage every
+  ``VolumeHost.size_check_interval`` and evicting the pod when over;
+* ``configMap`` / ``secret`` / ``downwardAPI`` / ``projected``: payloads
+  (:mod:`kubelet_core.volumes.sources`) written with the ``..data`` swap
+  (:mod:`kubelet_core.volumes.atomic`) and rewritten live when a used object
+  changes (watch callbacks), when the pod's labels or annotations change
+  (:meth:`PodVolumes.update_pod`) or when a projected token is due for
+  refresh; secret-bearing volumes live on tmpfs when the node has one, else
+  in 0700 directories;
+* ``hostPath``: the host path itself, only under ``allowed_host_paths``.
+
+A volume that cannot be set up yet (missing ConfigMap, refused hostPath) is a
+``FailedMount``: :meth:`setup` returns the messages and the pod runner retries
+with back-off, woken early by :meth:`wait_changed` when a watched object
+changes.  Volume types nobody implemented stay "unsupported" and fail only the
+containers that mount them, with CreateContainerConfigError.
+
+Layout: ``<data_dir>/volumes/<namespace>_<name>_<uid>/<kind>/<volume>`` (and
+the same under the tmpfs root); :meth:`remove` deletes both, and
+:func:`remove_stale` clears what a crashed agent left behind.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import shutil
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
+
+import structlog
 
 from kubelet_core.containers.env import expand
 from kubelet_core.containers.runtime import VolumeMount
 from kubelet_core.provider.base import KubeObject
 from kubelet_core.provider.errors import ContainerConfigError
+from kubelet_core.volumes.atomic import PayloadError, write_payload
+from kubelet_core.volumes.hostpath import HostPathError, prepare_host_path
+from kubelet_core.volumes.quantity import parse_quantity
+from kubelet_core.volumes.sources import Builder, MountError, VolumeHost
+from kubelet_core.volumes.usage import disk_usage
+
+log = structlog.get_logger(__name__)
+
+#: Volume kinds whose content the agent writes (and rewrites).
+CONTENT_KINDS = frozenset({"configMap", "secret", "downwardAPI", "projected"})
+_SECRET_KINDS = frozenset({"secret", "projected"})
+_DIR_NAMES = {
+    "emptyDir": "empty-dir",
+    "configMap": "configmap",
+    "secret": "secret",
+    "downwardAPI": "downward-api",
+    "projected": "projected",
+}
 
 
 def volume_type(volume: KubeObject) -> str:
@@ -37,32 +76,185 @@ def pod_dir_name(pod: KubeObject) -> str:
 class PodVolumes:
     """The host side of one pod's volumes."""
 
-    def __init__(self, root: Path, pod: KubeObject) -> None:
+    def __init__(self, root: Path, pod: KubeObject, *, host: VolumeHost | None = None) -> None:
         self.root = root / pod_dir_name(pod)
+        self.host = host
+        self.secret_root = (
+            host.secret_root / pod_dir_name(pod)
+            if host is not None and host.secret_root is not None
+            else None
+        )
         self._pod = pod
+        self._uid = str((pod.get("metadata") or {}).get("uid", ""))
         self._paths: dict[str, Path] = {}
-        self._errors: dict[str, str] = {}
+        self._errors: dict[str, str] = {}  # unsupported: fails the containers mounting it
+        self._refresh_at: dict[str, float] = {}
+        self._changed = asyncio.Event()
+        self._dirty = asyncio.Event()
+        self._sync_task: asyncio.Task[None] | None = None
+        self._builder = (
+            Builder(host, f"pod:{self._uid or pod_dir_name(pod)}", self._object_changed)
+            if host is not None
+            else None
+        )
 
-    def prepare(self) -> None:
-        """Create every volume this provider supports; remember why the others failed."""
-        for volume in (self._pod.get("spec") or {}).get("volumes") or []:
+    # -- setting up ------------------------------------------------------------------------
+
+    def _volumes(self) -> list[KubeObject]:
+        return list((self._pod.get("spec") or {}).get("volumes") or [])
+
+    def _dir(self, kind: str, name: str) -> Path:
+        base = self.root
+        if self.secret_root is not None and (
+            kind in _SECRET_KINDS or (kind == "emptyDir" and self._memory_medium(name))
+        ):
+            base = self.secret_root
+        return base / _DIR_NAMES[kind] / name
+
+    def _memory_medium(self, name: str) -> bool:
+        for volume in self._volumes():
+            if volume.get("name") == name:
+                return (volume.get("emptyDir") or {}).get("medium") == "Memory"
+        return False
+
+    async def setup(self) -> dict[str, str]:
+        """Set up every volume not ready yet; returns ``{volume: FailedMount message}``."""
+        failures: dict[str, str] = {}
+        self._changed.clear()  # changes from here on wake wait_changed()
+        for volume in self._volumes():
+            name = str(volume.get("name", ""))
+            if name in self._paths or name in self._errors:
+                continue
+            kind = volume_type(volume)
+            source = volume.get(kind) or {}
+            try:
+                if kind == "emptyDir":
+                    path = self._dir(kind, name)
+                    path.mkdir(parents=True, exist_ok=True)
+                elif kind == "hostPath":
+                    allow = self.host.allowed_host_paths if self.host is not None else ()
+                    path = prepare_host_path(source, allow)
+                elif kind in CONTENT_KINDS:
+                    path = await self._write_content(name, kind, source)
+                else:
+                    self._errors[name] = f"volume type {kind} is not supported"
+                    continue
+            except (MountError, HostPathError) as exc:
+                failures[name] = exc.message
+                continue
+            except (OSError, PayloadError) as exc:
+                failures[name] = str(exc)
+                continue
+            self._paths[name] = path
+        return failures
+
+    async def _write_content(self, name: str, kind: str, source: KubeObject) -> Path:
+        if self._builder is None:
+            raise MountError(f"volume type {kind} needs an API client, and the node has none")
+        build = await self._builder.build(self._pod, kind, source)
+        path = self._dir(kind, name)
+        secret = kind in _SECRET_KINDS
+        if secret:
+            for parent in (path.parent.parent, path.parent):
+                parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.chmod(parent, 0o700)
+        await asyncio.to_thread(
+            write_payload, path, build.files, dir_mode=0o700 if secret else 0o755
+        )
+        if build.refresh_at is not None:
+            self._refresh_at[name] = build.refresh_at
+        else:
+            self._refresh_at.pop(name, None)
+        return path
+
+    def _object_changed(self) -> None:
+        self._dirty.set()
+        self._changed.set()
+
+    async def wait_changed(self, timeout: float) -> None:
+        """Until a used object changes (or ``timeout``): the retry of a failed setup."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
+
+    # -- keeping up to date ----------------------------------------------------------------
+
+    def update_pod(self, pod: KubeObject) -> None:
+        """A new version of the pod: downward-API files follow labels and annotations."""
+        self._pod = pod
+        self._dirty.set()
+        self._changed.set()
+
+    async def refresh(self) -> None:
+        """Rewrite every content volume from the current objects (unchanged ones untouched)."""
+        for volume in self._volumes():
             name = str(volume.get("name", ""))
             kind = volume_type(volume)
-            preparer = getattr(self, f"_prepare_{kind.lower()}", None)
-            if preparer is None:
-                self._errors[name] = f"volume type {kind} is not supported yet"
+            if kind not in CONTENT_KINDS or name not in self._paths:
                 continue
             try:
-                self._paths[name] = preparer(name, volume.get(kind) or {})
-            except ContainerConfigError as exc:
-                self._errors[name] = exc.message
-            except OSError as exc:
-                self._errors[name] = f"volume {name!r}: {exc}"
+                await self._write_content(name, kind, volume.get(kind) or {})
+            except (MountError, OSError, PayloadError) as exc:
+                # As kubelet: the last good content stays while the source is broken.
+                log.info(
+                    "volume refresh failed; keeping its content",
+                    volume=name,
+                    error=getattr(exc, "message", str(exc)),
+                )
 
-    def _prepare_emptydir(self, name: str, source: KubeObject) -> Path:
-        path = self.root / "empty-dir" / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    def start_sync(self, evict: Callable[[str], None]) -> None:
+        """Keep content volumes current and watch emptyDir size limits, until :meth:`remove`."""
+        if self._sync_task is None:
+            self._sync_task = asyncio.create_task(
+                self._sync(evict), name=f"volumes {self.root.name}"
+            )
+
+    def stop_sync(self) -> None:
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            self._sync_task = None
+
+    def _limits(self) -> dict[str, int]:
+        limits: dict[str, int] = {}
+        for volume in self._volumes():
+            if volume_type(volume) != "emptyDir":
+                continue
+            raw = (volume.get("emptyDir") or {}).get("sizeLimit")
+            if raw is not None:
+                with contextlib.suppress(ValueError):
+                    limits[str(volume.get("name"))] = int(parse_quantity(raw))
+        return limits
+
+    async def _sync(self, evict: Callable[[str], None]) -> None:
+        interval = self.host.size_check_interval if self.host is not None else 2.0
+        limits = self._limits()
+        while True:
+            timeout: float | None = interval if limits else None
+            if self._refresh_at:
+                due = min(self._refresh_at.values()) - time.time()
+                timeout = max(0.0, due) if timeout is None else max(0.0, min(timeout, due))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._dirty.wait()
+            token_due = any(at <= time.time() for at in self._refresh_at.values())
+            if self._dirty.is_set() or token_due:
+                self._dirty.clear()
+                await self.refresh()
+            for name, limit in limits.items():
+                path = self._paths.get(name)
+                if path is None:
+                    continue
+                used = await asyncio.to_thread(disk_usage, path)
+                if used > limit:
+                    raw = next(
+                        (v.get("emptyDir") or {}).get("sizeLimit")
+                        for v in self._volumes()
+                        if v.get("name") == name
+                    )
+                    evict(f'Usage of EmptyDir volume "{name}" exceeds the limit "{raw}". ')
+                    return
+
+    # -- mounts ------------------------------------------------------------------------------
 
     def mounts_for(self, container: KubeObject, env: Mapping[str, str]) -> list[VolumeMount]:
         """The container's mounts as host paths; ContainerConfigError if one cannot be made."""
@@ -102,5 +294,31 @@ class PodVolumes:
             path.mkdir(parents=True, exist_ok=True)  # kubelet creates a missing subPath as a dir
         return path
 
+    # -- removing ------------------------------------------------------------------------------
+
     def remove(self) -> None:
+        self.stop_sync()
+        if self.host is not None and self._builder is not None:
+            self.host.objects.unsubscribe(self._builder.owner)
+            self.host.tokens.forget_pod(self._uid)
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.secret_root is not None:
+            shutil.rmtree(self.secret_root, ignore_errors=True)
+
+
+def remove_stale(roots: Iterable[Path], keep_uids: set[str] | None) -> list[str]:
+    """Remove pod volume directories whose pod uid is not in ``keep_uids`` (None: all).
+
+    Returns the directory names removed.  Used at provider start, after a crash.
+    """
+    removed: list[str] = []
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for entry in root.iterdir():
+            uid = entry.name.rsplit("_", 1)[-1]
+            if keep_uids is not None and uid in keep_uids:
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    return removed

@@ -141,6 +141,9 @@ class ProviderContext:
     api: Any = None
     #: Registries pulled over plain HTTP (``settings.insecure_registries``).
     insecure_registries: tuple[str, ...] = ()
+    #: Host directories ``hostPath`` volumes may use (``settings.allowed_host_paths``);
+    #: empty: no hostPath volume at all.
+    allowed_host_paths: tuple[str, ...] = ()
 
 
 class Provider(abc.ABC):
