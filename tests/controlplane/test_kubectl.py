@@ -192,3 +192,34 @@ async def test_apply_rejects_unknown_fields_like_a_real_server(
     rc, _out, err = await k.run("apply", "-f", str(path), check=False)
     assert rc != 0
     assert 'strict decoding error: unknown field "spec.containers[0].imagee"' in err
+
+
+async def test_typed_commands_sending_protobuf(env: tuple[Kubectl, Client]) -> None:
+    """kubectl create <kind> and drain use typed clients, which send protobuf bodies."""
+    k, client = env
+    assert "namespace/team created" in await k.out("create", "namespace", "team")
+    await k.out("create", "configmap", "cfg", "--from-literal=a=b", "-n", "team")
+    await k.out("create", "secret", "generic", "s1", "--from-literal=p=q", "-n", "team")
+    await k.out("create", "serviceaccount", "robot", "-n", "team")
+    cm = await client.ok("GET", "/api/v1/namespaces/team/configmaps/cfg")
+    assert cm["data"] == {"a": "b"}
+    secret = await client.ok("GET", "/api/v1/namespaces/team/secrets/s1")
+    assert (secret["type"], secret["data"]) == ("Opaque", {"p": "cQ=="})
+    await client.ok("GET", "/api/v1/namespaces/team/serviceaccounts/robot")
+    # drain: cordon, then evict the node's pods (Eviction bodies are protobuf too).
+    await add_node(client, "n1")
+    await client.ok(
+        "POST",
+        "/api/v1/namespaces/team/pods",
+        {
+            "metadata": {"name": "p"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x:1"}]},
+        },
+    )
+    rc, _out, err = await k.run("drain", "n1", "--force", "--timeout=2s", check=False)
+    assert "UnsupportedMediaType" not in err and "BadRequest" not in err
+    pod = await client.ok("GET", "/api/v1/namespaces/team/pods/p")
+    assert pod["metadata"]["deletionTimestamp"]  # evicted: terminating until the kubelet ends it
+    node = await client.ok("GET", "/api/v1/nodes/n1")
+    assert node["spec"]["unschedulable"] is True
+    assert rc != 0  # nothing finishes the pod here, so drain times out waiting

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kubelet_core.controlplane import discovery, errors, jsonutil
+from kubelet_core.controlplane import discovery, errors, jsonutil, protobuf
 from kubelet_core.controlplane.errors import ApiError
 from kubelet_core.controlplane.openapi import OpenAPI
 from kubelet_core.controlplane.patch import patcher
@@ -250,6 +250,15 @@ class Api:
                 return None
             raise errors.bad_request("the request body is empty")
         ctype = request.headers.get("Content-Type", "")
+        if "protobuf" in ctype:
+            return protobuf.decode(raw)
+        if "cbor" in ctype:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types "
+                f'include: application/json, application/yaml (got "{ctype}")',
+            )
         try:
             if "yaml" in ctype:
                 import yaml  # type: ignore[import-untyped,unused-ignore]

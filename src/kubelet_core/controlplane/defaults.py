@@ -137,7 +137,8 @@ def apply_update_defaults(rt: ResourceType, obj: KubeObject) -> None:
 
 def _default_secret(obj: KubeObject) -> None:
     """Secrets: type defaults to Opaque; stringData is merged into data and not stored."""
-    obj.setdefault("type", "Opaque")
+    if not obj.get("type"):
+        obj["type"] = "Opaque"
     string_data = obj.pop("stringData", None)
     if isinstance(string_data, dict) and string_data:
         data = obj.get("data")
