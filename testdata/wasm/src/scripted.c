@@ -7,6 +7,9 @@
  *   assert_exists PATH   fail unless PATH can be opened for reading
  *   assert_not_exists PATH
  *   read PATH            print the contents of PATH on stdout
+ *   assert_content PATH TEXT   fail unless PATH holds exactly TEXT
+ *   wait_for_content PATH TEXT MS   re-read PATH every 20 ms until it holds
+ *                        exactly TEXT; fail after MS milliseconds
  *   write PATH TEXT      create or truncate PATH and write TEXT
  *   append PATH TEXT     append TEXT to PATH
  *   env NAME             print NAME=value, fail if NAME is unset
@@ -39,6 +42,16 @@ static double now_ms(void) {
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
+/* Read at most cap-1 bytes of path into buf; -1 if it cannot be opened. */
+static long slurp(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return (long)n;
+}
+
 static int put(const char *path, const char *text, const char *mode) {
     FILE *f = fopen(path, mode);
     if (!f) return fail("cannot open", path);
@@ -52,11 +65,14 @@ int main(int argc, char **argv) {
         const char *cmd = argv[i];
         const char *a = i + 1 < argc ? argv[i + 1] : NULL;
         const char *b = i + 2 < argc ? argv[i + 2] : NULL;
+        const char *c = i + 3 < argc ? argv[i + 3] : NULL;
         int need = 1;
         if (!strcmp(cmd, "trap")) need = 0;
-        else if (!strcmp(cmd, "write") || !strcmp(cmd, "append") || !strcmp(cmd, "assert_env"))
+        else if (!strcmp(cmd, "write") || !strcmp(cmd, "append") || !strcmp(cmd, "assert_env") ||
+                 !strcmp(cmd, "assert_content"))
             need = 2;
-        if ((need >= 1 && !a) || (need == 2 && !b)) {
+        else if (!strcmp(cmd, "wait_for_content")) need = 3;
+        if ((need >= 1 && !a) || (need >= 2 && !b) || (need == 3 && !c)) {
             fprintf(stderr, "ERR: %s needs %d argument(s)\n", cmd, need);
             return 1;
         }
@@ -79,6 +95,27 @@ int main(int argc, char **argv) {
             size_t n;
             while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
             fclose(f);
+        } else if (!strcmp(cmd, "assert_content")) {
+            static char buf[65536];
+            if (slurp(a, buf, sizeof buf) < 0) return fail("cannot read", a);
+            if (strcmp(buf, b)) {
+                fprintf(stderr, "ERR: %s holds \"%s\", not \"%s\"\n", a, buf, b);
+                return 1;
+            }
+        } else if (!strcmp(cmd, "wait_for_content")) {
+            static char buf[65536];
+            double end = now_ms() + atof(c);
+            for (;;) {
+                long n = slurp(a, buf, sizeof buf);
+                if (n >= 0 && !strcmp(buf, b)) break;
+                if (now_ms() >= end) {
+                    fprintf(stderr, "ERR: %s still holds \"%s\", not \"%s\"\n", a,
+                            n >= 0 ? buf : "(unreadable)", b);
+                    return 1;
+                }
+                struct timespec ts = {0, 20 * 1000000L};
+                nanosleep(&ts, NULL);
+            }
         } else if (!strcmp(cmd, "write")) {
             if (put(a, b, "w")) return 1;
         } else if (!strcmp(cmd, "append")) {
