@@ -244,3 +244,42 @@ async def test_secret_string_data_is_merged_into_data(client: Client) -> None:
     assert created["type"] == "Opaque"
     assert created["data"] == {"x": "eA==", "user": "YWRtaW4="}
     assert "stringData" not in created
+
+
+async def test_pod_service_account_must_exist(client: Client) -> None:
+    status, body = await client.post(PODS, pod("p", serviceAccountName="robot"))
+    assert status == 403 and body["reason"] == "Forbidden"
+    assert body["message"] == (
+        'pods "p" is forbidden: error looking up service account default/robot: '
+        'serviceaccount "robot" not found'
+    )
+    await client.ok(
+        "POST", "/api/v1/namespaces/default/serviceaccounts", {"metadata": {"name": "robot"}}
+    )
+    created = await client.ok("POST", PODS, pod("p", serviceAccountName="robot"))
+    assert created["spec"]["serviceAccount"] == "robot"
+
+
+async def test_new_namespace_is_ready_for_pods_at_once(client: Client) -> None:
+    await client.ok("POST", "/api/v1/namespaces", {"metadata": {"name": "fresh"}})
+    await client.ok("POST", "/api/v1/namespaces/fresh/pods", pod("p"))
+    root_ca = await client.ok("GET", "/api/v1/namespaces/fresh/configmaps/kube-root-ca.crt")
+    assert root_ca["data"]["ca.crt"] == client.cp.pki.ca_cert_path.read_text()
+
+
+async def test_immutable_configmap(client: Client) -> None:
+    path = "/api/v1/namespaces/default/configmaps"
+    await client.ok(
+        "POST", path, {"metadata": {"name": "frozen"}, "data": {"a": "1"}, "immutable": True}
+    )
+    status, body = await client.patch(
+        f"{path}/frozen", {"data": {"a": "2"}}, "application/merge-patch+json"
+    )
+    assert status == 422 and body["details"]["causes"][0]["field"] == "data"
+    labelled = await client.ok(
+        "PATCH",
+        f"{path}/frozen",
+        {"metadata": {"labels": {"x": "y"}}},
+        content_type="application/merge-patch+json",
+    )
+    assert labelled["metadata"]["labels"] == {"x": "y"}

@@ -9,7 +9,9 @@ JSON bytes, so serving 1,000 pods does no per-object encoding.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,7 @@ from kubelet_core.controlplane.watch import WatchRequest, serve_watch
 
 KubeObject = dict[str, Any]
 JSON = "application/json"
+log = logging.getLogger(__name__)
 LogHandler = Callable[[web.Request, KubeObject], Awaitable[web.StreamResponse]]
 
 
@@ -109,6 +112,11 @@ class Api:
             return await self._dispatch(request)
         except ApiError as exc:
             return error_response(exc)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.exception("internal error serving %s %s", request.method, request.path)
+            return error_response(ApiError(500, "InternalError", f"Internal error occurred: {exc}"))
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"

@@ -22,16 +22,22 @@ from kubelet_core.controlplane.defaults import apply_defaults, apply_update_defa
 from kubelet_core.controlplane.errors import ApiError
 from kubelet_core.controlplane.resources import (
     BY_KEY,
+    CONFIGMAPS,
     EVENTS,
     LEASES,
     NAMESPACES,
     NODES,
     PODS,
+    SECRETS,
     SERVICEACCOUNTS,
     ResourceType,
 )
 from kubelet_core.controlplane.store import Entry, Event, Store
-from kubelet_core.controlplane.validation import validate, validate_pod_update
+from kubelet_core.controlplane.validation import (
+    validate,
+    validate_immutable_data,
+    validate_pod_update,
+)
 
 KubeObject = dict[str, Any]
 
@@ -97,8 +103,9 @@ class DeleteOptions:
 
 
 class Registry:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, root_ca_pem: str = "") -> None:
         self.store = store
+        self.root_ca_pem = root_ca_pem
         self._tasks: set[asyncio.Task[Any]] = set()
         store.add_listener(self._on_event)
 
@@ -178,9 +185,30 @@ class Registry:
             raise errors.invalid(rt.kind, rt.group, meta.get("name") or "", causes)
         if self.store.get(rt, meta.get("namespace") or "", meta["name"]) is not None:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
+        if rt is PODS:
+            self._check_service_account(obj)
         if dry_run:
             return obj
-        return await self._write(rt, obj)
+        created = await self._write(rt, obj)
+        if rt is NAMESPACES:
+            # What the service-account and root-CA controllers do, done before answering
+            # so that a pod created right after its namespace finds its service account.
+            await self.ensure_namespace_content(meta["name"])
+        return created
+
+    def _check_service_account(self, pod: KubeObject) -> None:
+        """ServiceAccount admission: the pod's service account must exist."""
+        namespace = pod["metadata"]["namespace"]
+        account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+        if self.store.get(SERVICEACCOUNTS, namespace, account) is None:
+            name = pod["metadata"]["name"]
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'pods "{name}" is forbidden: error looking up service account '
+                f'{namespace}/{account}: serviceaccount "{account}" not found',
+                {"name": name, "kind": "pods"},
+            )
 
     def _check_body(self, rt: ResourceType, body: Any) -> KubeObject:
         if not isinstance(body, dict):
@@ -289,6 +317,8 @@ class Registry:
         causes = validate(rt, new)
         if rt is PODS and not subresource:
             causes += validate_pod_update(old, new)
+        if rt is CONFIGMAPS or rt is SECRETS:
+            causes += validate_immutable_data(old, new)
         if causes:
             raise errors.invalid(rt.kind, rt.group, name, causes)
         return await self._commit_update(rt, old, new, dry_run=dry_run)
@@ -544,7 +574,7 @@ class Registry:
                 if ns_entry is not None and ns_entry.obj["metadata"].get("deletionTimestamp"):
                     self._spawn(self._maybe_finish_namespace(ns))
         elif event.type == "ADDED" and event.rt is NAMESPACES:
-            self._spawn(self.ensure_service_account(event.obj["metadata"]["name"]))
+            self._spawn(self.ensure_namespace_content(event.obj["metadata"]["name"]))
 
     async def _collect(self, owner_uid: str) -> None:
         """Garbage-collect dependents of a deleted owner (background propagation)."""
@@ -568,15 +598,39 @@ class Registry:
             except ApiError:
                 pass
 
-    async def ensure_service_account(self, namespace: str) -> None:
+    async def ensure_namespace_content(self, namespace: str) -> None:
+        """The ``default`` ServiceAccount and the ``kube-root-ca.crt`` ConfigMap."""
         ns_entry = self.store.get(NAMESPACES, "", namespace)
         if ns_entry is None or ns_entry.obj["metadata"].get("deletionTimestamp"):
             return
-        if self.store.get(SERVICEACCOUNTS, namespace, "default") is None:
-            try:
-                await self.create(SERVICEACCOUNTS, namespace, {"metadata": {"name": "default"}})
-            except ApiError:
-                pass
+        wanted: list[tuple[ResourceType, KubeObject]] = [
+            (SERVICEACCOUNTS, {"metadata": {"name": "default"}}),
+        ]
+        if self.root_ca_pem:
+            wanted.append(
+                (
+                    CONFIGMAPS,
+                    {
+                        "metadata": {
+                            "name": "kube-root-ca.crt",
+                            "annotations": {
+                                "kubernetes.io/description": "Contains a CA bundle that can "
+                                "be used to verify the kube-apiserver when using internal "
+                                "endpoints such as the internal service IP or "
+                                "kubernetes.default.svc. No other usage is guaranteed across "
+                                "distributions of Kubernetes clusters."
+                            },
+                        },
+                        "data": {"ca.crt": self.root_ca_pem},
+                    },
+                )
+            )
+        for rt, body in wanted:
+            if self.store.get(rt, namespace, body["metadata"]["name"]) is None:
+                try:
+                    await self.create(rt, namespace, body)
+                except ApiError:
+                    pass
 
     async def bootstrap(self) -> None:
         """Create the system namespaces (and their default service accounts) if missing."""
@@ -584,7 +638,7 @@ class Registry:
             if self.store.get(NAMESPACES, "", ns) is None:
                 await self.create(NAMESPACES, "", {"metadata": {"name": ns}})
         for entry in list(self.store.entries(NAMESPACES)):
-            await self.ensure_service_account(entry.obj["metadata"]["name"])
+            await self.ensure_namespace_content(entry.obj["metadata"]["name"])
         await self.drain()
 
     def node_exists(self, name: str) -> bool:

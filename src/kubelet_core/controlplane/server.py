@@ -78,7 +78,7 @@ class ControlPlane:
         await loop.run_in_executor(None, persistence.open)
         store = Store(persistence, history_size=self.watch_history)
         store.load()
-        registry = Registry(store)
+        registry = Registry(store, root_ca_pem=self.pki.ca.cert_pem().decode())
         self._persistence, self.store, self.registry = persistence, store, registry
         await registry.bootstrap()
 

@@ -207,3 +207,20 @@ def validate_pod_update(old: KubeObject, new: KubeObject) -> list[Cause]:
             )
         ]
     return []
+
+
+def validate_immutable_data(old: KubeObject, new: KubeObject) -> list[Cause]:
+    """ConfigMaps and Secrets marked ``immutable: true`` keep their data and the flag."""
+    if not old.get("immutable"):
+        return []
+    causes: list[Cause] = []
+    if not new.get("immutable"):
+        causes.append(
+            ("immutable", FORBIDDEN, "Forbidden: field is immutable when `immutable` is set")
+        )
+    for field in ("data", "binaryData"):
+        if (old.get(field) or {}) != (new.get(field) or {}):
+            causes.append(
+                (field, FORBIDDEN, "Forbidden: field is immutable when `immutable` is set")
+            )
+    return causes
