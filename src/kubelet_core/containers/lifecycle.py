@@ -164,6 +164,9 @@ class PodRunner:
             ContainerRecord(c["name"], str(c.get("image", "")), False, waiting(first))
             for c in spec.get("containers") or []
         ]
+        # A pod re-created after an agent restart continues after the runs on disk.
+        for record in (*self.init_records, *self.app_records):
+            record.restart_count = logs.next_restart(pod, record.name)
         self._runs: dict[str, ContainerRun] = {}
         self._started_events: dict[str, asyncio.Event] = {}
         self._sidecars: list[asyncio.Task[None]] = []
@@ -696,6 +699,10 @@ class PodRunner:
                 f'container "{container}" in pod "{self.name}" is waiting to start: {reason}'
             )
         return run.log_path, run.ended
+
+    def active_runs(self) -> list[ContainerRun]:
+        """The containers running now (for stats)."""
+        return [run for run in self._runs.values() if not run.finished]
 
     def cleanup(self) -> None:
         """Remove the pod's volumes and logs (after :meth:`terminate`)."""

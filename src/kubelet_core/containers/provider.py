@@ -41,17 +41,20 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import ClassVar
 
 import structlog
 
 from kubelet_core.containers.backoff import LifecycleTimings
 from kubelet_core.containers.lifecycle import PodRunner
-from kubelet_core.containers.logs import LogStore, stream_log
+from kubelet_core.containers.logs import LogStore, runs_on_disk, stream_log
 from kubelet_core.containers.runtime import ContainerRuntime
+from kubelet_core.containers.stats import collect_pod_stats
 from kubelet_core.containers.volumes import PodVolumes, remove_stale
 from kubelet_core.provider.base import KubeObject, LogOptions, PodKey, Provider, ProviderContext
 from kubelet_core.provider.errors import NotFound
+from kubelet_core.provider.stats import PodStats
 from kubelet_core.volumes.host import make_volume_host
 from kubelet_core.volumes.sources import VolumeHost
 
@@ -194,13 +197,35 @@ class ContainerProvider(Provider, ContainerRuntime):
         matches = [
             r for r in self._runners.values() if r.namespace == namespace and r.name == pod_name
         ]
-        if not matches:
-            raise NotFound(f'pods "{pod_name}" not found')
-        path, ended = matches[-1].log_source(container, options.previous)
+        if matches:
+            path, ended = matches[-1].log_source(container, options.previous)
+        else:  # not running here (any more): a finished pod, maybe from before an agent restart
+            path, ended = self._log_on_disk(namespace, pod_name, container, options.previous), None
         async for chunk in stream_log(
             path, options, ended=ended, poll_max=self.timings.log_poll_max
         ):
             yield chunk
+
+    def _log_on_disk(self, namespace: str, pod_name: str, container: str, previous: bool) -> Path:
+        pod_dir = LogStore(self._require_context().data_dir / "pods").find_pod_dir(
+            namespace, pod_name
+        )
+        if pod_dir is None:
+            raise NotFound(f'pods "{pod_name}" not found')
+        runs = runs_on_disk(pod_dir / container)
+        if not runs:
+            raise NotFound(f"container {container} is not valid for pod {pod_name}")
+        if previous:
+            if len(runs) < 2:
+                raise NotFound(
+                    f'previous terminated container "{container}" in pod "{pod_name}" not found'
+                )
+            return pod_dir / container / f"{runs[-2]}.log"
+        return pod_dir / container / f"{runs[-1]}.log"
+
+    async def pod_stats(self) -> list[PodStats]:
+        """CPU and memory of the running containers (the ``StatsProvider`` ability)."""
+        return collect_pod_stats(self._runners.values())
 
     async def shutdown(self) -> None:
         """Stop every container, quietly: no status or event says the pods ended.

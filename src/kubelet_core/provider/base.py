@@ -95,6 +95,33 @@ class LogOptions:
 
 
 @dataclasses.dataclass(frozen=True)
+class LogPolicy:
+    """Size-based rotation of container log files (kubelet's containerLogMax*).
+
+    A container's current log file is rotated once it would grow past
+    ``max_bytes``; at most ``max_files`` files (current included) are kept
+    per container run.
+    """
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_files: int = 5
+
+    @classmethod
+    def parse(cls, max_size: str, max_files: int) -> LogPolicy:
+        """From the settings' strings, e.g. ``("10Mi", 5)``; raises ValueError."""
+        text = str(max_size).strip()
+        units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "k": 10**3, "M": 10**6, "G": 10**9}
+        factor = 1
+        for suffix, value in units.items():
+            if text.endswith(suffix):
+                text, factor = text[: -len(suffix)], value
+                break
+        if not text.isdigit() or int(text) * factor < 1 or max_files < 1:
+            raise ValueError(f"bad container log policy: size {max_size!r}, files {max_files}")
+        return cls(int(text) * factor, int(max_files))
+
+
+@dataclasses.dataclass(frozen=True)
 class PodKey:
     namespace: str
     name: str
@@ -141,6 +168,8 @@ class ProviderContext:
     api: Any = None
     #: Registries pulled over plain HTTP (``settings.insecure_registries``).
     insecure_registries: tuple[str, ...] = ()
+    #: How container log files are rotated (``settings.container_log_max_*``).
+    log_policy: LogPolicy = LogPolicy()
     #: Host directories ``hostPath`` volumes may use (``settings.allowed_host_paths``);
     #: empty: no hostPath volume at all.
     allowed_host_paths: tuple[str, ...] = ()

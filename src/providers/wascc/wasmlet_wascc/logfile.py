@@ -1,11 +1,13 @@
-"""Appending lines to a container's log file from any thread.
+"""Appending lines to a container's log file from any thread, rotated by size.
 
 The core allocates one log file per container run and serves it for
 ``kubectl logs``; lines carry no timestamps on disk.  Actor log lines arrive
 from the worker threads that run guest calls, and the provider's own notes
 (the bound address, traps) from the event loop, so writes take a lock.  Each
-line is one ``write`` of an unbuffered file, so a reader following the file
-never sees half a line.
+line is one ``write`` (two when it straddles the rotation bound), so a
+reader following the file never sees half a line it cannot complete.  The
+core's :class:`~kubelet_core.containers.logs.LogWriter` rotates the file per
+the node's ``LogPolicy``, so a chatty actor cannot fill the disk.
 """
 
 from __future__ import annotations
@@ -13,19 +15,22 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from kubelet_core.containers.logs import LogWriter
+from kubelet_core.provider.base import LogPolicy
+
 
 class ContainerLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, policy: LogPolicy | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._file = path.open("ab", buffering=0)
+        self._writer: LogWriter | None = LogWriter(path, policy)
 
     def write(self, text: str) -> None:
         """Append ``text`` as one line (newlines inside it are kept)."""
         data = text.rstrip("\n").encode("utf-8", errors="replace") + b"\n"
         with self._lock:
-            if not self._file.closed:
-                self._file.write(data)
+            if self._writer is not None:
+                self._writer.write(data)
 
     def note(self, text: str) -> None:
         """A line from wasmlet itself, prefixed so it stands apart from the actor's."""
@@ -33,4 +38,6 @@ class ContainerLog:
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None

@@ -215,7 +215,7 @@ class WasccProvider(ContainerProvider):
             self._event(launch.pod, "Warning", "CapabilityNotAvailable", message)
             raise ContainerStartError(message, reason="CapabilityNotAvailable")
 
-        log_file = ContainerLog(launch.log_path)
+        log_file = ContainerLog(launch.log_path, self.context.log_policy)
         runtime = self.runtime
         memory_limit = self._memory_limit(launch.limits)
         timeout = self.settings.call_timeout_seconds

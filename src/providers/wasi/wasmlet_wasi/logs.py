@@ -10,9 +10,12 @@ So each container gets a pipe: stdout and stderr are both given
 ``/proc/self/fd/<write end>``, and opening a pipe through ``/proc`` yields the
 same pipe (truncation does not apply), so both streams reach one ordered byte
 stream in native code.  A pump thread moves it, in chunks of up to 64 KiB,
-into the log file opened ``O_APPEND`` (restarts append, and the core may
-rotate it).  Python runs once per chunk, not per write.  The pump polls with
-a timeout so it can finish even if wasmtime were to keep a write end open.
+through the core's :class:`~kubelet_core.containers.logs.LogWriter`, which
+appends and rotates the file by size (``LogPolicy``), so a module flooding
+stdout cannot fill the disk.  Python runs once per chunk, not per write, and
+the pipe's capacity throttles a module that writes faster than the pump
+copies.  The pump polls with a timeout so it can finish even if wasmtime
+were to keep a write end open.
 """
 
 from __future__ import annotations
@@ -22,20 +25,26 @@ import select
 import threading
 from pathlib import Path
 
+from kubelet_core.containers.logs import LogWriter
+from kubelet_core.provider.base import LogPolicy
+
 _CHUNK = 1 << 16
 
 
 class LogPipe:
     """A pipe whose read end is copied to ``log_path`` by a thread."""
 
-    def __init__(self, log_path: Path, name: str) -> None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    def __init__(self, log_path: Path, name: str, policy: LogPolicy | None = None) -> None:
+        self._writer = LogWriter(log_path, policy)
         self._read_fd, self._write_fd = os.pipe()
         self._closing = threading.Event()
         self.bytes_copied = 0
         self._thread = threading.Thread(target=self._pump, name=f"wasi-log-{name}", daemon=True)
         self._thread.start()
+
+    @property
+    def rotations(self) -> int:
+        return self._writer.rotations
 
     @property
     def guest_path(self) -> str:
@@ -67,11 +76,8 @@ class LogPipe:
                 data = os.read(self._read_fd, _CHUNK)
                 if not data:
                     return  # every write end is closed
-                view = memoryview(data)
-                while view:
-                    written = os.write(self._log_fd, view)
-                    view = view[written:]
+                self._writer.write(data)
                 self.bytes_copied += len(data)
         finally:
             os.close(self._read_fd)
-            os.close(self._log_fd)
+            self._writer.close()

@@ -141,6 +141,7 @@ class WasiProvider(ContainerProvider):
             cpu_limit=_limit(launch.limits, "cpu", cpu_cores),
             cpu_budget=launch.deadline_seconds,
             working_dir=launch.working_dir,
+            log_policy=self.context.log_policy,
         )
         container = await start_module(self.engine, spec)
         self.running.add(container)

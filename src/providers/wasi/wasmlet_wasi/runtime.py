@@ -66,6 +66,7 @@ from kubelet_core.containers.runtime import (
     RunningContainer,
     VolumeMount,
 )
+from kubelet_core.provider.base import LogPolicy
 from kubelet_core.provider.errors import ContainerStartError
 from wasmlet_wasi.engine import LoadedModule, WasmEngine, _first_line
 from wasmlet_wasi.logs import LogPipe
@@ -115,6 +116,7 @@ class ModuleSpec:
     cpu_limit: float | None = None  # cores
     cpu_budget: float | None = None  # seconds of CPU time
     working_dir: str | None = None
+    log_policy: LogPolicy | None = None  # log rotation (None: the file only grows)
 
 
 class _Control:
@@ -339,7 +341,7 @@ def _prepare(
     store = wasmtime.Store(engine.engine)
     if spec.memory_limit is not None:
         store.set_limits(memory_size=spec.memory_limit)
-    logs = LogPipe(spec.log_path, spec.name)
+    logs = LogPipe(spec.log_path, spec.name, spec.log_policy)
     try:
         wasi = wasmtime.WasiConfig()
         wasi.argv = list(spec.argv)
