@@ -17,6 +17,8 @@
  *   sleep MS             sleep MS milliseconds (poll_oneoff)
  *   spin MS              burn CPU for MS milliseconds
  *   alloc MIB            allocate and touch MIB MiB
+ *   flood KIB            print KIB KiB on stdout, as 128-byte numbered lines
+ *                        ("flood 000000001 xxx...")
  *   trap                 execute `unreachable`
  *   exit N               exit with status N
  *
@@ -152,6 +154,17 @@ int main(int argc, char **argv) {
                 }
                 memset(p, 1, 1 << 20);
                 keep[nkeep++] = p;
+            }
+        } else if (!strcmp(cmd, "flood")) {
+            static char line[129];
+            memset(line, 'x', 127);
+            line[127] = '\n';
+            long lines = atol(a) * 8;
+            for (long k = 1; k <= lines; k++) {
+                char head[17];
+                snprintf(head, sizeof head, "flood %09ld ", k);
+                memcpy(line, head, 16);
+                fwrite(line, 1, 128, stdout);
             }
         } else if (!strcmp(cmd, "trap")) {
             fflush(stdout);
