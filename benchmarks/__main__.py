@@ -1,0 +1,173 @@
+"""``python -m benchmarks``: run the scenarios, print progress, write the reports.
+
+Layout of a run: the driver (this process) creates and watches pods; the control
+plane, each node agent and the floor client run as subprocesses (see
+:mod:`benchmarks.processes`).  Scenarios run one after another, each with a fresh
+agent, and their pods are force-deleted after.  A scenario that fails is recorded
+as ``{"error": ...}`` and the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from benchmarks import report
+from benchmarks.context import Bench, Parameters
+from benchmarks.pods import PODS, RUN_LABEL, delete_all
+from benchmarks.processes import ControlPlaneProcess, running
+from benchmarks.scenarios import actors, density, idle, start, throughput
+from kubelet_core.apiclient import KubeApi
+
+SCENARIOS = {
+    "start": start.run,
+    "throughput": throughput.run,
+    "density": density.run,
+    "idle": idle.run,
+    "actors": actors.run,
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes and short windows (a few minutes in all)"
+    )
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=sorted(SCENARIOS),
+        default=list(SCENARIOS),
+        help="which to run (default: all)",
+    )
+    parser.add_argument("--pods", type=int, help="pods created at once for start latency (100)")
+    parser.add_argument("--single-repeats", type=int, help="single-pod starts measured (10)")
+    parser.add_argument("--throughput-pods", type=int, help="pods for throughput (1000)")
+    parser.add_argument("--density-pods", type=int, help="density target (2000)")
+    parser.add_argument("--density-step", type=int, help="pods added per density step (250)")
+    parser.add_argument("--idle-seconds", type=float, help="idle window (60)")
+    parser.add_argument("--idle-pods", type=int, help="pods on the loaded idle node (100)")
+    parser.add_argument("--actor-seconds", type=float, help="echo actor load duration (10)")
+    parser.add_argument("--actor-concurrency", type=int, help="echo actor connections (16)")
+    parser.add_argument(
+        "--agent-qps", type=float, help="agent --kube-api-qps (default: the agent's own, 50)"
+    )
+    parser.add_argument(
+        "--agent-burst", type=int, help="agent --kube-api-burst (default: the agent's own, 100)"
+    )
+    parser.add_argument("--timeout", type=float, help="seconds to wait for any one step (300)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the agent during start and throughput (speedscope files)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("results"), help="results folder (default: results/)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    return parser.parse_args(argv)
+
+
+def parameters(args: argparse.Namespace) -> Parameters:
+    params = Parameters()
+    if args.quick:
+        params = Parameters(
+            pods=20,
+            single_repeats=3,
+            throughput_pods=200,
+            density_pods=200,
+            density_step=100,
+            idle_seconds=10,
+            idle_pods=20,
+            actor_seconds=2,
+            timeout=120,
+        )
+    for name in (
+        "pods",
+        "single_repeats",
+        "throughput_pods",
+        "density_pods",
+        "density_step",
+        "idle_seconds",
+        "idle_pods",
+        "actor_seconds",
+        "actor_concurrency",
+        "agent_qps",
+        "agent_burst",
+        "timeout",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(params, name, value)
+    params.profile = args.profile
+    return params
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    params = parameters(args)
+    out: Path = args.out.resolve()
+    root = Path(tempfile.mkdtemp(prefix="wasmlet-bench-"))
+    started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    results: dict[str, Any] = {}
+    durations: dict[str, float] = {}
+    controlplane = ControlPlaneProcess(root / "controlplane")
+    try:
+        async with running(controlplane):
+            api = await KubeApi.from_kubeconfig(controlplane.kubeconfig, qps=1e6, burst=1000000)
+            bench = Bench(root=root, out=out, params=params, controlplane=controlplane, api=api)
+            bench.say(f"control plane up at port {controlplane.port}; work dir {root}")
+            try:
+                for name in args.scenarios:
+                    bench.say(f"== {name}")
+                    began = time.monotonic()
+                    try:
+                        results[name] = await SCENARIOS[name](bench)
+                    except Exception as error:  # recorded; the other scenarios still run
+                        traceback.print_exc()
+                        results[name] = {"error": f"{type(error).__name__}: {error}"}
+                    durations[name] = time.monotonic() - began
+                    bench.say(f"== {name} done in {durations[name]:.1f}s")
+                    await _remove_bench_pods(api)
+            finally:
+                await api.close()
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    document = {
+        "started": started,
+        "machine": report.machine(),
+        "versions": report.versions(),
+        "parameters": {k: v for k, v in vars(params).items()},
+        "layout": "driver, control plane, node agent and floor client in separate processes",
+        "scenario_seconds": durations,
+        "results": results,
+    }
+    json_path, md_path = report.write(document, out)
+    print(md_path.read_text())
+    print(
+        f"wrote {json_path}, {md_path} and {len(document['plots'])} plot(s) in {out}",
+        file=sys.stderr,
+    )
+    return document
+
+
+async def _remove_bench_pods(api: KubeApi) -> None:
+    """Force-delete whatever pods the scenario left (its agent has stopped)."""
+    with contextlib.suppress(Exception):
+        listing = await api.request("GET", PODS, params={"labelSelector": RUN_LABEL})
+        await delete_all(
+            api, [str(i["metadata"]["name"]) for i in listing.get("items", [])], grace=0
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))

@@ -1,0 +1,52 @@
+"""``python -m benchmarks.agent``: ``wasmlet node`` plus an on-demand metrics dump.
+
+The same flags, settings and :class:`NodeAgent` as ``wasmlet node``.  The one
+addition: on SIGUSR1 the agent's Prometheus registry is written to
+``--metrics-file`` (then renamed into place), so the driver can count the
+agent's API requests without going through the kubelet API -- whose ``/metrics``
+needs a SubjectAccessReview the control plane may not answer -- and without a
+periodic scrape that would itself cost the idle agent CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from prometheus_client import generate_latest
+
+from kubelet_core.agent import NodeAgent
+from kubelet_core.cli.node_cmd import add_node_flags, settings_from_args
+from kubelet_core.cli.signals import run_until_signalled
+from kubelet_core.config import NodeSettings
+from kubelet_core.observability import configure_logging
+from kubelet_core.provider import Provider, load_provider
+
+
+def dump(agent: NodeAgent, path: Path) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(generate_latest(agent.metrics.registry))
+    os.replace(temporary, path)
+
+
+async def serve(provider: Provider, settings: NodeSettings, metrics_file: Path) -> None:
+    agent = NodeAgent(provider, settings)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump, agent, metrics_file)
+    await run_until_signalled(agent.run(), agent.stop)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_node_flags(parser)
+    parser.add_argument("--metrics-file", type=Path, required=True)
+    args = parser.parse_args()
+    settings = settings_from_args(args)
+    configure_logging(settings.log_format, settings.log_level)
+    asyncio.run(serve(load_provider(settings.provider), settings, args.metrics_file))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""What every scenario shares: the control plane, an admin API client, agents, progress lines.
+
+One :class:`Bench` per run.  Scenarios start their own agent (a fresh process with
+its own node name, so one scenario's leftovers -- memory the interpreter keeps,
+pods still terminating -- never colour the next) through :meth:`Bench.agent`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.pods import force_delete_run
+from benchmarks.processes import AgentProcess, Child, ControlPlaneProcess, running
+from kubelet_core.apiclient import KubeApi
+from kubelet_core.modules import ModuleStore
+from wasmlet_wasi.provider import WasiProvider
+
+
+@dataclass
+class Parameters:
+    pods: int = 100
+    single_repeats: int = 10
+    throughput_pods: int = 1000
+    density_pods: int = 2000
+    density_step: int = 250
+    idle_seconds: float = 60.0
+    idle_pods: int = 100
+    actor_seconds: float = 10.0
+    actor_concurrency: int = 16
+    agent_qps: float | None = None
+    agent_burst: int | None = None
+    timeout: float = 300.0
+    profile: bool = False
+
+
+@dataclass
+class Bench:
+    root: Path
+    out: Path
+    params: Parameters
+    controlplane: ControlPlaneProcess
+    api: KubeApi
+    started: float = field(default_factory=time.monotonic)
+    _runs: itertools.count[int] = field(default_factory=itertools.count)
+    _modules_ready: bool = False
+
+    def say(self, message: str) -> None:
+        """One progress line: elapsed time and what is happening."""
+        elapsed = time.monotonic() - self.started
+        print(f"[{elapsed:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def run_label(self, name: str) -> str:
+        return f"{name}-{next(self._runs)}"
+
+    @property
+    def node_data(self) -> Path:
+        return self.root / "node"
+
+    async def _import_modules(self) -> None:
+        if self._modules_ready:
+            return
+        store = ModuleStore(self.node_data / "modules")
+        try:
+            for reference, path in WasiProvider().bundled_modules().items():
+                await store.import_file(path, reference)
+        finally:
+            await store.aclose()
+        self._modules_ready = True
+
+    @contextlib.asynccontextmanager
+    async def agent(
+        self,
+        node_name: str,
+        *,
+        provider: str = "wasi",
+        max_pods: int = 110,
+        env: dict[str, str] | None = None,
+    ) -> AsyncIterator[AgentProcess]:
+        """A node agent subprocess, Ready; stopped (and its pods force-deleted) after."""
+        await self._import_modules()
+        agent = AgentProcess(
+            self.controlplane.kubeconfig,
+            self.node_data,
+            node_name,
+            provider=provider,
+            max_pods=max_pods,
+            qps=self.params.agent_qps,
+            burst=self.params.agent_burst,
+            env=env,
+        )
+        async with running(agent):
+            await agent.wait_ready(self.api)
+            yield agent
+
+    async def cleanup(self, run: str) -> None:
+        await force_delete_run(self.api, run)
+
+    @contextlib.asynccontextmanager
+    async def profiled(self, child: Child, name: str) -> AsyncIterator[None]:
+        """With ``--profile``: py-spy records ``child`` for the block (speedscope + top)."""
+        if not self.params.profile:
+            yield
+            return
+        out = self.out / f"profile-{name}.speedscope.json"
+        spy = Child(
+            f"py-spy {name}",
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(child.pid),
+                "--rate",
+                "200",
+                "--format",
+                "speedscope",
+                "--output",
+                str(out),
+                "--nonblocking",
+            ],
+            self.out / f"profile-{name}.log",
+        )
+        await spy.start()
+        try:
+            yield
+        finally:
+            assert spy.process is not None
+            spy.process.send_signal(2)  # SIGINT: py-spy writes its file and exits
+            with contextlib.suppress(Exception):
+                await spy.stop(grace=30)
+            self.say(f"profile written to {out}")
+
+
+Figures = dict[str, Any]

@@ -1,0 +1,269 @@
+"""The control plane, node agents and the floor client as subprocesses of the driver.
+
+Each runs with ``python -m ...`` so it has its own interpreter and GIL: the agent's
+CPU and RSS figures are then its own, not shared with the control plane or with the
+driver that creates and watches pods.  Processes are stopped by their own PID
+(SIGTERM, then SIGKILL after a grace period), never by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from kubelet_core.apiclient import KubeApi
+
+CLI = (sys.executable, "-m", "kubelet_core.cli.main")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll an async ``condition()`` until true; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if await condition():
+                return
+        except Exception:  # not up yet
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:.0f}s")
+        await asyncio.sleep(interval)
+
+
+class Child:
+    """One subprocess, its log file, and a psutil handle for resource samples."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_file: Path) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log_file = log_file
+        self.process: asyncio.subprocess.Process | None = None
+        self.ps: psutil.Process | None = None
+
+    async def start(self) -> None:
+        log = self.log_file.open("ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL
+            )
+        finally:
+            log.close()
+        self.ps = psutil.Process(self.process.pid)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    def sample(self) -> ResourceSample:
+        assert self.ps is not None
+        with self.ps.oneshot():
+            times = self.ps.cpu_times()
+            return ResourceSample(
+                at=time.monotonic(),
+                cpu_seconds=times.user + times.system,
+                rss_bytes=self.ps.memory_info().rss,
+                threads=self.ps.num_threads(),
+                fds=self.ps.num_fds(),
+            )
+
+    async def stop(self, grace: float = 20.0) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), grace)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+@dataclass(frozen=True)
+class ResourceSample:
+    at: float
+    cpu_seconds: float
+    rss_bytes: int
+    threads: int
+    fds: int
+
+
+class ControlPlaneProcess(Child):
+    """``wasmlet controlplane`` on a free loopback port; writes ``data_dir/kubeconfig``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            *CLI,
+            "controlplane",
+            "--data-dir",
+            str(data_dir),
+            "--api-port",
+            str(self.port),
+            "--log-format",
+            "json",
+        ]
+        super().__init__("controlplane", argv, data_dir / "controlplane.log")
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "kubeconfig"
+
+    async def start(self) -> None:
+        await super().start()
+        api: list[KubeApi] = []
+
+        async def ready() -> bool:
+            if not self.alive():
+                raise RuntimeError(f"control plane exited; see {self.log_file}")
+            if not self.kubeconfig.exists():
+                return False
+            if not api:
+                api.append(await KubeApi.from_kubeconfig(self.kubeconfig))
+            await api[0].request("GET", "/api/v1/namespaces/default")
+            return True
+
+        try:
+            await wait_until(ready, 60, "control plane ready")
+        finally:
+            for client in api:
+                await client.close()
+
+
+class AgentProcess(Child):
+    """``wasmlet node`` with the given provider; ``wait_ready`` waits for node Ready."""
+
+    def __init__(
+        self,
+        kubeconfig: Path,
+        data_dir: Path,
+        node_name: str,
+        *,
+        provider: str = "wasi",
+        max_pods: int = 110,
+        qps: float | None = None,
+        burst: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.node_name = node_name
+        self.kubeconfig = kubeconfig
+        self.env = env
+        self.metrics_file = data_dir / f"metrics-{node_name}.prom"
+        argv = [
+            sys.executable,
+            "-m",
+            "benchmarks.agent",
+            "--metrics-file",
+            str(self.metrics_file),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--provider",
+            provider,
+            "--node-name",
+            node_name,
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--max-pods",
+            str(max_pods),
+            "--log-format",
+            "json",
+            "--log-level",
+            "warning",
+        ]
+        if qps is not None:
+            argv += ["--kube-api-qps", str(qps)]
+        if burst is not None:
+            argv += ["--kube-api-burst", str(burst)]
+        super().__init__(f"agent {node_name}", argv, data_dir / f"agent-{node_name}.log")
+        self.kubelet_port = 0
+
+    async def start(self) -> None:
+        if self.env:
+            saved = dict(os.environ)
+            os.environ.update(self.env)
+            try:
+                await super().start()
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+        else:
+            await super().start()
+
+    async def wait_ready(self, api: KubeApi, timeout: float = 60) -> None:
+        async def ready() -> bool:
+            if not self.alive():
+                raise RuntimeError(f"agent exited; see {self.log_file}")
+            node = await api.request("GET", f"/api/v1/nodes/{self.node_name}")
+            status = node.get("status") or {}
+            self.kubelet_port = int(
+                ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port", 0)
+            )
+            return (
+                any(
+                    c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in status.get("conditions") or []
+                )
+                and self.kubelet_port > 0
+            )
+
+        await wait_until(ready, timeout, f"node {self.node_name} Ready", interval=0.1)
+
+    async def api_requests(self) -> dict[str, float]:
+        """``wasmlet_api_requests_total`` by ``"verb resource"`` (summed over codes).
+
+        Asks the agent for a dump (SIGUSR1, see :mod:`benchmarks.agent`) and reads it.
+        """
+        before = self.metrics_file.stat().st_mtime_ns if self.metrics_file.exists() else 0
+        assert self.process is not None
+        self.process.send_signal(signal.SIGUSR1)
+
+        async def dumped() -> bool:
+            return self.metrics_file.exists() and self.metrics_file.stat().st_mtime_ns != before
+
+        await wait_until(dumped, 10, "agent metrics dump", interval=0.01)
+        return parse_api_requests(self.metrics_file.read_text())
+
+
+def parse_api_requests(text: str) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("wasmlet_api_requests_total{"):
+            continue
+        labels, _, value = line.rpartition(" ")
+        parsed = dict(part.split("=", 1) for part in labels[labels.index("{") + 1 : -1].split(","))
+        key = f"{parsed['verb'].strip(chr(34))} {parsed['resource'].strip(chr(34))}"
+        counts[key] = counts.get(key, 0.0) + float(value)
+    return counts
+
+
+@contextlib.asynccontextmanager
+async def running(child: Child) -> AsyncIterator[Child]:
+    await child.start()
+    try:
+        yield child
+    finally:
+        await child.stop()

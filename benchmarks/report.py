@@ -1,0 +1,305 @@
+"""Turn a run's figures into the JSON report, the Markdown table and the PNG plots.
+
+Targets are judged here and only reported (pass / miss / n/a): a benchmark on a
+shared, noisy machine informs, it does not gate.  Ratios compare figures of the
+same run only.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+Figures = dict[str, Any]
+MiB_KIB = 1024
+
+
+def machine() -> Figures:
+    freq = psutil.cpu_freq()
+    return {
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "cpu_mhz": round(freq.current) if freq else None,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average": list(os.getloadavg()),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def versions() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in (
+        "kubelet-core",
+        "wasmlet-provider-wasi",
+        "wasmlet-provider-wascc",
+        "wasmtime",
+        "aiohttp",
+        "matplotlib",
+    ):
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _get(figures: Figures, *path: str) -> Any:
+    value: Any = figures
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def targets(results: Figures) -> list[Figures]:
+    """Each target: name, measured value, limit, and pass / miss / n/a."""
+    rows: list[Figures] = []
+
+    def judge(name: str, value: Any, limit: str, ok: bool | None) -> None:
+        verdict = "n/a" if ok is None else ("pass" if ok else "miss")
+        rows.append({"target": name, "measured": value, "limit": limit, "verdict": verdict})
+
+    for scope, label in (("single", "1 pod"), ("batch", "N pods")):
+        r = _get(results, "start", scope, "ratio_p99")
+        ok = None if r is None or math.isnan(r) else r <= 1.5
+        judge(f"p99 start latency / floor, {label}", r, "<= 1.5", ok)
+    rate = _get(results, "throughput", "running_per_s")
+    pods = _get(results, "throughput", "pods")
+    judge(f"pods/s to Running ({pods} pods)", rate, ">= 200", None if rate is None else rate >= 200)
+    reached = _get(results, "density", "reached")
+    judge(
+        "running pods on one node", reached, ">= 2000", None if reached is None else reached >= 2000
+    )
+    kib = _get(results, "density", "rss_per_pod_kib")
+    judge(
+        "agent RSS per running pod (KiB)", kib, "<= 1024", None if kib is None else kib <= MiB_KIB
+    )
+    for state in ("empty", "loaded"):
+        cpu = _get(results, "idle", state, "cpu_percent")
+        calls = _get(results, "idle", state, "api_requests_per_min")
+        what = "0 pods" if state == "empty" else f"{_get(results, 'idle', 'pods')} pods"
+        judge(f"idle agent CPU % of a core, {what}", cpu, "<= 1", None if cpu is None else cpu <= 1)
+        judge(
+            f"idle API requests/min, {what}", calls, "<= 8", None if calls is None else calls <= 8
+        )
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def markdown(report: Figures) -> str:
+    r = report["results"]
+    lines = [
+        f"Run {report['started']} on {report['machine']['cpus']} CPUs "
+        f"({report['machine']['cpu_model']}), Python {report['machine']['python']}, "
+        f"wasmtime {report['versions']['wasmtime']}; parameters: "
+        + ", ".join(f"{k}={v}" for k, v in report["parameters"].items()),
+        "",
+    ]
+    lines += ["| Target | Measured | Limit | Verdict |", "|---|---|---|---|"]
+    for row in report["targets"]:
+        lines.append(
+            f"| {row['target']} | {_fmt(row['measured'])} | {row['limit']} | {row['verdict']} |"
+        )
+    if "start" in r:
+        lines += [
+            "",
+            "| Start latency (ms, watch ADDED -> phase) | n | p50 | p90 | p99 | max |",
+            "|---|---|---|---|---|---|",
+        ]
+        for scope, key, label in (
+            ("single", "wasmlet_running", "1 pod, wasmlet, Running"),
+            ("single", "floor_running", "1 pod, floor, Running"),
+            ("batch", "hello_running", "N hello pods, Running (or past it)"),
+            ("batch", "hello_succeeded", "N hello pods, Succeeded"),
+            ("batch", "wasmlet_running", "N staying pods, wasmlet, Running"),
+            ("batch", "floor_running", "N staying pods, floor, Running"),
+        ):
+            s = r["start"][scope][key]
+            lines.append(
+                f"| {label} | {s['count']} | {_fmt(s['p50_ms'])} | {_fmt(s['p90_ms'])} "
+                f"| {_fmt(s['p99_ms'])} | {_fmt(s['max_ms'])} |"
+            )
+        for scope in ("single", "batch"):
+            lines.append(
+                f"\nOverhead ratio ({scope}): p50 {_fmt(r['start'][scope]['ratio_p50'])}"
+                f", p99 {_fmt(r['start'][scope]['ratio_p99'])}"
+            )
+    sections = (
+        (
+            "throughput",
+            (
+                "pods",
+                "create_accept_per_s",
+                "running_per_s",
+                "running_per_s_best_1s",
+                "seconds_to_all_running",
+                "agent_cpu_seconds_to_running",
+                "agent_api_requests_per_pod",
+                "deleted_per_s",
+                "seconds_to_all_deleted",
+                "agent_cpu_seconds_to_deleted",
+            ),
+        ),
+        (
+            "density",
+            (
+                "target",
+                "reached",
+                "baseline_rss_mib",
+                "rss_mib",
+                "rss_per_pod_kib",
+                "threads",
+                "threads_per_pod",
+                "fds",
+                "fds_per_pod",
+            ),
+        ),
+        (
+            "actors",
+            (
+                "concurrency",
+                "requests",
+                "errors",
+                "requests_per_s",
+                "p50_ms",
+                "p99_ms",
+                "agent_cpu_percent",
+            ),
+        ),
+    )
+    for name, keys in sections:
+        if name in r:
+            lines += ["", f"| {name} | value |", "|---|---|"]
+            lines += [f"| {k} | {_fmt(r[name].get(k))} |" for k in keys]
+    if "idle" in r:
+        lines += ["", "| idle | CPU % | API req/min | RSS MiB | threads |", "|---|---|---|---|---|"]
+        for state in ("empty", "loaded"):
+            s = r["idle"][state]
+            lines.append(
+                f"| {state} | {_fmt(s['cpu_percent'])} | "
+                f"{_fmt(s['api_requests_per_min'])} | {_fmt(s['rss_mib'])} | "
+                f"{s['threads']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def plots(report: Figures, out: Path) -> list[str]:
+    """Latency CDFs and pods-over-time; returns the files written (none without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    written: list[str] = []
+    r = report["results"]
+    if "start" in r:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for key, samples in r["start"]["samples_s"].items():
+            if samples:
+                xs = sorted(s * 1000 for s in samples)
+                ys = [(i + 1) / len(xs) for i in range(len(xs))]
+                ax.step(xs, ys, where="post", label=key.replace("_", " "))
+        ax.set_xscale("log")
+        ax.set_xlabel("latency from creation (ms, log)")
+        ax.set_ylabel("fraction of pods")
+        ax.set_title("Pod start latency CDF")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "start-latency-cdf.png", dpi=120)
+        plt.close(fig)
+        written.append("start-latency-cdf.png")
+    if "throughput" in r:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for key, times in r["throughput"]["timeline_s"].items():
+            if times:
+                ax.step(times, range(1, len(times) + 1), where="post", label=key)
+        ax.set_xlabel("seconds since the first create (Running) / delete (deleted)")
+        ax.set_ylabel("pods")
+        ax.set_title(f"{r['throughput']['pods']} pods: Running and deleted over time")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "pods-over-time.png", dpi=120)
+        plt.close(fig)
+        written.append("pods-over-time.png")
+    if "density" in r and len(r["density"]["curve"]) > 1:
+        curve = r["density"]["curve"]
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        ax.plot([c["pods"] for c in curve], [c["rss_mib"] for c in curve], "o-", label="RSS MiB")
+        ax.plot(
+            [c["pods"] for c in curve],
+            [c["threads"] / 10 for c in curve],
+            "s--",
+            label="threads / 10",
+        )
+        ax.set_xlabel("running pods")
+        ax.set_title("Agent RSS and threads by running pods")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "density.png", dpi=120)
+        plt.close(fig)
+        written.append("density.png")
+    return written
+
+
+def write(report: Figures, out: Path) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    report["targets"] = targets(report["results"])
+    report["plots"] = plots(report, out)
+    json_path = out / "report.json"
+    json_path.write_text(json.dumps(_finite(report), indent=2, default=_json_default) + "\n")
+    md_path = out / "report.md"
+    md_path.write_text(markdown(report))
+    return json_path, md_path
+
+
+def _finite(value: Any) -> Any:
+    """NaN (a figure that could not be measured) becomes null: strict JSON has no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")

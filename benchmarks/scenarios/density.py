@@ -1,0 +1,95 @@
+"""Density (issue 7, scenario 3): how many long-running WASI pods one node holds.
+
+Staying-Running pods are added ``--density-step`` at a time, up to
+``--density-pods``; after each step (all Running) the agent's RSS, threads and
+file descriptors are sampled.  The per-pod costs are the growth from the
+baseline (agent Ready, one warm-up pod started and deleted) divided by the pods
+running.  The first step that does not get all its pods Running within the
+timeout ends the climb, and the count reached is reported.
+"""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.context import Bench, Figures
+from benchmarks.pods import PodTracker, create_all, delete_all, sleeper
+
+NODE = "bench-density"
+MIB = 1024 * 1024
+
+
+async def run(bench: Bench) -> Figures:
+    target = bench.params.density_pods
+    step = max(1, min(bench.params.density_step, target))
+    label = bench.run_label("density")
+    curve: list[dict[str, float]] = []
+    async with (
+        bench.agent(NODE, max_pods=target + 20) as agent,
+        PodTracker(bench.api, label) as tracker,
+    ):
+        warm = f"{label}-warm"
+        await create_all(bench.api, [sleeper(warm, NODE, label)])
+        await tracker.wait_for(lambda: warm in tracker.running, 60)
+        await delete_all(bench.api, [warm])
+        await tracker.wait_for(lambda: warm in tracker.deleted, 60)
+        base = agent.sample()
+        curve.append(
+            {
+                "pods": 0,
+                "rss_mib": base.rss_bytes / MIB,
+                "threads": base.threads,
+                "fds": base.fds,
+                "seconds": 0.0,
+            }
+        )
+        began = time.perf_counter()
+        names: list[str] = []
+        complete = True
+        while len(names) < target:
+            batch = [f"{label}-{i}" for i in range(len(names), min(target, len(names) + step))]
+            names += batch
+            await create_all(bench.api, [sleeper(n, NODE, label) for n in batch])
+            complete = await tracker.wait_for(
+                tracker.all_seen(tracker.running, names), bench.params.timeout
+            )
+            sample = agent.sample()
+            reached = sum(1 for n in names if n in tracker.running)
+            curve.append(
+                {
+                    "pods": reached,
+                    "rss_mib": sample.rss_bytes / MIB,
+                    "threads": sample.threads,
+                    "fds": sample.fds,
+                    "seconds": time.perf_counter() - began,
+                }
+            )
+            bench.say(
+                f"density: {reached} Running, agent RSS {sample.rss_bytes / MIB:.0f} MiB, "
+                f"{sample.threads} threads, {sample.fds} fds"
+            )
+            if not complete:
+                break
+        top = agent.sample()
+        failed = sum(1 for n in names if n in tracker.failed)
+    reached = int(curve[-1]["pods"])
+
+    def per(a: float, b: float) -> float:
+        return (a - b) / reached if reached else 0.0
+
+    return {
+        "target": target,
+        "reached": reached,
+        "complete": complete,
+        "failed": failed,
+        "baseline_rss_mib": base.rss_bytes / MIB,
+        "rss_mib": top.rss_bytes / MIB,
+        "rss_per_pod_kib": per(top.rss_bytes, base.rss_bytes) / 1024,
+        "baseline_threads": base.threads,
+        "threads": top.threads,
+        "threads_per_pod": per(top.threads, base.threads),
+        "baseline_fds": base.fds,
+        "fds": top.fds,
+        "fds_per_pod": per(top.fds, base.fds),
+        "curve": curve,
+    }

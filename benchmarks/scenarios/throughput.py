@@ -1,0 +1,112 @@
+"""Throughput (issue 7, scenario 2): many pods created as fast as the API takes them.
+
+``--throughput-pods`` staying-Running pods are POSTed 64 at a time; the figures are
+the API's accept rate, pods reaching Running per second (overall, and the best
+one-second window), the time until all are Running, and the same for deleting
+them all (graceful DELETE, the agent stopping each module then removing the pod).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from benchmarks.context import Bench, Figures
+from benchmarks.pods import PodTracker, create_all, delete_all, sleeper
+
+NODE = "bench-throughput"
+
+
+def best_window(times: list[float], window: float = 1.0) -> float:
+    """Most events in any ``window`` seconds, per second."""
+    ordered = sorted(times)
+    best, start = 0, 0
+    for end, at in enumerate(ordered):
+        while at - ordered[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best / window
+
+
+async def run(bench: Bench) -> Figures:
+    count = bench.params.throughput_pods
+    label = bench.run_label("throughput")
+    async with (
+        bench.agent(NODE, max_pods=count + 20) as agent,
+        PodTracker(bench.api, label) as tracker,
+    ):
+        warm = f"{label}-warm"
+        await create_all(bench.api, [sleeper(warm, NODE, label)])
+        await tracker.wait_for(lambda: warm in tracker.running, 60)
+        await delete_all(bench.api, [warm])
+        await tracker.wait_for(lambda: warm in tracker.deleted, 60)
+
+        names = [f"{label}-{i}" for i in range(count)]
+        manifests = [sleeper(n, NODE, label) for n in names]
+
+        def report(what: str, seen: dict[str, float]) -> None:
+            bench.say(f"throughput: {sum(1 for n in names if n in seen)}/{count} {what}")
+
+        last = [time.monotonic()]
+
+        def every_2s(what: str, seen: dict[str, float]) -> None:
+            if time.monotonic() - last[0] >= 2:
+                last[0] = time.monotonic()
+                report(what, seen)
+
+        requests_before = await agent.api_requests()
+        cpu_before = agent.sample()
+        async with bench.profiled(agent, "throughput"):
+            began, accepted = await create_all(bench.api, manifests)
+            bench.say(f"throughput: {count} pods accepted in {accepted - began:.2f}s")
+            all_running = await tracker.wait_for(
+                lambda: all(n in tracker.running for n in names),
+                bench.params.timeout,
+                lambda: every_2s("Running", tracker.running),
+            )
+        cpu_running = agent.sample()
+        requests_after = await agent.api_requests()
+        report("Running", tracker.running)
+
+        delete_began, delete_accepted = await delete_all(bench.api, names)
+        all_deleted = await tracker.wait_for(
+            lambda: all(n in tracker.deleted for n in names),
+            bench.params.timeout,
+            lambda: every_2s("deleted", tracker.deleted),
+        )
+        report("deleted", tracker.deleted)
+        cpu_deleted = agent.sample()
+
+    run_times = [tracker.running[n] for n in names if n in tracker.running]
+    del_times = [tracker.deleted[n] for n in names if n in tracker.deleted]
+    to_running = (max(run_times) - began) if run_times else math.nan
+    to_deleted = (max(del_times) - delete_began) if del_times else math.nan
+    api_calls = sum(requests_after.values()) - sum(requests_before.values())
+    return {
+        "pods": count,
+        "create_accept_seconds": accepted - began,
+        "create_accept_per_s": count / (accepted - began),
+        "all_running": all_running,
+        "running": len(run_times),
+        "seconds_to_all_running": to_running,
+        "running_per_s": len(run_times) / to_running if run_times else 0.0,
+        "running_per_s_best_1s": best_window(run_times),
+        "agent_cpu_seconds_to_running": cpu_running.cpu_seconds - cpu_before.cpu_seconds,
+        "agent_api_requests_to_running": api_calls,
+        "agent_api_requests_per_pod": api_calls / count,
+        "agent_api_requests_by_kind": {
+            k: requests_after[k] - requests_before.get(k, 0.0)
+            for k in sorted(requests_after)
+            if requests_after[k] != requests_before.get(k, 0.0)
+        },
+        "delete_accept_seconds": delete_accepted - delete_began,
+        "all_deleted": all_deleted,
+        "deleted": len(del_times),
+        "seconds_to_all_deleted": to_deleted,
+        "deleted_per_s": len(del_times) / to_deleted if del_times else 0.0,
+        "agent_cpu_seconds_to_deleted": cpu_deleted.cpu_seconds - cpu_running.cpu_seconds,
+        "timeline_s": {
+            "running": sorted(t - began for t in run_times),
+            "deleted": sorted(t - delete_began for t in del_times),
+        },
+    }
