@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from kubelet_core.volumes.host import tmpfs_root
-from tests.e2e.conftest import Wasmlet, wasi_pod, wasmlet  # noqa: F401 - the fixture
+from tests.e2e.conftest import Wasmlet, wasi_pod
 from tests.volumes.helpers import (
     configmap,
     create,
     eventually,
     pod_log,
-    wait_phase,
     secret,
     wait_event,
+    wait_phase,
     waiting_state,
 )
 
