@@ -31,6 +31,7 @@ import base64
 import datetime
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -53,6 +54,7 @@ MIN_EXPIRATION = 600  # kube-apiserver: "may not specify a duration less than 10
 MAX_EXPIRATION = 1 << 32
 
 ObjectGetter = Callable[[str, str, str], KubeObject | None]
+_TOKEN_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/serviceaccounts/([^/]+)/token/?$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -269,6 +271,7 @@ def token_request_handler(
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
+            namespace, name = token_target(request)
             try:
                 body = await request.json()
             except ValueError:
@@ -276,8 +279,8 @@ def token_request_handler(
             answer = issue(
                 signer,
                 get_object,
-                request.match_info["namespace"],
-                request.match_info["name"],
+                namespace,
+                name,
                 body,
                 min_expiration=min_expiration,
                 clock=clock,
@@ -287,6 +290,20 @@ def token_request_handler(
         return obj_response(answer, 201)
 
     return handle
+
+
+def token_target(request: web.Request) -> tuple[str, str]:
+    """(namespace, service account) from the route, or from the path (catch-all routes)."""
+    if "namespace" in request.match_info and "name" in request.match_info:
+        return request.match_info["namespace"], request.match_info["name"]
+    match = _TOKEN_PATH.match(request.path)
+    if match is None:
+        raise errors.not_found_path()
+    return match.group(1), match.group(2)
+
+
+def is_token_request(request: web.Request) -> bool:
+    return request.method == "POST" and _TOKEN_PATH.match(request.path) is not None
 
 
 def jwks_handler(signer: TokenSigner) -> Handler:
