@@ -137,6 +137,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     durations[name] = time.monotonic() - began
                     bench.say(f"== {name} done in {durations[name]:.1f}s")
                     await _remove_bench_pods(api)
+                results["agent_stop_seconds"] = bench.agent_stop_seconds
             finally:
                 await api.close()
     finally:

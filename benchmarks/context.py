@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.pods import force_delete_run
-from benchmarks.processes import AgentProcess, Child, ControlPlaneProcess, running
+from benchmarks.processes import AgentProcess, Child, ControlPlaneProcess
 from kubelet_core.apiclient import KubeApi
 from kubelet_core.modules import ModuleStore
 from wasmlet_wasi.provider import WasiProvider
@@ -50,6 +50,8 @@ class Bench:
     started: float = field(default_factory=time.monotonic)
     _runs: itertools.count[int] = field(default_factory=itertools.count)
     _modules_ready: bool = False
+    #: How long each agent took to exit after SIGTERM (pods still running).
+    agent_stop_seconds: dict[str, float] = field(default_factory=dict)
 
     def say(self, message: str) -> None:
         """One progress line: elapsed time and what is happening."""
@@ -95,9 +97,12 @@ class Bench:
             burst=self.params.agent_burst,
             env=env,
         )
-        async with running(agent):
+        await agent.start()
+        try:
             await agent.wait_ready(self.api)
             yield agent
+        finally:
+            self.agent_stop_seconds[node_name] = await agent.stop()
 
     async def cleanup(self, run: str) -> None:
         await force_delete_run(self.api, run)

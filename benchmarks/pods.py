@@ -23,6 +23,9 @@ PODS = f"/api/v1/namespaces/{NAMESPACE}/pods"
 HELLO = "examples.wasmlet.dev/hello-wasi:v1"
 SCRIPT = "examples.wasmlet.dev/wasi-script:v1"
 RUN_LABEL = "wasmlet.dev/bench-run"
+#: Pods' termination grace period.  A module blocked in ``poll_oneoff`` (the sleeping
+#: pods) cannot be interrupted, so deleting one takes this long (see the README).
+GRACE_SECONDS = 2
 
 
 def pod(
@@ -47,7 +50,7 @@ def pod(
             "restartPolicy": restart_policy,
             "nodeSelector": {"kubernetes.io/hostname": node},
             "tolerations": [{"operator": "Exists"}],
-            "terminationGracePeriodSeconds": 5,
+            "terminationGracePeriodSeconds": GRACE_SECONDS,
         },
     }
 

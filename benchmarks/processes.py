@@ -88,15 +88,18 @@ class Child:
                 fds=self.ps.num_fds(),
             )
 
-    async def stop(self, grace: float = 20.0) -> None:
+    async def stop(self, grace: float = 20.0) -> float:
+        """SIGTERM, then SIGKILL after ``grace``; returns the seconds the process took."""
         if self.process is None or self.process.returncode is not None:
-            return
+            return 0.0
+        began = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(self.process.wait(), grace)
         except TimeoutError:
             self.process.kill()
             await self.process.wait()
+        return time.monotonic() - began
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ In one run, against one control plane: a single pod at a time (repeated, to have
 distribution) and ``--pods`` pods created at once, on wasmlet -- the cached hello
 module run to completion, and the scripted module staying Running -- and on the
 floor client (:mod:`benchmarks.floor`), which only patches status to Running.
-Single pods alternate between wasmlet and the floor so both see the same noise.
+Single pods alternate between wasmlet and the floor so both see the same noise
+(the earlier ones keep running: deleting a sleeping module takes its grace period).
 The overhead ratio is wasmlet's staying-Running latency over the floor's.
 """
 
@@ -40,7 +41,7 @@ async def run(bench: Bench) -> Figures:
     )
     label = bench.run_label("start")
     async with (
-        bench.agent(AGENT_NODE, max_pods=params.pods + 20) as agent,
+        bench.agent(AGENT_NODE, max_pods=2 * params.pods + params.single_repeats + 10) as agent,
         running(floor),
         PodTracker(bench.api, label) as tracker,
     ):
@@ -61,7 +62,6 @@ async def run(bench: Bench) -> Figures:
         await one(f"{label}-warm-hello", AGENT_NODE, hello=True)
         await one(f"{label}-warm-sleep", AGENT_NODE)
         await one(f"{label}-warm-floor", FLOOR_NODE)
-        await remove([f"{label}-warm-sleep"], AGENT_NODE)
         await remove([f"{label}-warm-floor"], FLOOR_NODE)
 
         singles: list[str] = []
@@ -71,8 +71,7 @@ async def run(bench: Bench) -> Figures:
             floor_singles.append(f"{label}-floor-one-{i}")
             await one(singles[-1], AGENT_NODE)
             await one(floor_singles[-1], FLOOR_NODE)
-            await remove([singles[-1]], AGENT_NODE)
-            await remove([floor_singles[-1]], FLOOR_NODE)
+        await remove(floor_singles, FLOOR_NODE)
         bench.say(f"start: {params.single_repeats} single pods on wasmlet and on the floor done")
 
         async with bench.profiled(agent, "start"):
@@ -92,7 +91,7 @@ async def run(bench: Bench) -> Figures:
                 lambda: all(n in tracker.running for n in sleep),
                 "sleepers Running",
             )
-        await remove(hello + sleep, AGENT_NODE)
+        await remove([f"{label}-warm-sleep", *singles, *hello, *sleep], AGENT_NODE)
         floor_batch = [f"{label}-floor-{i}" for i in range(params.pods)]
         await _batch(
             bench,

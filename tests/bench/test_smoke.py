@@ -1,0 +1,113 @@
+"""The benchmark suite at tiny sizes, so it cannot rot: every scenario runs end to end
+(control plane, agents and floor client as real subprocesses) and the JSON report
+holds every figure the README documents."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from benchmarks.__main__ import main, parse_args
+
+FIGURES: dict[str, tuple[str, ...]] = {
+    "throughput": (
+        "create_accept_per_s",
+        "running_per_s",
+        "running_per_s_best_1s",
+        "seconds_to_all_running",
+        "deleted_per_s",
+        "seconds_to_all_deleted",
+        "agent_api_requests_per_pod",
+        "agent_cpu_seconds_to_running",
+    ),
+    "density": (
+        "reached",
+        "baseline_rss_mib",
+        "rss_mib",
+        "rss_per_pod_kib",
+        "threads",
+        "threads_per_pod",
+        "fds",
+        "fds_per_pod",
+    ),
+    "actors": ("requests", "requests_per_s", "p50_ms", "p99_ms", "errors"),
+}
+LATENCIES = ("count", "p50_ms", "p90_ms", "p99_ms", "max_ms")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+async def test_every_figure_is_reported(tmp_path: Path) -> None:
+    args = parse_args(
+        [
+            "--pods",
+            "3",
+            "--single-repeats",
+            "2",
+            "--throughput-pods",
+            "10",
+            "--density-pods",
+            "10",
+            "--density-step",
+            "5",
+            "--idle-seconds",
+            "2",
+            "--idle-pods",
+            "3",
+            "--actor-seconds",
+            "0.5",
+            "--actor-concurrency",
+            "2",
+            "--timeout",
+            "60",
+            "--out",
+            str(tmp_path / "results"),
+        ]
+    )
+    await main(args)
+    report = json.loads((tmp_path / "results" / "report.json").read_text())
+    results = report["results"]
+    assert not [name for name, figures in results.items() if "error" in figures]
+    assert report["machine"]["cpus"] >= 1 and report["versions"]["kubelet-core"]
+
+    start = results["start"]
+    for scope, keys in (
+        ("single", ("wasmlet_running", "floor_running")),
+        ("batch", ("hello_running", "hello_succeeded", "wasmlet_running", "floor_running")),
+    ):
+        for key in keys:
+            summary = start[scope][key]
+            assert summary["count"] == (2 if scope == "single" else 3), (scope, key)
+            assert all(_number(summary[f]) and summary[f] > 0 for f in LATENCIES)
+        assert _number(start[scope]["ratio_p50"]) and _number(start[scope]["ratio_p99"])
+    for name, keys in FIGURES.items():
+        missing = [k for k in keys if not _number(results[name].get(k))]
+        assert not missing, (name, missing)
+    assert results["throughput"]["running"] == results["throughput"]["deleted"] == 10
+    assert results["density"]["reached"] == 10 and results["density"]["threads_per_pod"] > 0
+    assert results["actors"]["requests"] > 0 and results["actors"]["errors"] == 0
+    for state in ("empty", "loaded"):
+        idle = results["idle"][state]
+        assert _number(idle["cpu_percent"]) and _number(idle["api_requests_per_min"])
+        assert idle["api_requests_per_min"] >= 0 and idle["threads"] > 0
+
+    assert {row["verdict"] for row in report["targets"]} <= {"pass", "miss"}
+    assert len(report["targets"]) == 9
+    markdown = (tmp_path / "results" / "report.md").read_text()
+    assert "| Target |" in markdown and "Overhead ratio" in markdown
+    plots = report["plots"]
+    if _has_matplotlib():
+        assert set(plots) == {"start-latency-cdf.png", "pods-over-time.png", "density.png"}
+        assert all((tmp_path / "results" / p).stat().st_size > 1000 for p in plots)
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
