@@ -41,7 +41,7 @@ from kubelet_core.node import (
 )
 from kubelet_core.observability import AgentMetrics
 from kubelet_core.pods import KubeEventRecorder, PodStatusWriter, PodSyncer, PodWatcher, podutil
-from kubelet_core.provider.base import KubeObject, Provider, ProviderContext
+from kubelet_core.provider.base import KubeObject, LogPolicy, Provider, ProviderContext
 
 log = structlog.get_logger(__name__)
 
@@ -209,6 +209,11 @@ class NodeAgent:
             record_event=self.events,
             modules_dir=settings.modules_dir,
             api=api,
+            insecure_registries=tuple(settings.insecure_registries),
+            log_policy=LogPolicy.parse(
+                settings.container_log_max_size, settings.container_log_max_files
+            ),
+            allowed_host_paths=tuple(settings.allowed_host_paths),
         ))
 
         pods = await self._first_list(self.watcher)
@@ -226,8 +231,8 @@ class NodeAgent:
     async def _start_kubelet_api(self, api: KubeApi) -> None:
         settings = self.settings
         pki = settings.node_dir / "pki"
-        client_ca = None
-        if settings.kubeconfig is not None:
+        client_ca = settings.client_ca_file
+        if client_ca is None and settings.kubeconfig is not None:
             client_ca = await asyncio.to_thread(client_ca_from_kubeconfig, settings.kubeconfig, pki)
         self.kubelet_api = KubeletApiServer(
             self.provider,
@@ -237,6 +242,9 @@ class NodeAgent:
             cert_dir=pki,
             client_ca_file=client_ca,
             api=api,
+            anonymous_auth=settings.anonymous_auth,
+            tls_cert_file=settings.tls_cert_file,
+            tls_key_file=settings.tls_private_key_file,
             metrics_registry=self.metrics.registry,
             pods_source=self._pods_for_kubelet_api,
         )

@@ -31,6 +31,16 @@ def add_node_flags(parser: argparse.ArgumentParser, *, with_identity: bool = Tru
     group.add_argument("--kube-api-qps", type=float, help="API requests per second (default: 50)")
     group.add_argument("--kube-api-burst", type=int, help="API request burst (default: 100)")
     group.add_argument("--insecure-registries", help="registries reached over plain HTTP, a,b")
+    group.add_argument("--allowed-host-paths", help="host directories hostPath volumes may use, a,b")
+    group.add_argument("--container-log-max-size", help="rotate container logs at this size (10Mi)")
+    group.add_argument("--container-log-max-files", type=int, help="log files kept per container (5)")
+    group.add_argument("--client-ca-file", type=Path, help="CA of clients allowed on the kubelet API")
+    group.add_argument("--tls-cert-file", type=Path, help="kubelet API serving certificate")
+    group.add_argument("--tls-private-key-file", type=Path, help="its private key")
+    group.add_argument(
+        "--anonymous-auth", action=argparse.BooleanOptionalAction, default=None,
+        help="allow unauthenticated kubelet API requests (default: no)",
+    )
     group.add_argument(
         "--drain-on-shutdown",
         action=argparse.BooleanOptionalAction,
@@ -48,6 +58,8 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> NodeSettin
         for name in (
             "kubeconfig", "provider", "node_name", "port", "node_ip", "data_dir", "max_pods",
             "node_labels", "kube_api_qps", "kube_api_burst", "insecure_registries",
+            "allowed_host_paths", "container_log_max_size", "container_log_max_files",
+            "client_ca_file", "tls_cert_file", "tls_private_key_file", "anonymous_auth",
             "drain_on_shutdown", "log_format", "log_level",
         )
     }

@@ -94,6 +94,15 @@ class NodeSettings(BaseSettings):
     insecure_registries: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_host_paths: Annotated[list[str], NoDecode] = Field(default_factory=list)
     container_log_max_size: str = "10Mi"
+
+    @field_validator("container_log_max_size")
+    @classmethod
+    def _check_log_size(cls, value: str) -> str:
+        from kubelet_core.provider.base import LogPolicy
+
+        LogPolicy.parse(value, 1)  # raises ValueError with a clear message
+        return value
+
     container_log_max_files: int = Field(5, ge=1)
 
     log_format: Literal["console", "json"] = "console"
