@@ -18,7 +18,7 @@ T = TypeVar("T")
 def eventually(check: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
     """Poll ``check`` (every 0.1 s) until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = check()
         if last:

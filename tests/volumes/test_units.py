@@ -148,7 +148,7 @@ def test_token_request_validation(tmp_path: Path) -> None:
     objects = _objects()
 
     def get(plural: str, namespace: str, name: str) -> dict[str, object] | None:
-        return objects.get((plural, namespace, name))  # type: ignore[return-value]
+        return objects.get((plural, namespace, name))
 
     answer = issue(signer, get, "ns", "sa", {"spec": {}}, clock=lambda: 1000.0)
     assert answer["status"]["expirationTimestamp"] == "1970-01-01T01:16:40Z"  # 1000 + 3600 s
