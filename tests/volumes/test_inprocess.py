@@ -153,6 +153,15 @@ async def test_projected_volume_with_refreshed_token(tmp_path: Path) -> None:
             done = await cluster.wait_for_pod("default", "projected", phase="Succeeded")
             assert done["status"]["containerStatuses"][0]["restartCount"] == 0
             assert (await log_of(provider, "projected")).decode() == first
+            # Exactly the objects the pod uses are watched, until the pod is gone.
+            objects = provider.volume_host.objects
+            assert objects.watched == {
+                ("configmaps", "default", "proj-config"),
+                ("secrets", "default", "proj-secret"),
+            }
+            await cluster.api.request("DELETE", "/api/v1/namespaces/default/pods/projected")
+            await until(lambda: not objects.watched)
+            await until(lambda: not token_file.parent.exists())
 
 
 async def test_host_path_allowed_and_typed(tmp_path: Path) -> None:
