@@ -261,3 +261,28 @@ async def test_stale_volume_directories_are_removed_at_start(tmp_path: Path) -> 
             provider2 = WasiProvider()
             async with cluster.node(provider2, node_name):
                 assert not ghost_secret.parent.parent.exists()
+
+
+async def test_secrets_without_tmpfs_stay_in_private_directories(tmp_path: Path) -> None:
+    from kubelet_core.containers.volumes import PodVolumes
+    from kubelet_core.volumes.host import make_volume_host, tmpfs_root
+
+    assert tmpfs_root(tmp_path, shm=tmp_path / "no-shm") is None
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "plain"},
+              "stringData": {"pw": "hunter2"}}
+    async with ClusterHarness.start(tmp_path) as cluster:
+        await cluster.api.request("POST", "/api/v1/namespaces/default/secrets", body=secret)
+        host = make_volume_host(cluster.api, node_name="n", node_ip="127.0.0.1",
+                                data_dir=tmp_path / "node", shm=None)
+        assert host.secret_root is None
+        pod = {"metadata": {"name": "p", "namespace": "default", "uid": "u1"},
+               "spec": {"volumes": [{"name": "s", "secret": {"secretName": "plain"}}]}}
+        volumes = PodVolumes(tmp_path / "node" / "volumes", pod, host=host)
+        assert await volumes.setup() == {}
+        directory = tmp_path / "node" / "volumes" / "default_p_u1" / "secret"
+        assert (directory / "s" / "pw").read_text() == "hunter2"
+        for path in (directory, directory / "s"):
+            assert path.stat().st_mode & 0o777 == 0o700
+        volumes.remove()
+        await host.objects.close()
+        assert not (tmp_path / "node" / "volumes" / "default_p_u1").exists()
