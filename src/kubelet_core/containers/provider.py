@@ -135,6 +135,8 @@ class ContainerProvider(Provider, ContainerRuntime):
                 log.warning("cannot list pods; keeping old volume directories", error=str(exc))
                 return
         removed = remove_stale(roots, keep)
+        if keep is not None:  # logs of pods deleted while the agent was away (never guessed)
+            remove_stale([context.data_dir / "pods"], keep)
         for root in roots:  # content volumes of kept pods are rewritten on create
             for pod_dir in root.iterdir() if root.is_dir() else ():
                 for kind in ("configmap", "secret", "downward-api", "projected"):
