@@ -16,6 +16,12 @@ for it, and applies the restart policy:
 * image pulls report Pulling/Pulled, and failures ErrImagePull then
   ImagePullBackOff, with their own back-off.
 
+Before any container, every pod volume is set up (:mod:`kubelet_core.containers.volumes`);
+one that cannot be yet (a missing ConfigMap) is a ``FailedMount`` Warning and a
+retry with back-off, woken early by a change of the watched object, while the
+containers wait in ContainerCreating.  Once mounted, the volumes are kept up to
+date (and emptyDir ``sizeLimit`` enforced by eviction) until the pod is removed.
+
 Every state change is pushed with ``ProviderContext.notify_pod_status``; the
 pod phase is derived from the container records (:func:`status.pod_phase`).
 
