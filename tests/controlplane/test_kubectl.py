@@ -223,3 +223,16 @@ async def test_typed_commands_sending_protobuf(env: tuple[Kubectl, Client]) -> N
     node = await client.ok("GET", "/api/v1/nodes/n1")
     assert node["spec"]["unschedulable"] is True
     assert rc != 0  # nothing finishes the pod here, so drain times out waiting
+
+
+async def test_create_token(env: tuple[Kubectl, Client]) -> None:
+    import base64
+
+    k, _client = env
+    token = (await k.out("create", "token", "default", "--duration=20m")).strip()
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["sub"] == "system:serviceaccount:default:default"
+    assert claims["exp"] - claims["iat"] == 1200
+    rc, _out, err = await k.run("create", "token", "nobody", check=False)
+    assert rc != 0 and 'serviceaccounts "nobody" not found' in err

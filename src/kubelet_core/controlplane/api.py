@@ -34,6 +34,7 @@ KubeObject = dict[str, Any]
 JSON = "application/json"
 log = logging.getLogger(__name__)
 LogHandler = Callable[[web.Request, KubeObject], Awaitable[web.StreamResponse]]
+TokenIssuer = Callable[[str, str, Any], KubeObject]
 
 
 @dataclass
@@ -103,6 +104,8 @@ class Api:
         self.server_address = server_address
         self.log_handler = log_handler
         self.tables = TableRenderer()
+        # serviceaccounts/{name}/token: (namespace, name, TokenRequest) -> TokenRequest
+        self.token_issuer: TokenIssuer | None = None
         # APIGroup entries served by routes outside this handler (metrics.k8s.io).
         self.extra_groups: list[KubeObject] = []
         self.openapi = OpenAPI()
@@ -192,6 +195,11 @@ class Api:
                 },
                 201,
             )
+        if t.subresource == "token":
+            if method != "POST" or self.token_issuer is None:
+                raise errors.method_not_allowed(method, "serviceaccounts/token")
+            body = await self._body(request)
+            return obj_response(self.token_issuer(ns, t.name, body), 201)
         if t.subresource == "eviction":
             if method != "POST":
                 raise errors.method_not_allowed(method, "pods/eviction")

@@ -22,12 +22,14 @@ _SUBRESOURCE_VERBS = {
     "log": ["get"],
     "eviction": ["create"],
     "finalize": ["update"],
+    "token": ["create"],
     "proxy": ["create", "delete", "get", "patch", "update"],
 }
 _SUBRESOURCE_KINDS = {
     "binding": "Binding",
     "log": "Pod",
     "eviction": "Eviction",
+    "token": "TokenRequest",
     "proxy": "NodeProxyOptions",
 }
 

@@ -2,7 +2,7 @@
 kubectl's typed clients send that way.
 
 kubectl sends JSON for ``apply``/``create -f``/``patch``, but its typed clients (``kubectl
-create namespace|configmap|secret|serviceaccount``, ``drain``'s evictions, typed
+create namespace|configmap|secret|serviceaccount|token``, ``drain``'s evictions, typed
 deletes) encode bodies as protobuf without any negotiation, so a server that only read
 JSON would fail those commands. Bodies are the ``k8s\\0`` magic followed by a
 ``runtime.Unknown`` envelope (type meta + raw message). This module is a small wire-format
@@ -101,6 +101,27 @@ KINDS: dict[str, Table] = {
         2: ("deleteOptions", "message", DELETE_OPTIONS),
     },
     "DeleteOptions": DELETE_OPTIONS,
+    "TokenRequest": {
+        1: ("metadata", "message", OBJECT_META),
+        2: (
+            "spec",
+            "message",
+            {
+                1: ("audiences", "repeated_string", None),
+                3: (
+                    "boundObjectRef",
+                    "message",
+                    {
+                        1: ("kind", "string", None),
+                        2: ("apiVersion", "string", None),
+                        3: ("name", "string", None),
+                        4: ("uid", "string", None),
+                    },
+                ),
+                4: ("expirationSeconds", "int", None),
+            },
+        ),
+    },
 }
 
 

@@ -114,7 +114,7 @@ SECRETS = ResourceType(
     "", "v1", "secrets", "secret", "Secret", True, field_labels=BASE_FIELDS | {"type"}
 )
 SERVICEACCOUNTS = ResourceType(
-    "", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True, ("sa",)
+    "", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True, ("sa",), ("token",)
 )
 LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True)
 

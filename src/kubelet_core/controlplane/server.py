@@ -31,6 +31,8 @@ from kubelet_core.controlplane.persistence import Persistence
 from kubelet_core.controlplane.pki import PKI, kubeconfig
 from kubelet_core.controlplane.registry import Registry
 from kubelet_core.controlplane.store import Store
+from kubelet_core.controlplane.tokenrequest import JWKS_ROUTE, TokenSigner, jwks_handler
+from kubelet_core.controlplane.tokenrequest import issue as issue_token
 
 
 class ControlPlane:
@@ -109,6 +111,12 @@ class ControlPlane:
             app.router.add_get(probe, _ok)
             app.router.add_get(probe + "/{check:.*}", _ok)
         app.add_routes(metrics.routes())
+        # TokenRequest (bound service account tokens) and the key set to verify them.
+        signer = TokenSigner.load_or_create(self.pki.directory)
+        app.router.add_get(JWKS_ROUTE, jwks_handler(signer))
+        # serviceaccounts/token goes through the Api so protobuf bodies (kubectl create
+        # token) are decoded like every other body.
+        api.token_issuer = lambda ns, name, body: issue_token(signer, objects, ns, name, body)
         app.router.add_route("*", "/{tail:.*}", api.handle)
         runner = web.AppRunner(
             app, handle_signals=False, access_log=None, handler_cancellation=True
