@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 import contextvars
 import json
+import re
 
 import yaml
 from pydantic import Field, field_validator
@@ -98,9 +99,9 @@ class NodeSettings(BaseSettings):
     @field_validator("container_log_max_size")
     @classmethod
     def _check_log_size(cls, value: str) -> str:
-        from kubelet_core.provider.base import LogPolicy
-
-        LogPolicy.parse(value, 1)  # raises ValueError with a clear message
+        """A positive size with an optional Ki/Mi/Gi/k/M/G suffix, as kubelet accepts."""
+        if not re.fullmatch(r"[1-9][0-9]*(Ki|Mi|Gi|k|M|G)?", str(value).strip()):
+            raise ValueError(f"container log max size {value!r} is not a size like 10Mi")
         return value
 
     container_log_max_files: int = Field(5, ge=1)
