@@ -198,3 +198,18 @@ async def test_legacy_watch_path(client: Client) -> None:
     event = await watch.next()
     assert (event["type"], event["object"]["metadata"]["name"]) == ("MODIFIED", "a")
     watch.close()
+
+
+async def test_stopping_the_server_ends_open_watches(tmp_path: Path) -> None:
+    cp = ControlPlane(tmp_path, scheduler=False)
+    await cp.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = Client(cp, session)
+            watch = await client.watch(PODS)
+            await client.ok("POST", PODS, pod("a"))
+            assert (await watch.next())["type"] == "ADDED"
+            await cp.stop()
+            assert await watch.ended()
+    finally:
+        await cp.stop()

@@ -25,7 +25,7 @@ from kubelet_core.controlplane.selectors import Filter
 from kubelet_core.controlplane.store import Entry, Event, Store, TooOld
 
 KubeObject = dict[str, Any]
-# Turns (event type, object, encoded object, is_first) into the encoded event object.
+# Turns (event type, object, encoded object) into the encoded object sent in the event.
 Transform = Callable[[str, KubeObject, bytes], bytes]
 
 _TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
@@ -102,20 +102,27 @@ async def serve_watch(
                     break
                 wait = remaining if wait is None else min(wait, remaining)
             try:
-                first = await asyncio.wait_for(watcher.queue.get(), wait)
+                first: Event | None = await asyncio.wait_for(watcher.queue.get(), wait)
             except TimeoutError:
-                first = False  # type: ignore[assignment]
-            if first is None:
-                break
+                first = None  # nothing happened: maybe time for a bookmark
+            else:
+                if first is None:
+                    break  # the server is stopping
             lines: list[bytes] = []
-            if first:
+            stopping = False
+            if first is not None:
                 _render(first, flt, encode, lines)
                 queue = watcher.queue
                 while not queue.empty():
                     event = queue.get_nowait()
                     if event is None:
+                        stopping = True
                         break
                     _render(event, flt, encode, lines)
+            if stopping:
+                if lines:
+                    await response.write(b"".join(lines))
+                break
             if (
                 wr.bookmarks
                 and watcher.queue.empty()
