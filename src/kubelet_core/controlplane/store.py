@@ -25,6 +25,9 @@ from kubelet_core.controlplane.resources import BY_KEY, ResourceType
 
 KubeObject = dict[str, Any]
 ObjKey = tuple[str, str]  # (namespace or "", name)
+# Events a watcher may have queued before it is considered stuck and its watch is ended,
+# as kube-apiserver ends watchers that cannot keep up.
+MAX_BACKLOG = 50_000
 
 
 @dataclass(slots=True)
@@ -150,8 +153,11 @@ class Store:
         history.append(event)
         while len(history) > self.history_size:
             self._floor[rt.key] = history.popleft().rv
-        for watcher in self._watchers[rt.key]:
+        watchers = self._watchers[rt.key]
+        for watcher in watchers:
             watcher.queue.put_nowait(event)
+        if watchers and any(w.queue.qsize() > MAX_BACKLOG for w in watchers):
+            self._drop_slow(rt)
         for listener in self._listeners:
             listener(event)
         row_key = f"{rt.key}/{key[0]}/{key[1]}"
@@ -200,6 +206,13 @@ class Store:
     def unwatch(self, watcher: Watcher) -> None:
         watcher.closed = True
         self._watchers[watcher.rt.key].discard(watcher)
+
+    def _drop_slow(self, rt: ResourceType) -> None:
+        """End watches whose client stopped reading (it re-lists and watches again)."""
+        for watcher in list(self._watchers[rt.key]):
+            if watcher.queue.qsize() > MAX_BACKLOG:
+                self._watchers[rt.key].discard(watcher)
+                watcher.queue.put_nowait(None)
 
     def close_watchers(self) -> None:
         for watchers in self._watchers.values():
