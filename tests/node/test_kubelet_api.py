@@ -36,9 +36,6 @@ async def test_kubelet_api_is_served_on_the_advertised_port(api, settings, provi
             await http.get(f"https://127.0.0.1:{port}/healthz", ssl=False)
 
 
-@pytest.mark.xfail(strict=True, reason="the control plane does not serve SubjectAccessReview "
-                   "yet (controlplane/authn_authz.py is not wired), so the kubelet API "
-                   "cannot authorize anyone")
 async def test_kubelet_api_serves_metrics_and_pods(cp, api, settings, provider):
     async with running(provider, settings()) as agent:
         await api.create("/api/v1/namespaces/default/pods", pod_manifest("served"))

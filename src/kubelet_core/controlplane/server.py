@@ -27,6 +27,7 @@ from kubelet_core.controlplane.kubelet_proxy import (
 )
 from kubelet_core.controlplane.metrics_api import MetricsApi, store_lister
 from kubelet_core.controlplane.metrics_api import api_group as metrics_api_group
+from kubelet_core.controlplane.authn_authz import Authorizer, TokenTable, review_routes
 from kubelet_core.controlplane.persistence import Persistence
 from kubelet_core.controlplane.pki import PKI, kubeconfig
 from kubelet_core.controlplane.registry import Registry
@@ -58,7 +59,10 @@ class ControlPlane:
         self.scheduler_enabled = scheduler
         self.watch_history = watch_history
         self.bookmark_interval = bookmark_interval
-        self.token_authenticator = token_authenticator
+        #: Bearer tokens the control plane knows (kube-apiserver's static token file);
+        #: answered by TokenReview and accepted as credentials on the API itself.
+        self.tokens = TokenTable()
+        self.token_authenticator = token_authenticator or self.tokens.authenticate
         self.log_handler = log_handler
         self.pki = PKI(self.data_dir / "pki")
         self.store: Store | None = None
@@ -111,6 +115,10 @@ class ControlPlane:
             app.router.add_get(probe, _ok)
             app.router.add_get(probe + "/{check:.*}", _ok)
         app.add_routes(metrics.routes())
+        # TokenReview and SubjectAccessReview: kubelets ask these before serving
+        # logs, stats and metrics.  RBAC objects are not stored yet, so only
+        # system:masters (the admin and the control plane's own client) is allowed.
+        app.add_routes(review_routes(self.tokens, Authorizer()))
         # TokenRequest (bound service account tokens) and the key set to verify them.
         signer = TokenSigner.load_or_create(self.pki.directory)
         app.router.add_get(JWKS_ROUTE, jwks_handler(signer))
