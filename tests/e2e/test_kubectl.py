@@ -37,8 +37,17 @@ def test_apply_example_runs_to_completion(wasmlet: Wasmlet) -> None:
     assert pod["status"]["hostIP"] == "127.0.0.1" and pod["status"]["podIP"] == "127.0.0.1"
     wide = wasmlet.kubectl("get", "pods", "-o", "wide")
     assert "hello-wasi" in wide and "Completed" in wide and "wasmlet-wasi" in wide
-    # applying the same file again is a no-op, as with a real API server
-    assert "unchanged" in wasmlet.kubectl("apply", "-f", str(REPO / "examples" / "hello-wasi.yaml"))
+    # Applying again with a changed label patches the live pod (strategic merge).
+    # A real API server answers "configured" even for the same file: its
+    # DefaultTolerationSeconds admission adds tolerations the file does not have.
+    changed = (REPO / "examples" / "hello-wasi.yaml").read_text().replace(
+        "app: hello-wasi", "app: hello-wasi\n    stage: applied-again"
+    )
+    env_file = wasmlet.data_dir / "hello-changed.yaml"
+    env_file.write_text(changed)
+    assert "configured" in wasmlet.kubectl("apply", "-f", str(env_file))
+    labels = wasmlet.kubectl_json("get", "pod", "hello-wasi")["metadata"]["labels"]
+    assert labels == {"app": "hello-wasi", "stage": "applied-again"}
 
 
 def test_exit_code_is_reported(wasmlet: Wasmlet) -> None:
