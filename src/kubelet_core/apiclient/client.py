@@ -175,6 +175,24 @@ class KubeApi:
         content_type: str | None = None,
     ) -> KubeObject:
         """Send one request and return the decoded answer; raise :class:`ApiError` otherwise."""
+        payload = await self.request_bytes(
+            method, path, params=params, body=body, content_type=content_type
+        )
+        if not payload:
+            return {}
+        decoded = json.loads(payload)
+        return decoded if isinstance(decoded, dict) else {"items": decoded}
+
+    async def request_bytes(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> bytes:
+        """Like :meth:`request`, for answers that are not JSON (``pods/log``)."""
         method = method.upper()
         data: bytes | None = None
         if body is not None:
@@ -203,10 +221,7 @@ class KubeApi:
         self._observe(method, path, status, started)
         if not 200 <= status < 300:
             raise _error_from(status, reason, payload)
-        if not payload:
-            return {}
-        decoded = json.loads(payload)
-        return decoded if isinstance(decoded, dict) else {"items": decoded}
+        return payload
 
     async def watch(
         self,

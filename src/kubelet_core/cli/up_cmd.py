@@ -206,6 +206,7 @@ async def _follow_pods(api: Any, pods: list[tuple[str, str]], wait: bool) -> int
                     f" ({terminated.get('reason', '')})",
                     flush=True,
                 )
+            await _print_logs(api, key)
             pending.discard(key)
         if not pending:
             break
@@ -213,8 +214,21 @@ async def _follow_pods(api: Any, pods: list[tuple[str, str]], wait: bool) -> int
             pending.discard(key)
             if not pending:
                 break
-    print(
-        "see the output with: kubectl logs <pod>  (KUBECONFIG as above)",
-        flush=True,
-    )
     return 1 if failed else 0
+
+
+async def _print_logs(api: Any, key: tuple[str, str]) -> None:
+    """Show a finished pod's output, fetched the way ``kubectl logs`` does (pods/log)."""
+    from kubelet_core.apiclient import ApiError
+
+    namespace, name = key
+    try:
+        output = await api.request_bytes(
+            "GET", f"/api/v1/namespaces/{namespace}/pods/{name}/log"
+        )
+    except ApiError as error:
+        print(f"  (logs unavailable: {error})", flush=True)
+        return
+    print(f"  kubectl logs {name}:", flush=True)
+    for line in output.decode(errors="replace").splitlines():
+        print(f"  | {line}", flush=True)
