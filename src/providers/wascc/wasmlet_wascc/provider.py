@@ -60,6 +60,8 @@ from wasmlet_wascc.settings import WasccSettings
 from wasmlet_wascc.wapc import InvalidActorModule, WapcInstance, WapcRuntime, wasmtime_version
 
 ARCH = "wasm32-wascc"
+#: Signed copies of testdata/actors/{echo,counter}.wasm (test issuer) for ``wasmlet up``.
+_BUNDLED = Path(__file__).parent / "modules"
 log = structlog.get_logger(__name__)
 
 
@@ -91,6 +93,17 @@ class WasccProvider(ContainerProvider):
 
     def node_profile(self) -> NodeProfile:
         return NodeProfile.for_wasm_arch(ARCH, runtime_version=f"wasmtime://{wasmtime_version()}")
+
+    def bundled_modules(self) -> Mapping[str, Path]:
+        """The example actors, signed by the repository's *test* issuer.
+
+        They run under ``wasmlet up`` because an empty allow-list accepts any
+        valid signature; a node with ``allowed_issuers`` set refuses them.
+        """
+        return {
+            "examples.wasmlet.dev/echo-actor:v1": _BUNDLED / "echo.wasm",
+            "examples.wasmlet.dev/counter-actor:v1": _BUNDLED / "counter.wasm",
+        }
 
     # -- lifecycle of the node -----------------------------------------------------------------
 
