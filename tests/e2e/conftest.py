@@ -78,14 +78,17 @@ class Wasmlet:
         )
 
 
-def start_wasmlet(data_dir: Path, kubectl_binary: str, *extra: str) -> Wasmlet:
+def start_wasmlet(
+    data_dir: Path, kubectl_binary: str, *extra: str, env: dict[str, str] | None = None
+) -> Wasmlet:
+    """Start ``wasmlet up`` with ``extra`` arguments; ``env`` adds environment variables."""
     command = [
         sys.executable, "-m", "kubelet_core.cli.main", "up",
         "--data-dir", str(data_dir), "--api-port", str(free_port()), *extra,
     ]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     output: list[str] = []
     ready = threading.Event()
