@@ -19,6 +19,7 @@ from aiohttp import web
 
 from kubelet_core.controlplane.api import Api, LogHandler
 from kubelet_core.controlplane.auth import TokenAuthenticator, make_middleware
+from kubelet_core.controlplane.authn_authz import Authorizer, TokenTable, review_routes
 from kubelet_core.controlplane.kubelet_proxy import (
     KubeletClient,
     ensure_kubelet_client_certificate,
@@ -27,7 +28,7 @@ from kubelet_core.controlplane.kubelet_proxy import (
 )
 from kubelet_core.controlplane.metrics_api import MetricsApi, store_lister
 from kubelet_core.controlplane.metrics_api import api_group as metrics_api_group
-from kubelet_core.controlplane.authn_authz import Authorizer, TokenTable, review_routes
+from kubelet_core.controlplane.nodelifecycle import NodeLifecycle
 from kubelet_core.controlplane.persistence import Persistence
 from kubelet_core.controlplane.pki import PKI, kubeconfig
 from kubelet_core.controlplane.registry import Registry
@@ -51,12 +52,16 @@ class ControlPlane:
         bookmark_interval: float = 60.0,
         token_authenticator: TokenAuthenticator | None = None,
         log_handler: LogHandler | None = None,
+        node_monitor_grace: float | None = 40.0,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port
         self.kubeconfig_path = kubeconfig_path or self.data_dir / "kubeconfig"
         self.scheduler_enabled = scheduler
+        # Seconds without lease renewal or status before a node turns Unknown (None: never).
+        self.node_monitor_grace = node_monitor_grace
+        self.node_lifecycle: NodeLifecycle | None = None
         self.watch_history = watch_history
         self.bookmark_interval = bookmark_interval
         #: Bearer tokens the control plane knows (kube-apiserver's static token file);
@@ -145,6 +150,9 @@ class ControlPlane:
 
             self.scheduler = Scheduler(store, registry)
             self.scheduler.start()
+        if self.node_monitor_grace is not None:
+            self.node_lifecycle = NodeLifecycle(store, registry, grace=self.node_monitor_grace)
+            self.node_lifecycle.start()
 
     def write_kubeconfig(
         self,
@@ -172,6 +180,9 @@ class ControlPlane:
         return path
 
     async def stop(self) -> None:
+        if self.node_lifecycle is not None:
+            await self.node_lifecycle.stop()
+            self.node_lifecycle = None
         if self.scheduler is not None:
             await self.scheduler.stop()
             self.scheduler = None
