@@ -56,7 +56,10 @@ def actor_pod(
 
 def wait_ready(wasmlet: Wasmlet, *pods: str) -> None:
     wasmlet.kubectl(
-        "wait", "--for=condition=Ready", *(f"pod/{pod}" for pod in pods), "--timeout=60s",
+        "wait",
+        "--for=condition=Ready",
+        *(f"pod/{pod}" for pod in pods),
+        "--timeout=60s",
         timeout=70,
     )
 
@@ -239,8 +242,9 @@ def test_host_port_in_use_is_a_clear_error(wasmlet: Wasmlet) -> None:
         port = holder.getsockname()[1]
         ports = [{"containerPort": 8080, "hostPort": port}]
         wasmlet.apply(
-            actor_pod("host-port", "examples.wasmlet.dev/echo-actor:v1", ports=ports,
-                      restart="Never")
+            actor_pod(
+                "host-port", "examples.wasmlet.dev/echo-actor:v1", ports=ports, restart="Never"
+            )
         )
         wasmlet.wait_phase("host-port", "Failed")
     terminated = container_status(wasmlet, "host-port")["state"]["terminated"]
@@ -260,8 +264,15 @@ def refused(wasmlet: Wasmlet, images: dict[str, str]) -> Iterator[None]:
         )
     )
     yield
-    wasmlet.kubectl("delete", "pods", "refused-unsigned", "refused-tampered", "refused-expired",
-                    "--grace-period=0", "--force")
+    wasmlet.kubectl(
+        "delete",
+        "pods",
+        "refused-unsigned",
+        "refused-tampered",
+        "refused-expired",
+        "--grace-period=0",
+        "--force",
+    )
 
 
 @pytest.mark.parametrize(
@@ -339,7 +350,10 @@ def test_issuer_allow_list_refuses_other_issuers(
     signed = resigned("echo", trusted)
     asyncio.run(registry.push(signed, "e2e-actors/echo-trusted:v1"))
     guarded = start_wasmlet(
-        tmp_path, kubectl, "--provider", "wascc",
+        tmp_path,
+        kubectl,
+        "--provider",
+        "wascc",
         env={"WASMLET_WASCC_ALLOWED_ISSUERS": trusted.public_key},
     )
     try:
