@@ -23,6 +23,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from kubelet_core.controlplane.errors import ApiError
+from kubelet_core.controlplane.nodelifecycle import ready_status
 from kubelet_core.controlplane.registry import Registry, is_terminal, now
 from kubelet_core.controlplane.resources import EVENTS, NODES, PODS
 from kubelet_core.controlplane.store import Event, Store
@@ -54,10 +55,7 @@ def untolerated_taint(pod: KubeObject, node: KubeObject) -> KubeObject | None:
 
 
 def node_ready(node: KubeObject) -> bool:
-    for cond in (node.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return bool(cond.get("status") == "True")
-    return False
+    return ready_status(node) == "True"
 
 
 def max_pods(node: KubeObject) -> int | None:
@@ -230,7 +228,9 @@ class Scheduler:
                 reasons["node(s) were unschedulable"] += 1
                 continue
             if not node_ready(node):
-                reasons["node(s) had untolerated taint {node.kubernetes.io/not-ready: }"] += 1
+                # The taint the node lifecycle puts on such a node (Unknown: unreachable).
+                key = "unreachable" if ready_status(node) == "Unknown" else "not-ready"
+                reasons[f"node(s) had untolerated taint {{node.kubernetes.io/{key}: }}"] += 1
                 continue
             if any(labels.get(k) != v for k, v in selector.items()):
                 reasons["node(s) didn't match Pod's node affinity/selector"] += 1
