@@ -307,7 +307,7 @@ async def test_logs_survive_a_restarted_provider(
     await first.create_pod(runs)
     await recorder.phase("done", "Succeeded")
     await recorder.status("runs", lambda s: s["phase"] == "Running")
-    await wait_for_output(first, "runs", b"before-restart")
+    await wait_for_output(first, "runs", b"before-restart\n")
     await first.shutdown()
 
     second = await started(dataclasses.replace(context))
@@ -323,7 +323,7 @@ async def test_logs_survive_a_restarted_provider(
         )
         assert "running" in container(status, "main")["state"]
         assert await logs(second, "runs", previous=True) == b"before-restart\n"
-        await wait_for_output(second, "runs", b"before-restart")  # the new run's output
+        await wait_for_output(second, "runs", b"before-restart\n")  # the new run's output
         assert await logs(second, "runs") == b"before-restart\n"
         # Deleting the pods removes their logs.
         await second.delete_pod(runs, 1)

@@ -285,3 +285,4 @@ def test_logs_of_pods_deleted_while_the_agent_was_away_go_at_its_next_start(
     node.up.kubectl("delete", "pod", lines_pod, "--ignore-not-found", "--wait=true")
     node.restart()
     assert not list(node.pods_dir().glob(f"default_{lines_pod}_*"))
+    assert "wasmlet-wasi" in node.up.kubectl("get", "nodes")
