@@ -32,7 +32,9 @@ What the lifecycle expects of the runtime half:
   return at once or when the container is gone; the lifecycle waits for
   ``wait()`` up to ``grace`` plus ``timings.stop_slack`` and then reports the
   container as killed (exit 137) whether the runtime managed it or not.
-* stdout and stderr go to ``launch.log_path`` (opened for append); the
+* stdout and stderr go to ``launch.log_path`` (opened for append), best
+  through :class:`~kubelet_core.containers.logs.LogWriter` with
+  ``self.context.log_policy`` so the node's log rotation applies; the
   lifecycle never reads the container's output itself except to serve logs.
 """
 
