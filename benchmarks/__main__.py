@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy the agent during start and throughput (speedscope files)",
+        help="py-spy the agent during start, throughput and the loaded idle window",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("results"), help="results folder (default: results/)"
@@ -115,6 +115,7 @@ def parameters(args: argparse.Namespace) -> Parameters:
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     params = parameters(args)
     out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
     root = Path(tempfile.mkdtemp(prefix="wasmlet-bench-"))
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     results: dict[str, Any] = {}

@@ -7,8 +7,10 @@ pods still terminating -- never colour the next) through :meth:`Bench.agent`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -109,7 +111,7 @@ class Bench:
 
     @contextlib.asynccontextmanager
     async def profiled(self, child: Child, name: str) -> AsyncIterator[None]:
-        """With ``--profile``: py-spy records ``child`` for the block (speedscope + top)."""
+        """With ``--profile``: py-spy records ``child`` for the block (a speedscope file)."""
         if not self.params.profile:
             yield
             return
@@ -121,8 +123,9 @@ class Bench:
                 "record",
                 "--pid",
                 str(child.pid),
+                "--gil",  # only the thread holding the GIL: Python CPU, and cheap to sample
                 "--rate",
-                "200",
+                "50",
                 "--format",
                 "speedscope",
                 "--output",
@@ -136,9 +139,10 @@ class Bench:
             yield
         finally:
             assert spy.process is not None
-            spy.process.send_signal(2)  # SIGINT: py-spy writes its file and exits
-            with contextlib.suppress(Exception):
-                await spy.stop(grace=30)
+            spy.process.send_signal(signal.SIGINT)  # py-spy writes its file and exits
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(spy.process.wait(), 60)
+            await spy.stop()
             self.say(f"profile written to {out}")
 
 

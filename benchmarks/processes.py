@@ -102,6 +102,17 @@ class Child:
         return time.monotonic() - began
 
 
+def context_switches(pid: int) -> int:
+    """Voluntary context switches of every thread of ``pid`` (each one a wake-up)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+    return total
+
+
 @dataclass(frozen=True)
 class ResourceSample:
     at: float

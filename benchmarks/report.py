@@ -203,12 +203,17 @@ def markdown(report: Figures) -> str:
             lines += ["", f"| {name} | value |", "|---|---|"]
             lines += [f"| {k} | {_fmt(r[name].get(k))} |" for k in keys]
     if "idle" in r:
-        lines += ["", "| idle | CPU % | API req/min | RSS MiB | threads |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| idle | CPU % | API req/min | wake-ups/s | RSS MiB | threads |",
+            "|---|---|---|---|---|---|",
+        ]
         for state in ("empty", "loaded"):
             s = r["idle"][state]
             lines.append(
                 f"| {state} | {_fmt(s['cpu_percent'])} | "
-                f"{_fmt(s['api_requests_per_min'])} | {_fmt(s['rss_mib'])} | "
+                f"{_fmt(s['api_requests_per_min'])} | {_fmt(s['thread_wakeups_per_s'])} | "
+                f"{_fmt(s['rss_mib'])} | "
                 f"{s['threads']} |"
             )
     return "\n".join(lines) + "\n"
