@@ -125,9 +125,11 @@ async def test_status_subresource_split(client: Client) -> None:
     # ...and the status subresource ignores spec changes.
     body = dict(updated, status={"phase": "Running"})
     body["spec"] = dict(updated["spec"], activeDeadlineSeconds=5)
+    body["metadata"] = dict(updated["metadata"], labels={"changed": "by-status"})
     result = await client.ok("PUT", f"{PODS}/split/status", body)
     assert result["status"]["phase"] == "Running"
     assert "activeDeadlineSeconds" not in result["spec"]
+    assert result["metadata"]["labels"] == {"x": "y"}
     assert result["metadata"]["generation"] == 1
 
 

@@ -342,9 +342,10 @@ class Registry:
                 meta.pop(field, None)
         if rt.split_status:
             if subresource == "status":
-                # Status writes keep the stored spec (and everything but metadata/status).
-                merged = {k: v for k, v in old.items() if k not in ("metadata", "status")}
-                merged["metadata"] = meta
+                # Status writes change the status only: spec and metadata (labels,
+                # annotations, finalizers...) stay as stored (ResetObjectMetaForStatus).
+                merged = {k: v for k, v in old.items() if k != "status"}
+                merged["metadata"] = dict(old_meta)
                 if "status" in new:
                     merged["status"] = new["status"]
                 new = merged
