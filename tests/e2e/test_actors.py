@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +27,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.components import clang_path, require
 from tests.e2e.conftest import REPO, Wasmlet, free_port, start_wasmlet, stop_wasmlet
 from tests.fixtures.registry import RegistryProcess
 from wasmlet_wascc import sections
@@ -371,3 +375,57 @@ def test_issuer_allow_list_refuses_other_issuers(
         assert get(f"{actor_url(guarded, 'trusted')}/ok") == (200, "GET /ok")
     finally:
         assert stop_wasmlet(guarded) == 0, "".join(guarded.output[-50:])
+
+
+DOC = REPO / "docs" / "actors.md"
+DOC_FLAGS = (
+    "--target=wasm32 -O2 -nostdlib "
+    "-Wl,--no-entry -Wl,--export-dynamic -Wl,--strip-debug -Wl,--compress-relocations"
+)
+
+
+@pytest.mark.needs_clang
+def test_docs_hello_actor_builds_signs_and_answers(
+    wasmlet: Wasmlet, registry: RegistryProcess, tmp_path: Path
+) -> None:
+    """docs/actors.md steps 1-5 as written: its C handler, clang flags and sign command."""
+    clang = require(clang_path(), "clang-14 with the wasm32 target")
+    text = DOC.read_text()
+    assert DOC_FLAGS.replace("-Wl,--no-entry", "\\\n    -Wl,--no-entry") in text
+    source = re.search(r"```c\n(.*?)```", text, re.S)
+    assert source is not None
+    (tmp_path / "hello.c").write_text(source.group(1))
+    for header in (ACTORS / "src").glob("*.h"):
+        shutil.copy(header, tmp_path)
+    subprocess.run(
+        [clang, *DOC_FLAGS.split(), "-o", "hello.wasm", "hello.c"], cwd=tmp_path, check=True
+    )
+    cli = [sys.executable, "-m", "wasmlet_wascc.cli"]
+    subprocess.run([*cli, "keygen", "-o", "issuer.nk"], cwd=tmp_path, check=True)
+    sign = [
+        *cli,
+        "sign",
+        "hello.wasm",
+        "--issuer-seed",
+        "issuer.nk",
+        "--caps",
+        "wascc:http_server,wascc:logging",
+        "--name",
+        "hello",
+        "--ver",
+        "1.0.0",
+    ]
+    assert " ".join(sign[len(cli) :][:4]) in text.replace("\\\n    ", "")
+    subprocess.run(sign, cwd=tmp_path, check=True, capture_output=True)
+    inspect = subprocess.run(
+        [*cli, "inspect", "hello.wasm"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert inspect.returncode == 0 and "Valid" in inspect.stdout, inspect.stdout
+    asyncio.run(registry.push(tmp_path / "hello.wasm", "e2e-actors/docs-hello:v1"))
+
+    wasmlet.apply(actor_pod("docs-hello", f"{registry.host}/e2e-actors/docs-hello:v1"))
+    wait_ready(wasmlet, "docs-hello")
+    url = actor_url(wasmlet, "docs-hello")
+    assert get(f"{url}/from-docs") == (200, "hello from an actor\n")
+    assert "INFO /from-docs" in wasmlet.kubectl("logs", "docs-hello")
+    wasmlet.kubectl("delete", "pod", "docs-hello", "--grace-period=5")
