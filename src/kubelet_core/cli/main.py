@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -46,7 +47,14 @@ def _version() -> str:
         return "unknown"
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    """Until a command installs its graceful handlers, a signal just ends the process."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_on_signal)
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = args.handler

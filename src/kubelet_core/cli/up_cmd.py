@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import structlog
 from kubelet_core.cli.errors import UserError
 from kubelet_core.cli.manifests import collection_path, load_manifests
 from kubelet_core.cli.node_cmd import add_node_flags, settings_from_args
-from kubelet_core.cli.signals import run_until_signalled
+from kubelet_core.cli.signals import ShutdownSignals
 from kubelet_core.config import NodeSettings
 from kubelet_core.observability import configure_logging
 from kubelet_core.provider import Provider, available_providers, load_provider
@@ -55,12 +54,6 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def run(args: argparse.Namespace) -> int:
     base = settings_from_args(args, provider="wasi", node_name="wasmlet")
     configure_logging(base.log_format, base.log_level)
@@ -78,6 +71,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _up(
+    base: NodeSettings,
+    providers: dict[str, Provider],
+    api_port: int,
+    manifests: list[dict[str, Any]],
+    exit_when_done: bool,
+) -> int:
+    async with ShutdownSignals() as signals:
+        return await _run_up(signals, base, providers, api_port, manifests, exit_when_done)
+
+
+async def _run_up(
+    signals: ShutdownSignals,
     base: NodeSettings,
     providers: dict[str, Provider],
     api_port: int,
@@ -102,49 +107,63 @@ async def _up(
     )
     await controlplane.start()
     agents: list[NodeAgent] = []
+    tasks: list[asyncio.Future[None]] = []
     exit_code = 0
     try:
         for name, provider in providers.items():
+            if signals.requested.is_set():
+                return 0
             settings = base.model_copy(
                 update={
                     "kubeconfig": kubeconfig,
                     "provider": name,
                     "node_name": f"wasmlet-{name}",
-                    "port": free_port(base.node_ip),
+                    "port": 0,
                     "data_dir": data_dir,
                 }
             )
             agent = NodeAgent(provider, settings)
-            await agent.start()
             agents.append(agent)
+            await agent.start()
+            tasks.append(asyncio.ensure_future(agent.run()))
         _print_banner(controlplane.url, kubeconfig, [a.node_name for a in agents])
 
-        async def stop_all() -> None:
-            for agent in agents:
-                await agent.stop()
-
-        async def serve() -> None:
-            nonlocal exit_code
-            tasks = [asyncio.ensure_future(agent.run()) for agent in agents]
-            if manifests:
-                api = await KubeApi.from_kubeconfig(kubeconfig)
-                try:
-                    exit_code = await _apply_and_follow(api, manifests, exit_when_done)
-                finally:
-                    await api.close()
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(signals.requested.wait())]
+        if manifests:
+            waiters.append(asyncio.ensure_future(
+                _apply_manifests(KubeApi, kubeconfig, manifests, exit_when_done)
+            ))
+        try:
+            while True:
+                done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                if waiters[0] in done:
+                    break
+                exit_code = waiters[1].result()
+                waiters.pop()
                 if exit_when_done:
-                    await stop_all()
-                    for task in tasks:
-                        task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        await run_until_signalled(serve(), stop_all)
+                    break
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
     finally:
-        for agent in agents:
+        for agent in reversed(agents):
             with contextlib.suppress(Exception):
                 await agent.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await controlplane.stop()
     return exit_code
+
+
+async def _apply_manifests(
+    client_class: Any, kubeconfig: Path, manifests: list[dict[str, Any]], wait: bool
+) -> int:
+    api = await client_class.from_kubeconfig(kubeconfig)
+    try:
+        return await _apply_and_follow(api, manifests, wait)
+    finally:
+        await api.close()
 
 
 def _print_banner(url: str, kubeconfig: Path, nodes: list[str]) -> None:
