@@ -261,12 +261,6 @@ def test_logs_survive_an_agent_restart(node: Node, lines_pod: str) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PodSyncer._gone does not call provider.delete_pod for a pod it never handed to "
-    "the provider (a pod that had finished before the agent restarted), so its files stay "
-    "until the next agent start",
-)
 def test_deleting_a_pod_finished_before_the_restart_removes_its_log(
     node: Node, lines_pod: str
 ) -> None:

@@ -203,10 +203,14 @@ class PodSyncer:
         if tracked is not None and tracked.uid and podutil.pod_uid(pod) not in ("", tracked.uid):
             return  # an old namesake's deletion; the current pod is unaffected
         self.tracked.pop(key, None)
-        if tracked is not None and tracked.in_provider:
+        if tracked is None or not tracked.deleted:
+            # Also for a pod never handed to the provider (it had finished before
+            # the agent restarted): delete_pod of an unknown pod is a no-op that
+            # still removes what the provider kept on disk (logs, volumes).
+            held = tracked.pod if tracked is not None and tracked.in_provider else pod
             grace = podutil.grace_period(pod) if podutil.is_deleting(pod) else 0.0
             try:
-                await asyncio.wait_for(self.provider.delete_pod(tracked.pod, grace),
+                await asyncio.wait_for(self.provider.delete_pod(held, grace),
                                        grace + DELETE_SLACK_SECONDS)
             except Exception:  # the pod is gone from the API either way
                 log.exception("provider.delete_pod failed for a vanished pod", pod=key)
