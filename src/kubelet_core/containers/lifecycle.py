@@ -700,7 +700,17 @@ class PodRunner:
                 )
             return path, None
         if run is None:
+            # A container refused at start may still have left lines (the reason
+            # it was refused): serve them, as kubelet serves a terminated one.
+            path = self.logs.path(self.pod, container, record.restart_count)
+            if "terminated" in record.state and path.exists():
+                return path, None
             reason = record.state.get("waiting", {}).get("reason", "")
+            if "terminated" in record.state:
+                reason = record.state["terminated"].get("reason", "")
+                raise NotFound(
+                    f'container "{container}" in pod "{self.name}" is terminated: {reason}'
+                )
             raise NotFound(
                 f'container "{container}" in pod "{self.name}" is waiting to start: {reason}'
             )
