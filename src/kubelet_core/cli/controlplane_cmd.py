@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from kubelet_core.cli.signals import run_until_signalled
+from kubelet_core.cli.signals import ShutdownSignals
 from kubelet_core.observability import configure_logging
 
 
@@ -34,12 +34,8 @@ async def _serve(data_dir: Path, host: str, port: int) -> None:
     )
     await controlplane.start()
     print(f"control plane at {controlplane.url}; KUBECONFIG={controlplane.kubeconfig_path}")
-    stopped = asyncio.Event()
-
-    async def stop() -> None:
-        stopped.set()
-
     try:
-        await run_until_signalled(stopped.wait(), stop)
+        async with ShutdownSignals() as signals:
+            await signals.requested.wait()
     finally:
         await controlplane.stop()

@@ -14,7 +14,7 @@ from kubelet_core.controlplane.resources import ALL, BY_GROUP_VERSION, VERBS, Re
 
 KubeObject = dict[str, Any]
 
-KUBE_VERSION = "v1.31.0"
+KUBE_VERSION = "v1.36.0"
 
 _SUBRESOURCE_VERBS = {
     "status": ["get", "patch", "update"],

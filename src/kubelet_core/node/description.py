@@ -16,7 +16,7 @@ from kubelet_core.config.settings import NodeSettings
 from kubelet_core.node.host import HostInfo
 from kubelet_core.provider.base import KubeObject, NodeProfile
 
-KUBELET_VERSION = "v1.31.0-wasmlet"
+KUBELET_VERSION = "v1.36.0-wasmlet"
 NODE_TYPE_LABEL = "type"
 NODE_TYPE = "wasmlet"
 

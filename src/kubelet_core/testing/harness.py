@@ -114,7 +114,10 @@ class ClusterHarness:
         return str(created["metadata"]["name"])
 
     async def get_pod(self, namespace: str, name: str) -> KubeObject:
-        return await self.api.request("GET", f"/api/v1/namespaces/{namespace}/pods/{name}")
+        pod: KubeObject = await self.api.request(
+            "GET", f"/api/v1/namespaces/{namespace}/pods/{name}"
+        )
+        return pod
 
     async def wait_for_pod(
         self,
@@ -151,7 +154,7 @@ class ClusterHarness:
                 for item in listing.get("items", []):
                     last = item
                     if predicate(item):
-                        return item
+                        return dict(item)
                 params = {
                     "fieldSelector": f"metadata.name={name}",
                     "resourceVersion": listing["metadata"]["resourceVersion"],

@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 
 try:
     import pytest_asyncio
-except ImportError:  # pragma: no cover - the fixtures are simply unavailable
-    pytest_asyncio = None
 
-if pytest_asyncio is not None:
+    HAVE_PYTEST_ASYNCIO = True
+except ImportError:  # pragma: no cover - the fixtures are simply unavailable
+    HAVE_PYTEST_ASYNCIO = False
+
+if HAVE_PYTEST_ASYNCIO:
 
     @pytest_asyncio.fixture
     async def cluster(tmp_path: Path) -> AsyncIterator[ClusterHarness]:
