@@ -9,7 +9,7 @@ from kubelet_core.testing import ClusterHarness, pod_manifest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docs" / "examples"))
 
-from echo_provider import EchoProvider  # noqa: E402
+from echo_provider import EchoProvider
 
 
 async def test_echo_provider_runs_a_pod(cluster: ClusterHarness) -> None:

@@ -65,7 +65,10 @@ class Wasmlet:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         result = subprocess.run(
             [self.kubectl_binary, "apply", "-f", "-"],
-            input=yaml.safe_dump_all(manifests), env=env, capture_output=True, text=True,
+            input=yaml.safe_dump_all(manifests),
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=120,
         )
         assert result.returncode == 0, result.stderr
@@ -73,8 +76,11 @@ class Wasmlet:
 
     def wait_phase(self, pod: str, phase: str, timeout: int = 60) -> None:
         self.kubectl(
-            "wait", f"--for=jsonpath={{.status.phase}}={phase}", f"pod/{pod}",
-            f"--timeout={timeout}s", timeout=timeout + 10,
+            "wait",
+            f"--for=jsonpath={{.status.phase}}={phase}",
+            f"pod/{pod}",
+            f"--timeout={timeout}s",
+            timeout=timeout + 10,
         )
 
 
@@ -83,11 +89,22 @@ def start_wasmlet(
 ) -> Wasmlet:
     """Start ``wasmlet up`` with ``extra`` arguments; ``env`` adds environment variables."""
     command = [
-        sys.executable, "-m", "kubelet_core.cli.main", "up",
-        "--data-dir", str(data_dir), "--api-port", str(free_port()), *extra,
+        sys.executable,
+        "-m",
+        "kubelet_core.cli.main",
+        "up",
+        "--data-dir",
+        str(data_dir),
+        "--api-port",
+        str(free_port()),
+        *extra,
     ]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     output: list[str] = []
@@ -125,7 +142,8 @@ def wasmlet(tmp_path_factory: pytest.TempPathFactory, kubectl: str) -> Iterator[
         yield running
     finally:
         code = stop_wasmlet(running)
-        assert code == 0, "wasmlet up exited with %d:\n%s" % (code, "".join(running.output[-50:]))
+        tail = "".join(running.output[-50:])
+        assert code == 0, f"wasmlet up exited with {code}:\n{tail}"
 
 
 def wasi_pod(name: str, args: list[str], **spec: Any) -> dict[str, Any]:

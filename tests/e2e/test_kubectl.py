@@ -40,8 +40,10 @@ def test_apply_example_runs_to_completion(wasmlet: Wasmlet) -> None:
     # Applying again with a changed label patches the live pod (strategic merge).
     # A real API server answers "configured" even for the same file: its
     # DefaultTolerationSeconds admission adds tolerations the file does not have.
-    changed = (REPO / "examples" / "hello-wasi.yaml").read_text().replace(
-        "app: hello-wasi", "app: hello-wasi\n    stage: applied-again"
+    changed = (
+        (REPO / "examples" / "hello-wasi.yaml")
+        .read_text()
+        .replace("app: hello-wasi", "app: hello-wasi\n    stage: applied-again")
     )
     env_file = wasmlet.data_dir / "hello-changed.yaml"
     env_file.write_text(changed)
@@ -68,7 +70,9 @@ def test_label_annotate_and_select(wasmlet: Wasmlet) -> None:
     pod = wasmlet.kubectl_json("get", "pod", "labelled")
     assert pod["metadata"]["annotations"]["note"] == "hello world"
     wasmlet.kubectl("label", "pod", "labelled", "tier-")
-    assert "tier" not in wasmlet.kubectl_json("get", "pod", "labelled")["metadata"].get("labels", {})
+    assert "tier" not in wasmlet.kubectl_json("get", "pod", "labelled")["metadata"].get(
+        "labels", {}
+    )
     wasmlet.kubectl("delete", "pod", "labelled", "--grace-period=1")
 
 
@@ -82,8 +86,13 @@ def test_describe_shows_lifecycle_events(wasmlet: Wasmlet) -> None:
         if "Started" in out or time.monotonic() > deadline:
             break
         wasmlet.kubectl(
-            "wait", "--for=create", "--timeout=5s", "event",
-            "--field-selector", "involvedObject.name=described,reason=Started", check=False,
+            "wait",
+            "--for=create",
+            "--timeout=5s",
+            "event",
+            "--field-selector",
+            "involvedObject.name=described,reason=Started",
+            check=False,
         )
     for reason in ("Scheduled", "Created", "Started"):
         assert reason in out, out
@@ -112,8 +121,11 @@ def test_force_delete(wasmlet: Wasmlet) -> None:
 def test_restart_policy_always_restarts_with_backoff(wasmlet: Wasmlet) -> None:
     wasmlet.apply(wasi_pod("crasher", ["exit", "1"], restartPolicy="Always"))
     wasmlet.kubectl(
-        "wait", "--for=jsonpath={.status.containerStatuses[0].restartCount}=1", "pod/crasher",
-        "--timeout=60s", timeout=70,
+        "wait",
+        "--for=jsonpath={.status.containerStatuses[0].restartCount}=1",
+        "pod/crasher",
+        "--timeout=60s",
+        timeout=70,
     )
     pod = wasmlet.kubectl_json("get", "pod", "crasher")
     status = pod["status"]["containerStatuses"][0]
@@ -122,17 +134,30 @@ def test_restart_policy_always_restarts_with_backoff(wasmlet: Wasmlet) -> None:
 
 
 def test_quickstart_command_exits_cleanly(tmp_path: Path, kubectl: str) -> None:
-    """`wasmlet up --apply examples/ --exit-when-done` as scripts/dev demo does (non-interactive)."""
+    """`wasmlet up --apply FILE --exit-when-done`: the demo, non-interactive."""
     import subprocess
     import sys
 
     from tests.e2e.conftest import free_port
 
     result = subprocess.run(
-        [sys.executable, "-m", "kubelet_core.cli.main", "up", "--data-dir", str(tmp_path),
-         "--api-port", str(free_port()), "--apply", str(REPO / "examples" / "hello-wasi.yaml"),
-         "--exit-when-done"],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "kubelet_core.cli.main",
+            "up",
+            "--data-dir",
+            str(tmp_path),
+            "--api-port",
+            str(free_port()),
+            "--apply",
+            str(REPO / "examples" / "hello-wasi.yaml"),
+            "--exit-when-done",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pod/hello-wasi: Succeeded" in result.stdout

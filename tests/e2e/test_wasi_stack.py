@@ -49,9 +49,12 @@ async def _manifest_digest(registry: RegistryProcess, repo: str, tag: str) -> st
     import aiohttp
 
     accept = "application/vnd.oci.image.manifest.v1+json"
-    async with aiohttp.ClientSession() as session, session.head(
-        f"{registry.url}/v2/{repo}/manifests/{tag}", headers={"Accept": accept}
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.head(
+            f"{registry.url}/v2/{repo}/manifests/{tag}", headers={"Accept": accept}
+        ) as response,
+    ):
         return str(response.headers["Docker-Content-Digest"])
 
 
@@ -61,8 +64,11 @@ def test_unknown_tag_backs_off_with_a_clear_message(
     image = f"{registry.host}/e2e/missing:nope"
     wasmlet.apply(wasi_pod("missing-tag", ["echo", "x"], container={"image": image}))
     wasmlet.kubectl(
-        "wait", "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff",
-        "pod/missing-tag", "--timeout=60s", timeout=70,
+        "wait",
+        "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff",
+        "pod/missing-tag",
+        "--timeout=60s",
+        timeout=70,
     )
     events = wasmlet.kubectl("get", "events", "--field-selector", "involvedObject.name=missing-tag")
     assert "Failed" in events and "BackOff" in events
@@ -74,8 +80,11 @@ def test_auth_failure_then_pull_secret(wasmlet: Wasmlet, auth_registry: Registry
     image = f"{auth_registry.host}/e2e/private:v1"
     wasmlet.apply(wasi_pod("no-secret", ["echo", "x"], container={"image": image}))
     wasmlet.kubectl(
-        "wait", "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff",
-        "pod/no-secret", "--timeout=60s", timeout=70,
+        "wait",
+        "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff",
+        "pod/no-secret",
+        "--timeout=60s",
+        timeout=70,
     )
     message = wasmlet.kubectl_json("get", "pod", "no-secret")["status"]["containerStatuses"][0]
     assert "auth" in json.dumps(message).lower() or "denied" in json.dumps(message).lower()
@@ -83,25 +92,38 @@ def test_auth_failure_then_pull_secret(wasmlet: Wasmlet, auth_registry: Registry
 
     auth = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
     config = {"auths": {auth_registry.host: {"auth": auth}}}
-    wasmlet.apply({
-        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-        "metadata": {"name": "regcred", "namespace": "default"},
-        "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
-    })
-    wasmlet.apply(wasi_pod(
-        "with-secret", ["echo", "private"], container={"image": image},
-        imagePullSecrets=[{"name": "regcred"}],
-    ))
+    wasmlet.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/dockerconfigjson",
+            "metadata": {"name": "regcred", "namespace": "default"},
+            "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
+        }
+    )
+    wasmlet.apply(
+        wasi_pod(
+            "with-secret",
+            ["echo", "private"],
+            container={"image": image},
+            imagePullSecrets=[{"name": "regcred"}],
+        )
+    )
     wasmlet.wait_phase("with-secret", "Succeeded")
 
 
 def test_memory_limit_is_enforced(wasmlet: Wasmlet) -> None:
-    wasmlet.apply(wasi_pod(
-        "hog", ["alloc", "64"], container={"resources": {"limits": {"memory": "16Mi"}}},
-    ))
+    wasmlet.apply(
+        wasi_pod(
+            "hog",
+            ["alloc", "64"],
+            container={"resources": {"limits": {"memory": "16Mi"}}},
+        )
+    )
     wasmlet.wait_phase("hog", "Failed")
     terminated = wasmlet.kubectl_json("get", "pod", "hog")["status"]["containerStatuses"][0][
-        "state"]["terminated"]
+        "state"
+    ]["terminated"]
     assert terminated["exitCode"] != 0
     assert terminated["reason"] in {"OOMKilled", "Error"}
 
@@ -109,12 +131,17 @@ def test_memory_limit_is_enforced(wasmlet: Wasmlet) -> None:
 def test_init_containers_run_in_order(wasmlet: Wasmlet) -> None:
     script = "examples.wasmlet.dev/wasi-script:v1"
     pod = wasi_pod(
-        "with-init", ["read", "/work/order"],
+        "with-init",
+        ["read", "/work/order"],
         container={"volumeMounts": [{"name": "work", "mountPath": "/work"}]},
         volumes=[{"name": "work", "emptyDir": {}}],
         initContainers=[
-            {"name": f"init-{i}", "image": script, "args": ["append", "/work/order", f"{i};"],
-             "volumeMounts": [{"name": "work", "mountPath": "/work"}]}
+            {
+                "name": f"init-{i}",
+                "image": script,
+                "args": ["append", "/work/order", f"{i};"],
+                "volumeMounts": [{"name": "work", "mountPath": "/work"}],
+            }
             for i in (1, 2)
         ],
     )
@@ -131,11 +158,19 @@ def test_fifty_pods_at_once_all_complete(wasmlet: Wasmlet) -> None:
         item["metadata"]["labels"] = {"batch": "many"}
     wasmlet.apply(*items)
     wasmlet.kubectl(
-        "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod", "-l", "batch=many",
-        "--timeout=120s", timeout=130,
+        "wait",
+        "--for=jsonpath={.status.phase}=Succeeded",
+        "pod",
+        "-l",
+        "batch=many",
+        "--timeout=120s",
+        timeout=130,
     )
     phases = wasmlet.kubectl(
-        "get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.phase}{\"\\n\"}{end}"
+        "get",
+        "pods",
+        "-o",
+        'jsonpath={range .items[*]}{.metadata.name}={.status.phase}{"\\n"}{end}',
     )
     many = [line for line in phases.splitlines() if line.startswith("many-")]
     assert len(many) == 50 and all(line.endswith("=Succeeded") for line in many)

@@ -43,9 +43,7 @@ def load_manifests(paths: list[Path]) -> list[dict[str, Any]]:
 def _expand(paths: list[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
-            yield from sorted(
-                p for p in path.iterdir() if p.suffix in {".yaml", ".yml", ".json"}
-            )
+            yield from sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml", ".json"})
         else:
             yield path
 

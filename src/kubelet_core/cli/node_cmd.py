@@ -38,7 +38,9 @@ def add_node_flags(parser: argparse.ArgumentParser, *, with_identity: bool = Tru
     group.add_argument("--tls-cert-file", type=Path, help="kubelet API serving certificate")
     group.add_argument("--tls-private-key-file", type=Path, help="its private key")
     group.add_argument(
-        "--anonymous-auth", action=argparse.BooleanOptionalAction, default=None,
+        "--anonymous-auth",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="allow unauthenticated kubelet API requests (default: no)",
     )
     group.add_argument(
@@ -56,11 +58,27 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> NodeSettin
     flags = {
         name: getattr(args, name, None)
         for name in (
-            "kubeconfig", "provider", "node_name", "port", "node_ip", "data_dir", "max_pods",
-            "node_labels", "kube_api_qps", "kube_api_burst", "insecure_registries",
-            "allowed_host_paths", "container_log_max_size", "container_log_max_files",
-            "client_ca_file", "tls_cert_file", "tls_private_key_file", "anonymous_auth",
-            "drain_on_shutdown", "log_format", "log_level",
+            "kubeconfig",
+            "provider",
+            "node_name",
+            "port",
+            "node_ip",
+            "data_dir",
+            "max_pods",
+            "node_labels",
+            "kube_api_qps",
+            "kube_api_burst",
+            "insecure_registries",
+            "allowed_host_paths",
+            "container_log_max_size",
+            "container_log_max_files",
+            "client_ca_file",
+            "tls_cert_file",
+            "tls_private_key_file",
+            "anonymous_auth",
+            "drain_on_shutdown",
+            "log_format",
+            "log_level",
         )
     }
     flags.update(overrides)

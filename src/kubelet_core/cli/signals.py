@@ -48,9 +48,7 @@ class ShutdownSignals:
         self.requested.set()
 
 
-async def run_until_signalled(
-    main: Awaitable[None], stop: Callable[[], Awaitable[None]]
-) -> None:
+async def run_until_signalled(main: Awaitable[None], stop: Callable[[], Awaitable[None]]) -> None:
     """Run ``main``; on the first signal call ``stop`` and wait for ``main`` to end."""
     async with ShutdownSignals() as signals:
         main_task = asyncio.ensure_future(main)

@@ -43,11 +43,16 @@ def register(commands: Any) -> None:
         help="run a node for this provider (repeatable; default: every installed provider)",
     )
     parser.add_argument(
-        "--apply", action="append", type=Path, default=[], metavar="FILE",
+        "--apply",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
         help="create the objects in FILE (or a directory) once the nodes are ready",
     )
     parser.add_argument(
-        "--exit-when-done", action="store_true",
+        "--exit-when-done",
+        action="store_true",
         help="with --apply: exit once every applied pod has finished (for scripts and CI)",
     )
     add_node_flags(parser, with_identity=False)
@@ -130,9 +135,11 @@ async def _run_up(
 
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(signals.requested.wait())]
         if manifests:
-            waiters.append(asyncio.ensure_future(
-                _apply_manifests(KubeApi, kubeconfig, manifests, exit_when_done)
-            ))
+            waiters.append(
+                asyncio.ensure_future(
+                    _apply_manifests(KubeApi, kubeconfig, manifests, exit_when_done)
+                )
+            )
         try:
             while True:
                 done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -242,9 +249,7 @@ async def _print_logs(api: Any, key: tuple[str, str]) -> None:
 
     namespace, name = key
     try:
-        output = await api.request_bytes(
-            "GET", f"/api/v1/namespaces/{namespace}/pods/{name}/log"
-        )
+        output = await api.request_bytes("GET", f"/api/v1/namespaces/{namespace}/pods/{name}/log")
     except ApiError as error:
         print(f"  (logs unavailable: {error})", flush=True)
         return

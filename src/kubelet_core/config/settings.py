@@ -9,13 +9,12 @@ renewed every 10 s, node status reported at least every 60 s).
 
 from __future__ import annotations
 
-import socket
-from pathlib import Path
-from typing import Annotated, Any, Literal
-
 import contextvars
 import json
 import re
+import socket
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, field_validator
@@ -46,7 +45,9 @@ class ConfigFileSource(PydanticBaseSettingsSource):
             if loaded is None:
                 loaded = {}
             if not isinstance(loaded, dict):
-                raise ValueError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
+                raise ValueError(
+                    f"config file {path} must hold a mapping, not {type(loaded).__name__}"
+                )
             self._data = {str(k).replace("-", "_"): v for k, v in loaded.items()}
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
@@ -158,7 +159,10 @@ class NodeSettings(BaseSettings):
 
 
 def load_settings(
-    flags: dict[str, Any], config_file: Path | None = None, *, cls: type[NodeSettings] = NodeSettings
+    flags: dict[str, Any],
+    config_file: Path | None = None,
+    *,
+    cls: type[NodeSettings] = NodeSettings,
 ) -> NodeSettings:
     """Build settings from flags that were given (None means "not given"), env and file."""
     given = {k: v for k, v in flags.items() if v is not None}

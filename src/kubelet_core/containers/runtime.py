@@ -78,7 +78,9 @@ class ExitStatus:
     """How a container ended: feeds the container's ``terminated`` state."""
 
     exit_code: int
-    reason: str = ""  # "Completed" / "Error" / "OOMKilled" / "DeadlineExceeded"...; derived if empty
+    reason: str = (
+        ""  # "Completed" / "Error" / "OOMKilled" / "DeadlineExceeded"...; derived if empty
+    )
     message: str = ""
     signal: int | None = None
 

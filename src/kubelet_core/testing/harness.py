@@ -68,7 +68,9 @@ class ClusterHarness:
     @classmethod
     @contextlib.asynccontextmanager
     async def start(cls, data_dir: Path) -> AsyncIterator[ClusterHarness]:
-        controlplane = ControlPlane(data_dir / "controlplane", kubeconfig_path=data_dir / "kubeconfig")
+        controlplane = ControlPlane(
+            data_dir / "controlplane", kubeconfig_path=data_dir / "kubeconfig"
+        )
         await controlplane.start()
         try:
             api = await KubeApi.from_kubeconfig(controlplane.kubeconfig_path)
