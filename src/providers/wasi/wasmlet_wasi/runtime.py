@@ -263,7 +263,10 @@ class WasiContainer(RunningContainer):
             del instance, store
             logs.finish()
             del callback  # the store that could call it is gone
-        self._loop.call_soon_threadsafe(self._resolve, status)
+        try:
+            self._loop.call_soon_threadsafe(self._resolve, status)
+        except RuntimeError:
+            pass  # the agent's loop is closed: nobody is waiting for this module any more
 
     def _resolve(self, status: ExitStatus) -> None:
         if not self._done.done():
