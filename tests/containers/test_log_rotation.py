@@ -46,7 +46,8 @@ def test_policy_from_settings() -> None:
     assert LogPolicy.parse("64Ki", 2) == LogPolicy(64 << 10, 2)
     assert LogPolicy.parse("1M", 1) == LogPolicy(1_000_000, 1)
     assert LogPolicy.parse("4096", 3) == LogPolicy(4096, 3)
-    for bad in ("", "10MB", "-1Mi", "1.5Mi", "0"):
+    assert LogPolicy.parse("1.5Mi", 1) == LogPolicy(3 << 19, 1)  # a quantity, as in kubelet
+    for bad in ("", "10MB", "-1Mi", "0"):
         with pytest.raises(ValueError):
             LogPolicy.parse(bad, 5)
     with pytest.raises(ValueError):

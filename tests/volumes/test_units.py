@@ -16,10 +16,10 @@ from kubelet_core.controlplane.tokenrequest import (
     issue,
     verify_token,
 )
+from kubelet_core.quantity import parse_quantity
 from kubelet_core.volumes.atomic import DATA, FileContent, PayloadError, write_payload
 from kubelet_core.volumes.downward import DownwardError, field_value, format_map, resource_value
 from kubelet_core.volumes.hostpath import HostPathError, prepare_host_path
-from kubelet_core.volumes.quantity import parse_quantity
 from kubelet_core.volumes.tokens import Token
 from kubelet_core.volumes.usage import disk_usage
 

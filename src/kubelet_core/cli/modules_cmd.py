@@ -65,16 +65,12 @@ def run_rm(args: argparse.Namespace) -> int:
     return 0
 
 
-_UNITS = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "K": 1000, "M": 1000**2, "G": 1000**3}
-
-
 def parse_size(text: str) -> int:
     """A byte count with an optional Kubernetes-style suffix (500Mi, 2G)."""
-    for suffix, factor in sorted(_UNITS.items(), key=lambda item: -len(item[0])):
-        if text.endswith(suffix):
-            return int(float(text[: -len(suffix)]) * factor)
+    from kubelet_core.quantity import quantity_bytes
+
     try:
-        return int(text)
+        return quantity_bytes(text)
     except ValueError:
         raise UserError(f"{text!r} is not a size (e.g. 500Mi)") from None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextvars
 import json
-import re
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -100,9 +99,11 @@ class NodeSettings(BaseSettings):
     @field_validator("container_log_max_size")
     @classmethod
     def _check_log_size(cls, value: str) -> str:
-        """A positive size with an optional Ki/Mi/Gi/k/M/G suffix, as kubelet accepts."""
-        if not re.fullmatch(r"[1-9][0-9]*(Ki|Mi|Gi|k|M|G)?", str(value).strip()):
-            raise ValueError(f"container log max size {value!r} is not a size like 10Mi")
+        """A positive size such as 10Mi, as kubelet's containerLogMaxSize."""
+        from kubelet_core.quantity import quantity_bytes
+
+        if quantity_bytes(value) < 1:  # raises ValueError for a non-quantity
+            raise ValueError(f"container log max size {value!r} must be positive")
         return value
 
     container_log_max_files: int = Field(5, ge=1)

@@ -42,9 +42,9 @@ from kubelet_core.containers.env import expand
 from kubelet_core.containers.runtime import VolumeMount
 from kubelet_core.provider.base import KubeObject
 from kubelet_core.provider.errors import ContainerConfigError
+from kubelet_core.quantity import parse_quantity
 from kubelet_core.volumes.atomic import PayloadError, write_payload
 from kubelet_core.volumes.hostpath import HostPathError, prepare_host_path
-from kubelet_core.volumes.quantity import parse_quantity
 from kubelet_core.volumes.sources import Builder, MountError, VolumeHost
 from kubelet_core.volumes.usage import disk_usage
 

@@ -109,16 +109,12 @@ class LogPolicy:
     @classmethod
     def parse(cls, max_size: str, max_files: int) -> LogPolicy:
         """From the settings' strings, e.g. ``("10Mi", 5)``; raises ValueError."""
-        text = str(max_size).strip()
-        units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "k": 10**3, "M": 10**6, "G": 10**9}
-        factor = 1
-        for suffix, value in units.items():
-            if text.endswith(suffix):
-                text, factor = text[: -len(suffix)], value
-                break
-        if not text.isdigit() or int(text) * factor < 1 or max_files < 1:
+        from kubelet_core.quantity import quantity_bytes
+
+        size = quantity_bytes(max_size)  # ValueError for a non-quantity
+        if size < 1 or max_files < 1:
             raise ValueError(f"bad container log policy: size {max_size!r}, files {max_files}")
-        return cls(int(text) * factor, int(max_files))
+        return cls(size, int(max_files))
 
 
 @dataclasses.dataclass(frozen=True)

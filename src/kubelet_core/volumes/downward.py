@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import Any
 
 from kubelet_core.provider.base import KubeObject
-from kubelet_core.volumes.quantity import ceil_div, parse_quantity
+from kubelet_core.quantity import ceil_div, parse_quantity
 
 _SUBSCRIPT = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
 RESOURCES = frozenset(

@@ -43,6 +43,7 @@ from kubelet_core.modules import (
 )
 from kubelet_core.provider.base import KubeObject, NodeProfile, ProviderContext
 from kubelet_core.provider.errors import ContainerStartError, ImagePullError, InvalidPodSpec
+from kubelet_core.quantity import quantity_bytes as parse_bytes
 from wasmlet_wascc.actor import RunningActor
 from wasmlet_wascc.capabilities import (
     ActorBinding,
@@ -55,7 +56,6 @@ from wasmlet_wascc.capabilities import (
 from wasmlet_wascc.claims import ActorClaims, ClaimsError, verify_actor
 from wasmlet_wascc.logfile import ContainerLog
 from wasmlet_wascc.pool import ActorPool
-from wasmlet_wascc.quantity import parse_bytes
 from wasmlet_wascc.settings import WasccSettings
 from wasmlet_wascc.wapc import InvalidActorModule, WapcInstance, WapcRuntime, wasmtime_version
 

@@ -40,8 +40,9 @@ from kubelet_core.modules import (
 )
 from kubelet_core.provider.base import KubeObject, NodeProfile, ProviderContext
 from kubelet_core.provider.errors import ContainerStartError, ImagePullError
+from kubelet_core.quantity import quantity_bytes as memory_bytes
+from kubelet_core.quantity import quantity_cores as cpu_cores
 from wasmlet_wasi.engine import WasmEngine, wasmtime_version
-from wasmlet_wasi.quantity import cpu_cores, memory_bytes
 from wasmlet_wasi.runtime import ModuleSpec, WasiContainer, guest_argv, start_module
 
 log = structlog.get_logger(__name__)

@@ -2,9 +2,9 @@
 
 The downward API divides a quantity by a divisor and rounds *up*, as kubelet
 does; doing that with floats gets ``ceil(0.1 / 0.001)`` wrong, so quantities
-are parsed into :class:`fractions.Fraction` here.  Kept in the node core (the
-WASI provider has its own float parser for limits) so env and volume code
-never imports a provider.
+are parsed into :class:`fractions.Fraction` here.  This is the one quantity
+parser of the project: env and volume code, the providers' limits and the
+settings all use it.
 """
 
 from __future__ import annotations
@@ -52,3 +52,16 @@ def ceil_div(value: Fraction, divisor: Fraction) -> int:
     if divisor <= 0:
         raise ValueError("divisor must be positive")
     return math.ceil(value / divisor)
+
+
+def quantity_bytes(text: str | int | float) -> int:
+    """A memory or storage quantity in whole bytes, rounded up (``"64Mi"`` -> 67108864)."""
+    value = parse_quantity(text)
+    if value < 0:
+        raise ValueError(f"a byte quantity cannot be negative: {text!r}")
+    return math.ceil(value)
+
+
+def quantity_cores(text: str | int | float) -> float:
+    """A CPU quantity in cores (``"500m"`` -> 0.5)."""
+    return float(parse_quantity(text))
