@@ -125,7 +125,7 @@ class Bench:
                 str(child.pid),
                 "--gil",  # only the thread holding the GIL: Python CPU, and cheap to sample
                 "--rate",
-                "50",
+                "250",
                 "--format",
                 "speedscope",
                 "--output",
