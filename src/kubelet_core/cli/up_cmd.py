@@ -137,7 +137,7 @@ async def _run_up(
         if manifests:
             waiters.append(
                 asyncio.ensure_future(
-                    _apply_manifests(KubeApi, kubeconfig, manifests, exit_when_done)
+                    _apply_manifests(KubeApi, kubeconfig, manifests)
                 )
             )
         try:
@@ -164,11 +164,11 @@ async def _run_up(
 
 
 async def _apply_manifests(
-    client_class: Any, kubeconfig: Path, manifests: list[dict[str, Any]], wait: bool
+    client_class: Any, kubeconfig: Path, manifests: list[dict[str, Any]]
 ) -> int:
     api = await client_class.from_kubeconfig(kubeconfig)
     try:
-        return await _apply_and_follow(api, manifests, wait)
+        return await _apply_and_follow(api, manifests)
     finally:
         await api.close()
 
@@ -184,8 +184,8 @@ def _print_banner(url: str, kubeconfig: Path, nodes: list[str]) -> None:
     )
 
 
-async def _apply_and_follow(api: Any, manifests: list[dict[str, Any]], wait: bool) -> int:
-    """Create the manifests, then report each pod's phase until it finishes (if ``wait``)."""
+async def _apply_and_follow(api: Any, manifests: list[dict[str, Any]]) -> int:
+    """Create the manifests, then report each pod's phase (and logs) until it finishes."""
     from kubelet_core.apiclient import ApiError
 
     pods: list[tuple[str, str]] = []
@@ -206,10 +206,10 @@ async def _apply_and_follow(api: Any, manifests: list[dict[str, Any]], wait: boo
             pods.append((namespace, name))
     if not pods:
         return 0
-    return await _follow_pods(api, pods, wait)
+    return await _follow_pods(api, pods)
 
 
-async def _follow_pods(api: Any, pods: list[tuple[str, str]], wait: bool) -> int:
+async def _follow_pods(api: Any, pods: list[tuple[str, str]]) -> int:
     pending = set(pods)
     last_phase: dict[tuple[str, str], str] = {}
     failed = False
@@ -236,10 +236,6 @@ async def _follow_pods(api: Any, pods: list[tuple[str, str]], wait: bool) -> int
             pending.discard(key)
         if not pending:
             break
-        if not wait and phase == "Running":
-            pending.discard(key)
-            if not pending:
-                break
     return 1 if failed else 0
 
 
