@@ -40,6 +40,8 @@ class Wasmlet:
     data_dir: Path
     kubectl_binary: str
     output: list[str]
+    #: Notified for every line the process prints (see :meth:`wait_for_output`).
+    printed: threading.Condition = dataclasses.field(default_factory=threading.Condition)
 
     @property
     def kubeconfig(self) -> Path:
@@ -73,6 +75,17 @@ class Wasmlet:
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
+
+    def wait_for_output(self, text: str, timeout: float = 60) -> None:
+        """Block until the process has printed ``text`` (or exited, or ``timeout``)."""
+        with self.printed:
+            found = self.printed.wait_for(
+                lambda: text in "".join(self.output) or self.process.poll() is not None,
+                timeout,
+            )
+        assert found and text in "".join(self.output), (
+            f"{text!r} not printed within {timeout}s:\n" + "".join(self.output[-30:])
+        )
 
     def wait_phase(self, pod: str, phase: str, timeout: int = 60) -> None:
         self.kubectl(
@@ -108,21 +121,26 @@ def start_wasmlet(
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     output: list[str] = []
+    printed = threading.Condition()
     ready = threading.Event()
 
     def pump() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            output.append(line)
+            with printed:
+                output.append(line)
+                printed.notify_all()
             if "wasmlet is up" in line:
                 ready.set()
         ready.set()  # exited: let the waiter see it
+        with printed:
+            printed.notify_all()
 
     threading.Thread(target=pump, daemon=True).start()
     if not ready.wait(60) or process.poll() is not None:
         process.kill()
         raise AssertionError("wasmlet up did not start:\n" + "".join(output))
-    return Wasmlet(process, data_dir, kubectl_binary, output)
+    return Wasmlet(process, data_dir, kubectl_binary, output, printed)
 
 
 def stop_wasmlet(wasmlet: Wasmlet) -> int:

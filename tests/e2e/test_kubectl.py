@@ -162,3 +162,17 @@ def test_quickstart_command_exits_cleanly(tmp_path: Path, kubectl: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pod/hello-wasi: Succeeded" in result.stdout
     assert json.loads((tmp_path / "kubeconfig").read_text().replace("'", '"')) if False else True
+
+
+def test_demo_mode_shows_the_pod_logs_and_keeps_serving(tmp_path: Path, kubectl: str) -> None:
+    """What `scripts/dev demo` runs: `wasmlet up --apply` prints the output, then serves."""
+    from tests.e2e.conftest import start_wasmlet, stop_wasmlet
+
+    up = start_wasmlet(tmp_path, kubectl, "--apply", str(REPO / "examples" / "hello-wasi.yaml"))
+    try:
+        up.wait_for_output("| argv[1]=Kubernetes")
+        assert "pod/hello-wasi: Succeeded" in "".join(up.output)
+        assert up.process.poll() is None  # still serving for kubectl
+        assert "hello-wasi" in up.kubectl("get", "pods")
+    finally:
+        assert stop_wasmlet(up) == 0
