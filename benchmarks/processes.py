@@ -24,6 +24,7 @@ import psutil
 
 from kubelet_core.apiclient import KubeApi
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 CLI = (sys.executable, "-m", "kubelet_core.cli.main")
 
 
@@ -51,8 +52,11 @@ async def wait_until(condition: Any, timeout: float, what: str, interval: float 
 class Child:
     """One subprocess, its log file, and a psutil handle for resource samples."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_file: Path) -> None:
+    def __init__(
+        self, name: str, argv: Sequence[str], log_file: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
+        self.extra_env = dict(env or {})
         self.argv = list(argv)
         self.log_file = log_file
         self.process: asyncio.subprocess.Process | None = None
@@ -60,9 +64,14 @@ class Child:
 
     async def start(self) -> None:
         log = self.log_file.open("ab")
+        env = {**os.environ, **self.extra_env}
+        # ``python -m benchmarks.*`` must work whatever the caller's working directory.
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
+        )
         try:
             self.process = await asyncio.create_subprocess_exec(
-                *self.argv, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL
+                *self.argv, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL, env=env
             )
         finally:
             log.close()
@@ -183,7 +192,6 @@ class AgentProcess(Child):
     ) -> None:
         self.node_name = node_name
         self.kubeconfig = kubeconfig
-        self.env = env
         self.metrics_file = data_dir / f"metrics-{node_name}.prom"
         argv = [
             sys.executable,
@@ -212,20 +220,8 @@ class AgentProcess(Child):
             argv += ["--kube-api-qps", str(qps)]
         if burst is not None:
             argv += ["--kube-api-burst", str(burst)]
-        super().__init__(f"agent {node_name}", argv, data_dir / f"agent-{node_name}.log")
+        super().__init__(f"agent {node_name}", argv, data_dir / f"agent-{node_name}.log", env)
         self.kubelet_port = 0
-
-    async def start(self) -> None:
-        if self.env:
-            saved = dict(os.environ)
-            os.environ.update(self.env)
-            try:
-                await super().start()
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
-        else:
-            await super().start()
 
     async def wait_ready(self, api: KubeApi, timeout: float = 60) -> None:
         async def ready() -> bool:

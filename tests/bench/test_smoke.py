@@ -84,8 +84,8 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
             assert summary["count"] == (2 if scope == "single" else 3), (scope, key)
             assert all(_number(summary[f]) and summary[f] > 0 for f in LATENCIES)
         assert _number(start[scope]["ratio_p50"]) and _number(start[scope]["ratio_p99"])
-    for name, keys in FIGURES.items():
-        missing = [k for k in keys if not _number(results[name].get(k))]
+    for name, figures in FIGURES.items():
+        missing = [k for k in figures if not _number(results[name].get(k))]
         assert not missing, (name, missing)
     assert results["throughput"]["running"] == results["throughput"]["deleted"] == 10
     assert results["density"]["reached"] == 10 and results["density"]["threads_per_pod"] > 0
@@ -94,6 +94,7 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
         idle = results["idle"][state]
         assert _number(idle["cpu_percent"]) and _number(idle["api_requests_per_min"])
         assert idle["api_requests_per_min"] >= 0 and idle["threads"] > 0
+        assert _number(idle["thread_wakeups_per_s"]) and _number(idle["quiet_after_s"])
 
     assert {row["verdict"] for row in report["targets"]} <= {"pass", "miss"}
     assert len(report["targets"]) == 9
