@@ -15,6 +15,7 @@ from tests.e2e.conftest import Wasmlet, wasi_pod
 from tests.fixtures.registry import PASSWORD, USERNAME, RegistryProcess
 
 WASM = Path(__file__).resolve().parents[2] / "testdata" / "wasm"
+BACKOFF = "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff"
 
 
 def push(registry: RegistryProcess, module: str, target: str) -> str:
@@ -65,7 +66,7 @@ def test_unknown_tag_backs_off_with_a_clear_message(
     wasmlet.apply(wasi_pod("missing-tag", ["echo", "x"], container={"image": image}))
     wasmlet.kubectl(
         "wait",
-        "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff",
+        BACKOFF,
         "pod/missing-tag",
         "--timeout=60s",
         timeout=70,
@@ -81,7 +82,7 @@ def test_auth_failure_then_pull_secret(wasmlet: Wasmlet, auth_registry: Registry
     wasmlet.apply(wasi_pod("no-secret", ["echo", "x"], container={"image": image}))
     wasmlet.kubectl(
         "wait",
-        "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff",
+        BACKOFF,
         "pod/no-secret",
         "--timeout=60s",
         timeout=70,
@@ -174,3 +175,55 @@ def test_fifty_pods_at_once_all_complete(wasmlet: Wasmlet) -> None:
     )
     many = [line for line in phases.splitlines() if line.startswith("many-")]
     assert len(many) == 50 and all(line.endswith("=Succeeded") for line in many)
+
+
+def test_registry_down_then_up_recovers(wasmlet: Wasmlet, tmp_path: Path) -> None:
+    """A pod whose registry is down backs off, then runs once the registry is back."""
+    from tests.components import docker_registry_path, require
+
+    own = RegistryProcess(require(docker_registry_path(), "docker-registry"), tmp_path).start()
+    try:
+        push(own, "scripted.wasm", "e2e/flaky:v1")
+        own.stop()
+        image = f"{own.host}/e2e/flaky:v1"
+        wasmlet.apply(wasi_pod("registry-down", ["echo", "recovered"], container={"image": image}))
+        wasmlet.kubectl("wait", BACKOFF, "pod/registry-down", "--timeout=60s", timeout=70)
+        status = wasmlet.kubectl_json("get", "pod", "registry-down")["status"]
+        message = status["containerStatuses"][0]["state"]["waiting"].get("message", "")
+        assert own.host in message or "connect" in message.lower(), message
+        own.start()  # same port, same data: the node's next retry succeeds
+        wasmlet.wait_phase("registry-down", "Succeeded", timeout=90)
+        assert "recovered" in wasmlet.kubectl("logs", "registry-down")
+    finally:
+        own.stop()
+
+
+def test_pull_policies(wasmlet: Wasmlet, registry: RegistryProcess) -> None:
+    """IfNotPresent keeps the stored module; Always picks up a new push of the same tag."""
+    push(registry, "scripted.wasm", "e2e/policy:v1")
+    image = f"{registry.host}/e2e/policy:v1"
+    wasmlet.apply(wasi_pod("policy-1", ["echo", "first"], container={"image": image}))
+    wasmlet.wait_phase("policy-1", "Succeeded")
+    first = wasmlet.kubectl_json("get", "pod", "policy-1")["status"]["containerStatuses"][0]
+    push(registry, "hello.wasm", "e2e/policy:v1")  # the tag now names another module
+    keep = {"image": image, "imagePullPolicy": "IfNotPresent"}
+    wasmlet.apply(wasi_pod("policy-2", ["echo", "second"], container=keep))
+    wasmlet.wait_phase("policy-2", "Succeeded")
+    second = wasmlet.kubectl_json("get", "pod", "policy-2")["status"]["containerStatuses"][0]
+    assert second["imageID"] == first["imageID"]
+    assert "second" in wasmlet.kubectl("logs", "policy-2")
+    always = {"image": image, "imagePullPolicy": "Always"}
+    wasmlet.apply(wasi_pod("policy-3", ["ignored"], container=always))
+    wasmlet.wait_phase("policy-3", "Succeeded")
+    third = wasmlet.kubectl_json("get", "pod", "policy-3")["status"]["containerStatuses"][0]
+    assert third["imageID"] != first["imageID"]
+    assert "hello from wasm" in wasmlet.kubectl("logs", "policy-3")
+    never = {"image": f"{registry.host}/e2e/never-pushed:v1", "imagePullPolicy": "Never"}
+    wasmlet.apply(wasi_pod("policy-never", ["echo", "x"], container=never))
+    wasmlet.kubectl(
+        "wait",
+        "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ErrImageNeverPull",
+        "pod/policy-never",
+        "--timeout=60s",
+        timeout=70,
+    )

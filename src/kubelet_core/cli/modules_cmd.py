@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,12 @@ def register(commands: Any) -> None:
     imp.add_argument("file", type=Path)
     imp.add_argument("reference", help="e.g. registry.example/hello:v1")
     imp.set_defaults(handler=run_import)
+    pull = actions.add_parser("pull", help="pull a module from its registry (shows progress)")
+    pull.add_argument("reference", help="e.g. registry.example/hello:v1 or repo@sha256:...")
+    pull.add_argument("--always", action="store_true", help="check the registry even if stored")
+    pull.add_argument("--insecure", action="store_true", help="plain HTTP to this registry")
+    pull.add_argument("--username", help="registry user (password from WASMLET_REGISTRY_PASSWORD)")
+    pull.set_defaults(handler=run_pull)
     ls = actions.add_parser("ls", help="list stored modules")
     ls.set_defaults(handler=run_ls)
     rm = actions.add_parser("rm", help="remove a reference (its bytes go at the next gc)")
@@ -47,6 +55,68 @@ def run_import(args: argparse.Namespace) -> int:
         raise UserError(f"cannot import {args.file}: {error.message}") from error
     print(f"imported {args.reference} ({stored.digest}, {stored.size} bytes)")
     return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    from kubelet_core.modules import ImageReference, ModuleStore, RegistryCredentials
+    from kubelet_core.provider import ProviderError
+
+    settings = load_settings({"data_dir": args.data_dir})
+    try:
+        registry = ImageReference.parse(args.reference).registry
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    insecure = [*settings.insecure_registries, *([registry] if args.insecure else [])]
+    store = ModuleStore(settings.modules_dir, insecure_registries=insecure)
+    credentials = None
+    if args.username:
+        password = os.environ.get("WASMLET_REGISTRY_PASSWORD", "")
+        credentials = RegistryCredentials(args.username, password)
+    bar = ProgressBar(args.reference)
+    try:
+        stored = asyncio.run(
+            _pull(
+                store, args.reference, "Always" if args.always else "IfNotPresent", credentials, bar
+            )
+        )
+    except ProviderError as error:
+        bar.finish()
+        raise UserError(f"cannot pull {args.reference}: {error.message}") from error
+    bar.finish()
+    print(f"pulled {args.reference} ({stored.digest}, {stored.size} bytes)")
+    return 0
+
+
+async def _pull(store: Any, reference: str, policy: str, credentials: Any, bar: Any) -> Any:
+    try:
+        return await store.pull(reference, policy, credentials, progress=bar.update)
+    finally:
+        await store.aclose()
+
+
+class ProgressBar:
+    """A one-line progress display on stderr for large pulls (only on a terminal)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.shown = False
+        self.interactive = sys.stderr.isatty()
+
+    def update(self, done: int, total: int) -> None:
+        if not self.interactive or total <= 0:
+            return
+        width = 30
+        filled = width * done // total
+        percent = 100 * done // total
+        bar = "#" * filled + "." * (width - filled)
+        sys.stderr.write(f"\r{self.label} [{bar}] {percent:3d}% {done}/{total} bytes")
+        sys.stderr.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def run_ls(args: argparse.Namespace) -> int:
