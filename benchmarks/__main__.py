@@ -64,6 +64,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--agent-burst", type=int, help="agent --kube-api-burst (default: the agent's own, 100)"
     )
+    parser.add_argument(
+        "--throughput-fast-qps",
+        type=float,
+        dest="fast_qps",
+        help="second throughput pass with the agent at this QPS (1000; 0: skip it)",
+    )
     parser.add_argument("--timeout", type=float, help="seconds to wait for any one step (300)")
     parser.add_argument(
         "--profile",
@@ -103,6 +109,7 @@ def parameters(args: argparse.Namespace) -> Parameters:
         "actor_concurrency",
         "agent_qps",
         "agent_burst",
+        "fast_qps",
         "timeout",
     ):
         value = getattr(args, name)

@@ -38,6 +38,8 @@ class Parameters:
     actor_concurrency: int = 16
     agent_qps: float | None = None
     agent_burst: int | None = None
+    #: Also run throughput with the agent at this QPS (burst 2x): 0 turns it off.
+    fast_qps: float = 1000.0
     timeout: float = 300.0
     profile: bool = False
 
@@ -86,6 +88,7 @@ class Bench:
         provider: str = "wasi",
         max_pods: int = 110,
         env: dict[str, str] | None = None,
+        qps: float | None = None,
     ) -> AsyncIterator[AgentProcess]:
         """A node agent subprocess, Ready; stopped (and its pods force-deleted) after."""
         await self._import_modules()
@@ -95,8 +98,8 @@ class Bench:
             node_name,
             provider=provider,
             max_pods=max_pods,
-            qps=self.params.agent_qps,
-            burst=self.params.agent_burst,
+            qps=qps or self.params.agent_qps,
+            burst=int(2 * qps) if qps else self.params.agent_burst,
             env=env,
         )
         await agent.start()

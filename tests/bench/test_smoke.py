@@ -88,6 +88,9 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
         missing = [k for k in figures if not _number(results[name].get(k))]
         assert not missing, (name, missing)
     assert results["throughput"]["running"] == results["throughput"]["deleted"] == 10
+    fast = results["throughput"]["fast_qps"]
+    assert fast["agent_qps"] == 1000 and fast["running"] == fast["deleted"] == 10
+    assert not [k for k in FIGURES["throughput"] if not _number(fast.get(k))]
     assert results["density"]["reached"] == 10 and results["density"]["threads_per_pod"] > 0
     assert results["actors"]["requests"] > 0 and results["actors"]["errors"] == 0
     for state in ("empty", "loaded"):
@@ -97,7 +100,7 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
         assert _number(idle["thread_wakeups_per_s"]) and _number(idle["quiet_after_s"])
 
     assert {row["verdict"] for row in report["targets"]} <= {"pass", "miss"}
-    assert len(report["targets"]) == 9
+    assert len(report["targets"]) == 10
     markdown = (tmp_path / "results" / "report.md").read_text()
     assert "| Target |" in markdown and "Overhead ratio" in markdown
     plots = report["plots"]
