@@ -125,8 +125,11 @@ class NodeAgent:
             await asyncio.shield(self._start_task)
         except asyncio.CancelledError:
             current = asyncio.current_task()
-            if self._start_task.cancelled() and self._stop_task is not None and (
-                    current is None or not current.cancelling()):
+            if (
+                self._start_task.cancelled()
+                and self._stop_task is not None
+                and (current is None or not current.cancelling())
+            ):
                 raise AgentStopped("the agent was stopped before it finished starting") from None
             raise
 
@@ -140,7 +143,9 @@ class NodeAgent:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
@@ -154,7 +159,8 @@ class NodeAgent:
         settings = self.settings
         if self._api is None:
             self._api = await KubeApi.from_kubeconfig(
-                settings.kubeconfig, qps=settings.kube_api_qps, burst=settings.kube_api_burst)
+                settings.kubeconfig, qps=settings.kube_api_qps, burst=settings.kube_api_burst
+            )
         api = self._api
         api.add_observer(self.metrics.observe_request)
         settings.node_dir.mkdir(parents=True, exist_ok=True)
@@ -174,47 +180,67 @@ class NodeAgent:
 
         self.events = KubeEventRecorder(api, node_name=self.node_name, metrics=self.metrics)
         self.events.start()
-        self.statuses = PodStatusWriter(api, node_ip=settings.node_ip, metrics=self.metrics,
-                                        lookup=self._cached_pod)
-        self.syncer = PodSyncer(self.provider, api, statuses=self.statuses,
-                                record_event=self.events, lookup=self._cached_pod)
-        self.watcher = PodWatcher(api, self.node_name, on_changed=self.syncer.changed,
-                                  on_gone=self.syncer.gone, metrics=self.metrics,
-                                  on_open=self.statuses.api_reachable)
+        self.statuses = PodStatusWriter(
+            api, node_ip=settings.node_ip, metrics=self.metrics, lookup=self._cached_pod
+        )
+        self.syncer = PodSyncer(
+            self.provider,
+            api,
+            statuses=self.statuses,
+            record_event=self.events,
+            lookup=self._cached_pod,
+        )
+        self.watcher = PodWatcher(
+            api,
+            self.node_name,
+            on_changed=self.syncer.changed,
+            on_gone=self.syncer.gone,
+            metrics=self.metrics,
+            on_open=self.statuses.api_reachable,
+        )
 
         self.node_status = NodeStatusReporter(
-            api, description, settings.data_dir,
+            api,
+            description,
+            settings.data_dir,
             report_interval=settings.node_status_report_frequency_seconds,
-            check_interval=min(settings.lease_renew_interval_seconds,
-                               settings.node_status_report_frequency_seconds, 10.0),
+            check_interval=min(
+                settings.lease_renew_interval_seconds,
+                settings.node_status_report_frequency_seconds,
+                10.0,
+            ),
             reregister=reregister,
         )
         try:
             await self.node_status.report(force=True)
         except ApiError as error:
-            log.warning("first node status write failed; the status loop retries",
-                        error=str(error))
+            log.warning("first node status write failed; the status loop retries", error=str(error))
         self.lease = LeaseController(
-            api, self.node_name, duration_seconds=settings.lease_duration_seconds,
-            renew_interval=settings.lease_renew_interval_seconds, node_uid=lambda: self.node_uid,
+            api,
+            self.node_name,
+            duration_seconds=settings.lease_duration_seconds,
+            renew_interval=settings.lease_renew_interval_seconds,
+            node_uid=lambda: self.node_uid,
         )
         self._spawn(self.lease.run(self._stopping), "lease")
         self._spawn(self.node_status.run(self._stopping), "node-status")
 
-        await self.provider.start(ProviderContext(
-            node_name=self.node_name,
-            node_ip=settings.node_ip,
-            data_dir=settings.node_dir,
-            notify_pod_status=self.statuses.notify,
-            record_event=self.events,
-            modules_dir=settings.modules_dir,
-            api=api,
-            insecure_registries=tuple(settings.insecure_registries),
-            log_policy=LogPolicy.parse(
-                settings.container_log_max_size, settings.container_log_max_files
-            ),
-            allowed_host_paths=tuple(settings.allowed_host_paths),
-        ))
+        await self.provider.start(
+            ProviderContext(
+                node_name=self.node_name,
+                node_ip=settings.node_ip,
+                data_dir=settings.node_dir,
+                notify_pod_status=self.statuses.notify,
+                record_event=self.events,
+                modules_dir=settings.modules_dir,
+                api=api,
+                insecure_registries=tuple(settings.insecure_registries),
+                log_policy=LogPolicy.parse(
+                    settings.container_log_max_size, settings.container_log_max_files
+                ),
+                allowed_host_paths=tuple(settings.allowed_host_paths),
+            )
+        )
 
         pods = await self._first_list(self.watcher)
         known = {podutil.pod_key(pod): pod for pod in pods}
@@ -265,8 +291,9 @@ class NodeAgent:
                 return await watcher.list_pods()
             except ApiError as error:
                 delay = backoff.next()
-                log.warning("listing pods failed, retrying", error=str(error),
-                            retry_in=round(delay, 2))
+                log.warning(
+                    "listing pods failed, retrying", error=str(error), retry_in=round(delay, 2)
+                )
                 await asyncio.sleep(delay)
 
     # -- stopping ------------------------------------------------------------
@@ -298,8 +325,9 @@ class NodeAgent:
                 await self.statuses.flush(left(0.3))
             if self.node_status is not None:
                 try:
-                    await asyncio.wait_for(self.node_status.mark_not_ready(SHUTDOWN_MESSAGE),
-                                           left(0.3))
+                    await asyncio.wait_for(
+                        self.node_status.mark_not_ready(SHUTDOWN_MESSAGE), left(0.3)
+                    )
                 except (ApiError, TimeoutError) as error:
                     log.warning("could not mark the node NotReady", error=str(error))
             if self.kubelet_api is not None:
@@ -342,7 +370,8 @@ class NodeAgent:
             path = pod_path(namespace, str(metadata.get("name")))
             uid = podutil.pod_uid(pod) or None
             eviction: KubeObject = {
-                "apiVersion": "policy/v1", "kind": "Eviction",
+                "apiVersion": "policy/v1",
+                "kind": "Eviction",
                 "metadata": {"name": metadata.get("name"), "namespace": namespace},
                 "deleteOptions": {"preconditions": {"uid": uid}} if uid else {},
             }
@@ -352,8 +381,11 @@ class NodeAgent:
                 except ApiError as error:
                     if error.status not in (404, 405):
                         raise
-                    if error.status == 404 and error.reason == "NotFound" and \
-                            "eviction" not in error.message:
+                    if (
+                        error.status == 404
+                        and error.reason == "NotFound"
+                        and "eviction" not in error.message
+                    ):
                         return  # the pod is gone already
                     await self.api.delete(path, uid=uid)
             except ApiError as error:

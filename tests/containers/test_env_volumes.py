@@ -122,9 +122,7 @@ async def test_env_from_is_a_config_error(provider: PyRuntimeProvider, recorder:
     status = await recorder.status(
         "envfrom", lambda s: state_reason(s, "main") == "CreateContainerConfigError"
     )
-    assert (
-        "the node has no API client" in container(status, "main")["state"]["waiting"]["message"]
-    )
+    assert "the node has no API client" in container(status, "main")["state"]["waiting"]["message"]
 
 
 async def test_empty_dir_is_shared_and_sub_path_honoured(

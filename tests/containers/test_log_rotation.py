@@ -293,8 +293,10 @@ async def test_a_flooding_module_stays_within_the_budget(
     )
     whole = await logs(wasi_provider, "flood")
     assert len(whole) == disk_usage(log_dir)
-    print(f"flood: {kib >> 10} MiB through the pump in {elapsed:.2f}s "
-          f"({(kib >> 10) / elapsed:.0f} MiB/s)")
+    print(
+        f"flood: {kib >> 10} MiB through the pump in {elapsed:.2f}s "
+        f"({(kib >> 10) / elapsed:.0f} MiB/s)"
+    )
 
 
 async def test_logs_survive_a_restarted_provider(

@@ -169,8 +169,10 @@ def test_previous_after_a_restart(node: Node) -> None:
     )
     node.up.apply(pod)
     eventually(
-        lambda: container_status(node, "again").get("restartCount") == 1
-        and "running" in container_status(node, "again").get("state", {}),
+        lambda: (
+            container_status(node, "again").get("restartCount") == 1
+            and "running" in container_status(node, "again").get("state", {})
+        ),
         timeout=60,
         what="the second run",
     )
@@ -247,8 +249,10 @@ def test_logs_survive_an_agent_restart(node: Node, lines_pod: str) -> None:
     assert logs(node, lines_pod, "--tail=1") == "line-5\n"
     # The running one is started again; the run from before is its previous log.
     eventually(
-        lambda: container_status(node, "keeps").get("restartCount") == 1
-        and "running" in container_status(node, "keeps").get("state", {}),
+        lambda: (
+            container_status(node, "keeps").get("restartCount") == 1
+            and "running" in container_status(node, "keeps").get("state", {})
+        ),
         timeout=60,
         what="keeps running again",
     )

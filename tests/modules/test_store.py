@@ -51,6 +51,7 @@ async def test_oras_pushed_module_pulls(
 ) -> None:
     """A module pushed by oras-py (the wasm-to-oci shape of the ecosystem) pulls."""
     import oras.client as oras_client  # test extra: always installed, never skipped
+
     repo = _repo("oras")
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "module.wasm").write_bytes((wasm_dir / "spin.wasm").read_bytes())

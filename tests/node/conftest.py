@@ -75,22 +75,34 @@ async def running(provider: ScriptedProvider, settings: NodeSettings) -> AsyncIt
         await asyncio.wait_for(task, 10)
 
 
-def pod_manifest(name: str, node: str | None = "node-a", *, namespace: str = "default",
-                 containers: int = 1, **metadata: Any) -> KubeObject:
+def pod_manifest(
+    name: str,
+    node: str | None = "node-a",
+    *,
+    namespace: str = "default",
+    containers: int = 1,
+    **metadata: Any,
+) -> KubeObject:
     spec: KubeObject = {
-        "containers": [{"name": f"c{i}", "image": "example.test/hello:v1"}
-                       for i in range(containers)],
+        "containers": [
+            {"name": f"c{i}", "image": "example.test/hello:v1"} for i in range(containers)
+        ],
         "tolerations": [{"operator": "Exists"}],
         "terminationGracePeriodSeconds": 3,
     }
     if node is not None:
         spec["nodeName"] = node
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace, **metadata}, "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, **metadata},
+        "spec": spec,
+    }
 
 
-async def wait_for(api: KubeApi, collection: str, name: str, predicate: Predicate,
-                   timeout: float = 15.0) -> KubeObject:
+async def wait_for(
+    api: KubeApi, collection: str, name: str, predicate: Predicate, timeout: float = 15.0
+) -> KubeObject:
     """Watch ``collection`` until object ``name`` satisfies ``predicate`` (None: absent)."""
     last: KubeObject | None = None
 
@@ -102,8 +114,10 @@ async def wait_for(api: KubeApi, collection: str, name: str, predicate: Predicat
             last = items[0] if items else None
             if last is not None and predicate(last):
                 return last
-            params = {"fieldSelector": f"metadata.name={name}",
-                      "resourceVersion": listing["metadata"]["resourceVersion"]}
+            params = {
+                "fieldSelector": f"metadata.name={name}",
+                "resourceVersion": listing["metadata"]["resourceVersion"],
+            }
             async for event in api.watch(collection, params=params):
                 if event["type"] in ("ADDED", "MODIFIED"):
                     last = event["object"]
@@ -124,14 +138,17 @@ async def wait_gone(api: KubeApi, path: str, timeout: float = 15.0) -> None:
     async def loop() -> None:
         while True:
             try:
-                listing = await api.get(collection,
-                                        params={"fieldSelector": f"metadata.name={name}"})
+                listing = await api.get(
+                    collection, params={"fieldSelector": f"metadata.name={name}"}
+                )
             except ApiError:
                 raise
             if not listing.get("items"):
                 return
-            params = {"fieldSelector": f"metadata.name={name}",
-                      "resourceVersion": listing["metadata"]["resourceVersion"]}
+            params = {
+                "fieldSelector": f"metadata.name={name}",
+                "resourceVersion": listing["metadata"]["resourceVersion"],
+            }
             async for event in api.watch(collection, params=params):
                 if event["type"] == "DELETED":
                     return

@@ -83,29 +83,52 @@ class ScriptedProvider(Provider):
 
     def run(self, key: str) -> None:
         pod = self.pods[key]
-        self.set_status(key, {
-            "phase": "Running",
-            "containerStatuses": [
-                {"name": c["name"], "image": c["image"], "imageID": "", "ready": True,
-                 "restartCount": 0, "started": True,
-                 "containerID": f"scripted://{pod['metadata']['uid']}/{c['name']}",
-                 "state": {"running": {"startedAt": rfc3339()}}}
-                for c in pod["spec"]["containers"]
-            ],
-        })
+        self.set_status(
+            key,
+            {
+                "phase": "Running",
+                "containerStatuses": [
+                    {
+                        "name": c["name"],
+                        "image": c["image"],
+                        "imageID": "",
+                        "ready": True,
+                        "restartCount": 0,
+                        "started": True,
+                        "containerID": f"scripted://{pod['metadata']['uid']}/{c['name']}",
+                        "state": {"running": {"startedAt": rfc3339()}},
+                    }
+                    for c in pod["spec"]["containers"]
+                ],
+            },
+        )
 
     def succeed(self, key: str, exit_code: int = 0) -> None:
         pod = self.pods[key]
-        self.set_status(key, {
-            "phase": "Succeeded" if exit_code == 0 else "Failed",
-            "containerStatuses": [
-                {"name": c["name"], "image": c["image"], "imageID": "", "ready": False,
-                 "restartCount": 0, "started": False,
-                 "state": {"terminated": {"exitCode": exit_code, "reason": "Completed",
-                                          "finishedAt": rfc3339()}}}
-                for c in pod["spec"]["containers"]
-            ],
-        })
+        self.set_status(
+            key,
+            {
+                "phase": "Succeeded" if exit_code == 0 else "Failed",
+                "containerStatuses": [
+                    {
+                        "name": c["name"],
+                        "image": c["image"],
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "started": False,
+                        "state": {
+                            "terminated": {
+                                "exitCode": exit_code,
+                                "reason": "Completed",
+                                "finishedAt": rfc3339(),
+                            }
+                        },
+                    }
+                    for c in pod["spec"]["containers"]
+                ],
+            },
+        )
 
     # -- the Provider contract --------------------------------------------------
 
@@ -150,15 +173,23 @@ class ScriptedProvider(Provider):
         self.calls.append(("delete", key, grace_period_seconds))
         held = self.pods.pop(key, None)
         if held is not None and self.context is not None:
-            self.context.notify_pod_status(held, {
-                "phase": "Succeeded",
-                "containerStatuses": [
-                    {"name": c["name"], "image": c["image"], "imageID": "", "ready": False,
-                     "restartCount": 0,
-                     "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
-                    for c in held["spec"]["containers"]
-                ],
-            })
+            self.context.notify_pod_status(
+                held,
+                {
+                    "phase": "Succeeded",
+                    "containerStatuses": [
+                        {
+                            "name": c["name"],
+                            "image": c["image"],
+                            "imageID": "",
+                            "ready": False,
+                            "restartCount": 0,
+                            "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+                        }
+                        for c in held["spec"]["containers"]
+                    ],
+                },
+            )
         self.statuses.pop(key, None)
         await self._bump()
 
@@ -166,8 +197,14 @@ class ScriptedProvider(Provider):
         return self.statuses.get(key_of(pod))
 
     async def list_pods(self) -> list[PodKey]:
-        return [PodKey(p["metadata"].get("namespace") or "default", p["metadata"]["name"],
-                       p["metadata"].get("uid", "")) for p in self.pods.values()]
+        return [
+            PodKey(
+                p["metadata"].get("namespace") or "default",
+                p["metadata"]["name"],
+                p["metadata"].get("uid", ""),
+            )
+            for p in self.pods.values()
+        ]
 
     async def shutdown(self) -> None:
         self.shut_down = True

@@ -42,7 +42,8 @@ async def test_requests_are_rate_limited_and_observed(cp):
         await client.close()
     assert elapsed >= 0.18  # 2 free, then 4 at 20/s
     count = metrics.registry.get_sample_value(
-        "wasmlet_api_requests_total", {"verb": "GET", "resource": "nodes", "code": "200"})
+        "wasmlet_api_requests_total", {"verb": "GET", "resource": "nodes", "code": "200"}
+    )
     assert count == 6
 
 
@@ -65,14 +66,17 @@ def test_token_bucket_and_backoff():
     assert backoff.next() == 0.2
 
 
-@pytest.mark.parametrize(("path", "resource"), [
-    ("/api/v1/nodes", "nodes"),
-    ("/api/v1/nodes/n1/status", "nodes/status"),
-    ("/api/v1/namespaces/default/pods/p/status", "pods/status"),
-    ("/api/v1/pods", "pods"),
-    ("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1", "leases"),
-    ("/api/v1/namespaces/default", "namespaces"),
-])
+@pytest.mark.parametrize(
+    ("path", "resource"),
+    [
+        ("/api/v1/nodes", "nodes"),
+        ("/api/v1/nodes/n1/status", "nodes/status"),
+        ("/api/v1/namespaces/default/pods/p/status", "pods/status"),
+        ("/api/v1/pods", "pods"),
+        ("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1", "leases"),
+        ("/api/v1/namespaces/default", "namespaces"),
+    ],
+)
 def test_resource_of(path, resource):
     assert resource_of(path) == resource
 

@@ -30,8 +30,13 @@ async def test_repeats_are_aggregated_into_a_count(api):
     assert backoff["reason"] == "BackOff" and backoff["count"] == 3
     assert backoff["firstTimestamp"] <= backoff["lastTimestamp"]
     assert backoff["involvedObject"] == {
-        "kind": "Pod", "apiVersion": "v1", "name": "ev", "namespace": "default",
-        "uid": pod["metadata"]["uid"], "resourceVersion": pod["metadata"]["resourceVersion"]}
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "name": "ev",
+        "namespace": "default",
+        "uid": pod["metadata"]["uid"],
+        "resourceVersion": pod["metadata"]["resourceVersion"],
+    }
     assert backoff["reportingComponent"] == "wasmlet"
     assert backoff["reportingInstance"] == "node-a"
     assert pulled["count"] == 1 and pulled["type"] == "Normal"
@@ -51,7 +56,8 @@ async def test_excess_events_are_dropped_not_raised(api):
         await recorder.stop()
     assert [e["reason"] for e in await _events(api, "spam")] == ["Reason0", "Reason1"]
     dropped = metrics.registry.get_sample_value(
-        "wasmlet_events_dropped_total", {"cause": "rate_limited"})
+        "wasmlet_events_dropped_total", {"cause": "rate_limited"}
+    )
     assert dropped == 3
 
 

@@ -14,8 +14,9 @@ from tests.node.conftest import pod_manifest, running, wait_for
 
 async def _client_ssl(kubeconfig) -> ssl.SSLContext:
     configuration = Configuration()
-    await kconfig.load_kube_config(config_file=str(kubeconfig),
-                                   client_configuration=configuration, persist_config=False)
+    await kconfig.load_kube_config(
+        config_file=str(kubeconfig), client_configuration=configuration, persist_config=False
+    )
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the kubelet's serving certificate is self-signed
@@ -28,8 +29,10 @@ async def test_kubelet_api_is_served_on_the_advertised_port(api, settings, provi
         node = await api.get("/api/v1/nodes/node-a")
         port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
         assert port == agent.kubelet_api.port
-        async with aiohttp.ClientSession() as http, http.get(
-                f"https://127.0.0.1:{port}/metrics", ssl=False) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"https://127.0.0.1:{port}/metrics", ssl=False) as response,
+        ):
             assert response.status == 401  # kubelet's authn: no anonymous access
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ClientConnectionError):
@@ -39,8 +42,12 @@ async def test_kubelet_api_is_served_on_the_advertised_port(api, settings, provi
 async def test_kubelet_api_serves_metrics_and_pods(cp, api, settings, provider):
     async with running(provider, settings()) as agent:
         await api.create("/api/v1/namespaces/default/pods", pod_manifest("served"))
-        await wait_for(api, "/api/v1/namespaces/default/pods", "served",
-                       lambda p: p.get("status", {}).get("phase") == "Running")
+        await wait_for(
+            api,
+            "/api/v1/namespaces/default/pods",
+            "served",
+            lambda p: p.get("status", {}).get("phase") == "Running",
+        )
         assert await agent.statuses.flush(5)
         context = await _client_ssl(cp.kubeconfig_path)
         async with aiohttp.ClientSession() as http:

@@ -14,10 +14,12 @@ async def test_lease_is_owned_by_the_node_and_renewed(api, settings, provider):
         assert lease["spec"]["holderIdentity"] == "node-a"
         assert lease["spec"]["leaseDurationSeconds"] == 40
         assert lease["metadata"]["ownerReferences"] == [
-            {"apiVersion": "v1", "kind": "Node", "name": "node-a", "uid": agent.node_uid}]
+            {"apiVersion": "v1", "kind": "Node", "name": "node-a", "uid": agent.node_uid}
+        ]
         first = lease["spec"]["renewTime"]
-        renewed = await wait_for(api, LEASES, "node-a",
-                                 lambda lease: lease["spec"]["renewTime"] > first)
+        renewed = await wait_for(
+            api, LEASES, "node-a", lambda lease: lease["spec"]["renewTime"] > first
+        )
         assert renewed["spec"]["renewTime"] > first
 
 
@@ -25,8 +27,9 @@ async def test_deleted_lease_is_recreated(api, settings, provider):
     async with running(provider, settings(lease_renew_interval_seconds=0.3)):
         old = await api.get(lease_path("node-a"))
         await api.delete(lease_path("node-a"))
-        new = await wait_for(api, LEASES, "node-a",
-                             lambda lease: lease["metadata"]["uid"] != old["metadata"]["uid"])
+        new = await wait_for(
+            api, LEASES, "node-a", lambda lease: lease["metadata"]["uid"] != old["metadata"]["uid"]
+        )
         assert new["spec"]["holderIdentity"] == "node-a"
 
 
@@ -38,7 +41,12 @@ async def test_lease_conflict_is_rebased(api, settings, provider):
         await api.replace(lease_path("node-a"), lease)
         renewals = agent.lease.renewals
         renewed = await wait_for(
-            api, LEASES, "node-a",
-            lambda item: item["spec"]["renewTime"] > lease["spec"]["renewTime"]
-            and agent.lease.renewals > renewals)
+            api,
+            LEASES,
+            "node-a",
+            lambda item: (
+                item["spec"]["renewTime"] > lease["spec"]["renewTime"]
+                and agent.lease.renewals > renewals
+            ),
+        )
         assert renewed["metadata"]["labels"]["example.com/touched"] == "yes"

@@ -17,8 +17,9 @@ async def test_pod_runs_and_status_is_merged(api, settings, provider):
     async with running(provider, settings()) as agent:
         created = await api.create(PODS, pod_manifest("web", containers=2))
         await provider.wait_for(lambda: "default/web" in provider.pods)
-        pod = await wait_for(api, PODS, "web", lambda p: phase_is("Running")(p)
-                             and condition(p, "Ready") is not None)
+        pod = await wait_for(
+            api, PODS, "web", lambda p: phase_is("Running")(p) and condition(p, "Ready") is not None
+        )
         status = pod["status"]
         assert status["hostIP"] == "127.0.0.1"
         assert status["hostIPs"] == [{"ip": "127.0.0.1"}]
@@ -34,8 +35,13 @@ async def test_pod_runs_and_status_is_merged(api, settings, provider):
         registry = agent.metrics.registry
         assert registry.get_sample_value("wasmlet_pod_start_duration_seconds_count") == 1
         assert registry.get_sample_value("wasmlet_pods", {"phase": "Running"}) == 1
-        assert registry.get_sample_value("wasmlet_api_requests_total", {
-            "verb": "PUT", "resource": "pods/status", "code": "200"}) >= 1
+        assert (
+            registry.get_sample_value(
+                "wasmlet_api_requests_total",
+                {"verb": "PUT", "resource": "pods/status", "code": "200"},
+            )
+            >= 1
+        )
 
 
 async def test_scheduled_pod_keeps_the_schedulers_condition(api, settings, provider):
@@ -89,8 +95,9 @@ async def test_update_reaches_provider(api, settings, provider):
         await api.create(PODS, pod_manifest("upd"))
         await wait_for(api, PODS, "upd", phase_is("Running"))
         await api.patch(pod_path("default", "upd"), {"metadata": {"labels": {"v": "2"}}})
-        await provider.wait_for(lambda: any(
-            call[2] == {"v": "2"} for call in provider.calls_of("update")))
+        await provider.wait_for(
+            lambda: any(call[2] == {"v": "2"} for call in provider.calls_of("update"))
+        )
         # A status-only change (our own write) is not an update.
         assert len(provider.calls_of("update")) == 1
 
@@ -131,8 +138,12 @@ async def test_recreated_namesake_is_a_new_pod(api, settings, provider):
         await wait_for(api, PODS, "same", phase_is("Running"))
         await api.delete(pod_path("default", "same"), grace_period_seconds=0)
         second = await api.create(PODS, pod_manifest("same"))
-        await wait_for(api, PODS, "same", lambda p: p["metadata"]["uid"] ==
-                       second["metadata"]["uid"] and phase_is("Running")(p))
+        await wait_for(
+            api,
+            PODS,
+            "same",
+            lambda p: p["metadata"]["uid"] == second["metadata"]["uid"] and phase_is("Running")(p),
+        )
         uids = [call[2] for call in provider.calls_of("create")]
         assert uids == [first["metadata"]["uid"], second["metadata"]["uid"]]
         assert provider.pods["default/same"]["metadata"]["uid"] == second["metadata"]["uid"]
@@ -145,8 +156,9 @@ async def test_invalid_pod_spec_fails_the_pod_with_an_event(api, settings, provi
         assert pod["status"]["reason"] == "InvalidPodSpec"
         assert "cannot run" in pod["status"]["message"]
         await agent.events.flush(5)
-        events = await api.get("/api/v1/namespaces/default/events",
-                               params={"fieldSelector": "involvedObject.name=bad"})
+        events = await api.get(
+            "/api/v1/namespaces/default/events", params={"fieldSelector": "involvedObject.name=bad"}
+        )
         (event,) = events["items"]
         assert event["type"] == "Warning" and event["reason"] == "InvalidPodSpec"
         assert event["source"] == {"component": "wasmlet", "host": "node-a"}
@@ -179,13 +191,20 @@ async def test_provider_crash_and_malformed_pods_do_not_stop_the_agent(api, sett
         assert "image is not a string" in pod["status"]["message"]
         assert "default/odd" not in [call[1] for call in provider.calls]
         # Garbage straight off the wire (no uid, no spec) is shrugged off too.
-        agent.watcher._handle({"type": "ADDED", "object": {
-            "metadata": {"name": "ghost", "namespace": "default"},
-            "spec": {"nodeName": "node-a"}}})
+        agent.watcher._handle(
+            {
+                "type": "ADDED",
+                "object": {
+                    "metadata": {"name": "ghost", "namespace": "default"},
+                    "spec": {"nodeName": "node-a"},
+                },
+            }
+        )
         agent.watcher._handle({"type": "MODIFIED", "object": "not an object"})
         await api.create(PODS, pod_manifest("fine"))
         await wait_for(api, PODS, "fine", phase_is("Running"))
         await agent.events.flush(5)
-        events = await api.get("/api/v1/namespaces/default/events",
-                               params={"fieldSelector": "involvedObject.name=odd"})
+        events = await api.get(
+            "/api/v1/namespaces/default/events", params={"fieldSelector": "involvedObject.name=odd"}
+        )
         assert [e["reason"] for e in events["items"]] == ["MalformedPod"]

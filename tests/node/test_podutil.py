@@ -7,31 +7,43 @@ from kubelet_core.pods.podutil import derived_conditions, grace_period, malforme
 
 
 def pod(containers, **spec):
-    return {"metadata": {"name": "p", "namespace": "d", "uid": "u"},
-            "spec": {"containers": containers, **spec}}
+    return {
+        "metadata": {"name": "p", "namespace": "d", "uid": "u"},
+        "spec": {"containers": containers, **spec},
+    }
 
 
 def test_qos_classes():
     assert qos_class(pod([{"name": "a", "image": "i"}])) == "BestEffort"
     limits = {"cpu": "1", "memory": "64Mi"}
-    assert qos_class(pod([{"name": "a", "image": "i", "resources": {"limits": limits}}])) \
+    assert (
+        qos_class(pod([{"name": "a", "image": "i", "resources": {"limits": limits}}]))
         == "Guaranteed"
-    assert qos_class(pod([{"name": "a", "image": "i",
-                           "resources": {"requests": {"cpu": "100m"}}}])) == "Burstable"
+    )
+    assert (
+        qos_class(pod([{"name": "a", "image": "i", "resources": {"requests": {"cpu": "100m"}}}]))
+        == "Burstable"
+    )
     assert qos_class(pod([{"name": "a", "image": "i", "resources": "garbage"}])) == "BestEffort"
 
 
 def test_derived_conditions_follow_container_readiness():
-    spec = pod([{"name": "a", "image": "i"}, {"name": "b", "image": "i"}],
-               initContainers=[{"name": "init", "image": "i"}])
-    status = {"phase": "Pending", "initContainerStatuses": [
-        {"name": "init", "state": {"running": {}}}]}
+    spec = pod(
+        [{"name": "a", "image": "i"}, {"name": "b", "image": "i"}],
+        initContainers=[{"name": "init", "image": "i"}],
+    )
+    status = {
+        "phase": "Pending",
+        "initContainerStatuses": [{"name": "init", "state": {"running": {}}}],
+    }
     kinds = {c["type"]: c for c in derived_conditions(spec, status)}
     assert kinds["Initialized"]["status"] == "False"
     assert kinds["Initialized"]["reason"] == "ContainersNotInitialized"
-    status = {"phase": "Running",
-              "initContainerStatuses": [{"name": "init", "state": {"terminated": {"exitCode": 0}}}],
-              "containerStatuses": [{"name": "a", "ready": True}, {"name": "b", "ready": False}]}
+    status = {
+        "phase": "Running",
+        "initContainerStatuses": [{"name": "init", "state": {"terminated": {"exitCode": 0}}}],
+        "containerStatuses": [{"name": "a", "ready": True}, {"name": "b", "ready": False}],
+    }
     kinds = {c["type"]: c for c in derived_conditions(spec, status)}
     assert kinds["Initialized"]["status"] == "True"
     assert kinds["ContainersReady"]["message"] == "containers with unready status: [b]"
@@ -40,11 +52,15 @@ def test_derived_conditions_follow_container_readiness():
 
 def test_merge_keeps_foreign_conditions_and_transition_times():
     current = pod([{"name": "a", "image": "i"}])
-    current["status"] = {"phase": "Running", "startTime": "T0", "conditions": [
-        {"type": "PodScheduled", "status": "True", "lastTransitionTime": "T0"},
-        {"type": "DisruptionTarget", "status": "True", "lastTransitionTime": "T0"},
-        {"type": "Ready", "status": "True", "lastTransitionTime": "T1", "lastProbeTime": None},
-    ]}
+    current["status"] = {
+        "phase": "Running",
+        "startTime": "T0",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": "T0"},
+            {"type": "DisruptionTarget", "status": "True", "lastTransitionTime": "T0"},
+            {"type": "Ready", "status": "True", "lastTransitionTime": "T1", "lastProbeTime": None},
+        ],
+    }
     provided = {"phase": "Running", "containerStatuses": [{"name": "a", "ready": True}]}
     merged = merge_status(current, provided, node_ip="10.0.0.1", now="T9")
     kinds = {c["type"]: c for c in merged["conditions"]}
@@ -59,8 +75,9 @@ def test_merge_keeps_foreign_conditions_and_transition_times():
     assert merge_status(again, provided, node_ip="10.0.0.1", now="T10") == merged
     # The provider's own Ready condition wins over the derived one.
     provided["conditions"] = [{"type": "Ready", "status": "False", "reason": "Probe"}]
-    kinds = {c["type"]: c for c in merge_status(current, provided, node_ip="x",
-                                                 now="T9")["conditions"]}
+    kinds = {
+        c["type"]: c for c in merge_status(current, provided, node_ip="x", now="T9")["conditions"]
+    }
     assert kinds["Ready"]["reason"] == "Probe" and kinds["Ready"]["lastTransitionTime"] == "T9"
 
 
@@ -68,7 +85,8 @@ def test_malformed_and_grace():
     assert malformed_reason(pod([{"name": "a", "image": "i"}])) is None
     assert malformed_reason({"metadata": {"name": "p"}}) == "metadata.uid is missing"
     assert "initContainers is not a list" in malformed_reason(
-        pod([{"name": "a", "image": "i"}], initContainers={}))
+        pod([{"name": "a", "image": "i"}], initContainers={})
+    )
     assert grace_period(pod([], terminationGracePeriodSeconds=7)) == 7.0
     deleting = pod([], terminationGracePeriodSeconds=7)
     deleting["metadata"]["deletionGracePeriodSeconds"] = 0

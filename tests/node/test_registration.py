@@ -20,8 +20,9 @@ async def test_registers_node_with_host_capacity_labels_taints_and_info(api, set
         assert labels["type"] == "wasmlet"
         assert labels["team"] == "wasm"
         assert labels["wasmlet.io/provider"] == "scripted"
-        assert {"key": "wasmlet.io/scripted", "value": "true", "effect": "NoSchedule"} in \
-            node["spec"]["taints"]
+        assert {"key": "wasmlet.io/scripted", "value": "true", "effect": "NoSchedule"} in node[
+            "spec"
+        ]["taints"]
         status = node["status"]
         assert status["capacity"]["cpu"] == str(os.cpu_count())
         assert status["capacity"]["pods"] == "42"
@@ -50,8 +51,12 @@ async def test_stop_marks_node_not_ready(api, settings, provider):
         pass
     node = await api.get(node_path("node-a"))
     ready = condition(node, "Ready")
-    assert ready == {**ready, "status": "False", "reason": "KubeletNotReady",
-                     "message": "wasmlet is shutting down"}
+    assert ready == {
+        **ready,
+        "status": "False",
+        "reason": "KubeletNotReady",
+        "message": "wasmlet is shutting down",
+    }
     assert provider.shut_down
 
 
@@ -60,22 +65,36 @@ async def test_reregistration_keeps_what_others_wrote(api, settings, provider):
         uid = first.node_uid
     # Others label, taint and condition the node while the agent is away.
     node = await api.get(node_path("node-a"))
-    await api.patch(node_path("node-a"), {
-        "metadata": {"labels": {"example.com/rack": "r1", "type": "overwritten"}},
-        "spec": {"taints": [*node["spec"]["taints"],
-                            {"key": "example.com/maintenance", "effect": "NoSchedule"}]},
-    })
-    conditions = [*node["status"]["conditions"],
-                  {"type": "NetworkUnavailable", "status": "False", "reason": "RouteCreated",
-                   "message": "set by the route controller",
-                   "lastTransitionTime": "2026-01-01T00:00:00Z",
-                   "lastHeartbeatTime": "2026-01-01T00:00:00Z"}]
+    await api.patch(
+        node_path("node-a"),
+        {
+            "metadata": {"labels": {"example.com/rack": "r1", "type": "overwritten"}},
+            "spec": {
+                "taints": [
+                    *node["spec"]["taints"],
+                    {"key": "example.com/maintenance", "effect": "NoSchedule"},
+                ]
+            },
+        },
+    )
+    conditions = [
+        *node["status"]["conditions"],
+        {
+            "type": "NetworkUnavailable",
+            "status": "False",
+            "reason": "RouteCreated",
+            "message": "set by the route controller",
+            "lastTransitionTime": "2026-01-01T00:00:00Z",
+            "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+        },
+    ]
     await api.patch(node_path("node-a") + "/status", {"status": {"conditions": conditions}})
 
     async with running(ScriptedProvider(), settings()) as second:
         assert second.node_uid == uid
-        node = await wait_for(api, "/api/v1/nodes", "node-a",
-                              lambda n: condition(n, "Ready")["status"] == "True")
+        node = await wait_for(
+            api, "/api/v1/nodes", "node-a", lambda n: condition(n, "Ready")["status"] == "True"
+        )
         assert node["metadata"]["labels"]["example.com/rack"] == "r1"
         assert node["metadata"]["labels"]["type"] == "wasmlet"  # ours is restored
         keys = [t["key"] for t in node["spec"]["taints"]]
@@ -85,8 +104,12 @@ async def test_reregistration_keeps_what_others_wrote(api, settings, provider):
         assert foreign is not None and foreign["reason"] == "RouteCreated"
         # A heartbeat later the foreign condition is still there.
         beat = condition(node, "Ready")["lastHeartbeatTime"]
-        node = await wait_for(api, "/api/v1/nodes", "node-a",
-                              lambda n: condition(n, "Ready")["lastHeartbeatTime"] != beat)
+        node = await wait_for(
+            api,
+            "/api/v1/nodes",
+            "node-a",
+            lambda n: condition(n, "Ready")["lastHeartbeatTime"] != beat,
+        )
         assert condition(node, "NetworkUnavailable")["reason"] == "RouteCreated"
 
 
@@ -95,8 +118,11 @@ async def test_node_status_heartbeat_keeps_transition_time(api, settings, provid
         node = await api.get(node_path("node-a"))
         first = condition(node, "Ready")
         node = await wait_for(
-            api, "/api/v1/nodes", "node-a",
-            lambda n: condition(n, "Ready")["lastHeartbeatTime"] != first["lastHeartbeatTime"])
+            api,
+            "/api/v1/nodes",
+            "node-a",
+            lambda n: condition(n, "Ready")["lastHeartbeatTime"] != first["lastHeartbeatTime"],
+        )
         again = condition(node, "Ready")
         assert again["lastTransitionTime"] == first["lastTransitionTime"]
         assert again["status"] == "True"
@@ -106,12 +132,16 @@ async def test_deleted_node_is_registered_again(api, settings, provider):
     async with running(provider, settings(node_status_report_frequency_seconds=0.5)) as agent:
         old_uid = agent.node_uid
         await api.delete(node_path("node-a"))
-        node = await wait_for(api, "/api/v1/nodes", "node-a",
-                              lambda n: n["metadata"]["uid"] != old_uid)
+        node = await wait_for(
+            api, "/api/v1/nodes", "node-a", lambda n: n["metadata"]["uid"] != old_uid
+        )
         assert node["metadata"]["labels"]["type"] == "wasmlet"
         new_uid = node["metadata"]["uid"]
         # The Lease follows the new Node (its owner reference is what GC keys on).
-        await wait_for(api, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-                       "node-a", lambda lease: lease["metadata"]["ownerReferences"][0]["uid"]
-                       == new_uid)
+        await wait_for(
+            api,
+            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+            "node-a",
+            lambda lease: lease["metadata"]["ownerReferences"][0]["uid"] == new_uid,
+        )
         assert agent.node_uid == new_uid

@@ -40,9 +40,12 @@ async def test_api_server_restart_loses_no_status_and_no_pod(cp, api, settings, 
                 assert set(provider.pods) == {"default/r1", "default/r2"}
                 # The heartbeat resumed as well.
                 before = (await client.get(lease_path("node-a")))["spec"]["renewTime"]
-                await wait_for(client, "/apis/coordination.k8s.io/v1/namespaces/"
-                               "kube-node-lease/leases", "node-a",
-                               lambda lease: lease["spec"]["renewTime"] > before)
+                await wait_for(
+                    client,
+                    "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                    "node-a",
+                    lambda lease: lease["spec"]["renewTime"] > before,
+                )
                 # And new work is picked up through the re-established watch.
                 await client.create(PODS, pod_manifest("r3"))
                 await wait_for(client, PODS, "r3", phase_is("Running"), timeout=30)
@@ -81,8 +84,7 @@ async def test_expired_watch_relists_and_synthesizes_deletions(cp, api, settings
         try:
             client = await KubeApi.from_kubeconfig(back.kubeconfig_path)
             try:
-                await provider.wait_for(lambda: "default/vanish" not in provider.pods,
-                                        timeout=30)
+                await provider.wait_for(lambda: "default/vanish" not in provider.pods, timeout=30)
                 await wait_for(client, PODS, "newcomer", phase_is("Running"), timeout=30)
                 assert "default/keep" in provider.pods
                 assert agent.watcher.relists > relists
@@ -99,7 +101,7 @@ async def test_dangling_provider_pods_are_deleted_at_start(api, settings, provid
         await wait_for(api, PODS, "stay", phase_is("Running"))
     # The provider survives the agent (a persistent runtime): it still holds "stay",
     # and holds "ghost", which the API never had.
-    provider.pods["default/stay"] = (await api.get(pod_path("default", "stay")))
+    provider.pods["default/stay"] = await api.get(pod_path("default", "stay"))
     ghost = pod_manifest("ghost")
     ghost["metadata"]["uid"] = "0000-ghost"
     provider.pods["default/ghost"] = ghost
@@ -124,7 +126,8 @@ async def test_drain_on_shutdown_evicts_pods(api, settings, provider):
     assert {call[1] for call in provider.calls_of("delete")} == {"default/d1", "default/d2"}
     assert ("delete", "default/d1", 3.0) in provider.calls  # the pod's own grace period
     evictions = agent.metrics.registry.get_sample_value(
-        "wasmlet_api_requests_total", {"verb": "POST", "resource": "pods/eviction", "code": "201"})
+        "wasmlet_api_requests_total", {"verb": "POST", "resource": "pods/eviction", "code": "201"}
+    )
     assert evictions == 2
 
 
@@ -140,8 +143,9 @@ async def test_stop_without_drain_leaves_pods(api, settings, provider):
 async def test_stop_is_bounded_when_the_api_server_is_gone(cp, settings, provider):
     import time
 
-    async with running(provider, settings(shutdown_grace_period_seconds=2.0,
-                                          drain_on_shutdown=True)) as agent:
+    async with running(
+        provider, settings(shutdown_grace_period_seconds=2.0, drain_on_shutdown=True)
+    ) as agent:
         await cp.stop()
         started = time.monotonic()
         await agent.stop()
@@ -158,8 +162,9 @@ async def test_start_waits_for_an_unreachable_api_server_and_stop_ends_it(tmp_pa
     from kubelet_core.config import NodeSettings
 
     client = KubeApi("https://127.0.0.1:9")
-    settings = NodeSettings(node_name="lonely", data_dir=tmp_path,
-                            shutdown_grace_period_seconds=1.0)
+    settings = NodeSettings(
+        node_name="lonely", data_dir=tmp_path, shutdown_grace_period_seconds=1.0
+    )
     agent = NodeAgent(provider, settings, api=client)
     runner = asyncio.create_task(agent.run())
     done, _ = await asyncio.wait([runner], timeout=0.5)

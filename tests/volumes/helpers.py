@@ -36,9 +36,7 @@ def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
 
 
 def events_for(wasmlet: Wasmlet, pod: str) -> list[dict[str, Any]]:
-    listed = wasmlet.kubectl_json(
-        "get", "events", "--field-selector", f"involvedObject.name={pod}"
-    )
+    listed = wasmlet.kubectl_json("get", "events", "--field-selector", f"involvedObject.name={pod}")
     return list(listed.get("items") or [])
 
 

@@ -89,10 +89,18 @@ async def log_of(provider: WasiProvider, pod: str) -> bytes:
 
 
 async def test_projected_volume_with_refreshed_token(tmp_path: Path) -> None:
-    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "proj-config"},
-              "data": {"mode": "fast"}}
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "proj-secret"},
-              "stringData": {"key": "k3y"}}
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "proj-config"},
+        "data": {"mode": "fast"},
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "proj-secret"},
+        "stringData": {"key": "k3y"},
+    }
     async with cluster_with_tokens(tmp_path) as (cluster, signer):
         await cluster.api.request("POST", "/api/v1/namespaces/default/configmaps", body=config)
         await cluster.api.request("POST", "/api/v1/namespaces/default/secrets", body=secret)
@@ -102,22 +110,54 @@ async def test_projected_volume_with_refreshed_token(tmp_path: Path) -> None:
             manifest = script_pod(
                 "projected",
                 [
-                    "assert_content", "/proj/settings/mode", "fast",
-                    "assert_content", "/proj/key", "k3y",
-                    "assert_content", "/proj/labels", 'app="tok"',
-                    "read", "/proj/token",
-                    "sleep", "5000",
+                    "assert_content",
+                    "/proj/settings/mode",
+                    "fast",
+                    "assert_content",
+                    "/proj/key",
+                    "k3y",
+                    "assert_content",
+                    "/proj/labels",
+                    'app="tok"',
+                    "read",
+                    "/proj/token",
+                    "sleep",
+                    "5000",
                 ],
                 node_name=node.node_name,
-                volumes=[{"name": "proj", "projected": {"sources": [
-                    {"configMap": {"name": "proj-config",
-                                   "items": [{"key": "mode", "path": "settings/mode"}]}},
-                    {"secret": {"name": "proj-secret"}},
-                    {"downwardAPI": {"items": [{"path": "labels",
-                                                "fieldRef": {"fieldPath": "metadata.labels"}}]}},
-                    {"serviceAccountToken": {"audience": "vault", "expirationSeconds": 3,
-                                             "path": "token"}},
-                ]}}],
+                volumes=[
+                    {
+                        "name": "proj",
+                        "projected": {
+                            "sources": [
+                                {
+                                    "configMap": {
+                                        "name": "proj-config",
+                                        "items": [{"key": "mode", "path": "settings/mode"}],
+                                    }
+                                },
+                                {"secret": {"name": "proj-secret"}},
+                                {
+                                    "downwardAPI": {
+                                        "items": [
+                                            {
+                                                "path": "labels",
+                                                "fieldRef": {"fieldPath": "metadata.labels"},
+                                            }
+                                        ]
+                                    }
+                                },
+                                {
+                                    "serviceAccountToken": {
+                                        "audience": "vault",
+                                        "expirationSeconds": 3,
+                                        "path": "token",
+                                    }
+                                },
+                            ]
+                        },
+                    }
+                ],
             )
             manifest["metadata"]["labels"] = {"app": "tok"}
             manifest["spec"]["containers"][0]["volumeMounts"] = [
@@ -125,7 +165,8 @@ async def test_projected_volume_with_refreshed_token(tmp_path: Path) -> None:
             ]
             await cluster.create_pod(manifest)
             pod = await cluster.wait_for_pod(
-                "default", "projected",
+                "default",
+                "projected",
                 lambda p: p.get("status", {}).get("phase") in ("Running", "Failed"),
             )
             assert pod["status"]["phase"] == "Running", pod["status"]
@@ -175,8 +216,12 @@ async def test_host_path_allowed_and_typed(tmp_path: Path) -> None:
         manifest = script_pod(
             "hostpath-ok",
             [
-                "assert_content", "/host/existing.txt", "from the host",
-                "write", "/made/out.txt", "written by the module",
+                "assert_content",
+                "/host/existing.txt",
+                "from the host",
+                "write",
+                "/made/out.txt",
+                "written by the module",
             ],
             node_name=node.node_name,
             volumes=[
@@ -227,11 +272,12 @@ async def test_stale_volume_directories_are_removed_at_start(tmp_path: Path) -> 
         node_name = "restart-node"
         # A pod that still exists, bound to the node before its agent (re)starts...
         manifest = script_pod(
-            "survivor", ["assert_content", "/data/kept", "still here"], node_name=node_name,
+            "survivor",
+            ["assert_content", "/data/kept", "still here"],
+            node_name=node_name,
             volumes=[{"name": "data", "emptyDir": {}}],
         )
-        manifest["spec"]["containers"][0]["volumeMounts"] = [{"name": "data",
-                                                                "mountPath": "/data"}]
+        manifest["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
         created = await cluster.api.request(
             "POST", "/api/v1/namespaces/default/pods", body=manifest
         )
@@ -268,15 +314,22 @@ async def test_secrets_without_tmpfs_stay_in_private_directories(tmp_path: Path)
     from kubelet_core.volumes.host import make_volume_host, tmpfs_root
 
     assert tmpfs_root(tmp_path, shm=tmp_path / "no-shm") is None
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "plain"},
-              "stringData": {"pw": "hunter2"}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "plain"},
+        "stringData": {"pw": "hunter2"},
+    }
     async with ClusterHarness.start(tmp_path) as cluster:
         await cluster.api.request("POST", "/api/v1/namespaces/default/secrets", body=secret)
-        host = make_volume_host(cluster.api, node_name="n", node_ip="127.0.0.1",
-                                data_dir=tmp_path / "node", shm=None)
+        host = make_volume_host(
+            cluster.api, node_name="n", node_ip="127.0.0.1", data_dir=tmp_path / "node", shm=None
+        )
         assert host.secret_root is None
-        pod = {"metadata": {"name": "p", "namespace": "default", "uid": "u1"},
-               "spec": {"volumes": [{"name": "s", "secret": {"secretName": "plain"}}]}}
+        pod = {
+            "metadata": {"name": "p", "namespace": "default", "uid": "u1"},
+            "spec": {"volumes": [{"name": "s", "secret": {"secretName": "plain"}}]},
+        }
         volumes = PodVolumes(tmp_path / "node" / "volumes", pod, host=host)
         assert await volumes.setup() == {}
         directory = tmp_path / "node" / "volumes" / "default_p_u1" / "secret"

@@ -44,43 +44,89 @@ def test_configmap_secret_files_and_env(wasmlet: Wasmlet) -> None:
         secret("app-secret", {"password": "s3cret"}),
     )
     env = [
-        {"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "app-config",
-                                                                "key": "greeting"}}},
-        {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "app-secret",
-                                                             "key": "password"}}},
+        {
+            "name": "GREETING",
+            "valueFrom": {"configMapKeyRef": {"name": "app-config", "key": "greeting"}},
+        },
+        {
+            "name": "PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "app-secret", "key": "password"}},
+        },
         {"name": "MESSAGE", "value": "$(GREETING) from $(POD_NAME)"},  # POD_NAME is later
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
         {"name": "TEAM", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['team']"}}},
         {"name": "SA", "valueFrom": {"fieldRef": {"fieldPath": "spec.serviceAccountName"}}},
-        {"name": "MEM_MI", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
-                                                               "divisor": "1Mi"}}},
-        {"name": "CPU_M", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu",
-                                                              "divisor": "1m"}}},
-        {"name": "OPTIONAL", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k",
-                                                                "optional": True}}},
+        {
+            "name": "MEM_MI",
+            "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}},
+        },
+        {
+            "name": "CPU_M",
+            "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "1m"}},
+        },
+        {
+            "name": "OPTIONAL",
+            "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k", "optional": True}},
+        },
     ]
     args = [
-        "read", "/etc/config/greeting",
-        "assert_content", "/etc/config/greeting", "hello",
-        "assert_content", "/etc/config/extra.txt", "more",
-        "assert_content", "/etc/secret/password", "s3cret",
-        "assert_env", "GREETING", "hello",
-        "assert_env", "PASSWORD", "s3cret",
-        "assert_env", "MESSAGE", "hello from $$(POD_NAME)",  # $$: args are expanded too
-        "assert_env", "POD_NAME", "files-env",
-        "assert_env", "POD_NS", "default",
-        "assert_env", "NODE", "wasmlet-wasi",
-        "assert_env", "TEAM", "blue",
-        "assert_env", "SA", "default",
-        "assert_env", "MEM_MI", "64",
-        "assert_env", "CPU_M", "500",
-        "assert_env", "CFG_greeting", "hello",
-        "assert_env", "CFG_extra.txt", "more",
-        "assert_env", "CFG_1st", "x",
-        "assert_env", "extra.txt", "more",
-        "env", "POD_NS",
+        "read",
+        "/etc/config/greeting",
+        "assert_content",
+        "/etc/config/greeting",
+        "hello",
+        "assert_content",
+        "/etc/config/extra.txt",
+        "more",
+        "assert_content",
+        "/etc/secret/password",
+        "s3cret",
+        "assert_env",
+        "GREETING",
+        "hello",
+        "assert_env",
+        "PASSWORD",
+        "s3cret",
+        "assert_env",
+        "MESSAGE",
+        "hello from $$(POD_NAME)",  # $$: args are expanded too
+        "assert_env",
+        "POD_NAME",
+        "files-env",
+        "assert_env",
+        "POD_NS",
+        "default",
+        "assert_env",
+        "NODE",
+        "wasmlet-wasi",
+        "assert_env",
+        "TEAM",
+        "blue",
+        "assert_env",
+        "SA",
+        "default",
+        "assert_env",
+        "MEM_MI",
+        "64",
+        "assert_env",
+        "CPU_M",
+        "500",
+        "assert_env",
+        "CFG_greeting",
+        "hello",
+        "assert_env",
+        "CFG_extra.txt",
+        "more",
+        "assert_env",
+        "CFG_1st",
+        "x",
+        "assert_env",
+        "extra.txt",
+        "more",
+        "env",
+        "POD_NS",
     ]
     pod = wasi_pod(
         "files-env",
@@ -146,13 +192,23 @@ def test_items_modes_and_optional(wasmlet: Wasmlet) -> None:
         secret("modes-secret", {"token": "t0k"}),
     )
     args = [
-        "assert_content", "/cfg/nested/hello.txt", "hi",
-        "assert_not_exists", "/cfg/greeting",
-        "assert_not_exists", "/cfg/other",
-        "assert_content", "/sec/token", "t0k",
-        "assert_not_exists", "/opt/anything",
-        "assert_content", "/mixed/a", "hi",
-        "assert_not_exists", "/mixed/b",
+        "assert_content",
+        "/cfg/nested/hello.txt",
+        "hi",
+        "assert_not_exists",
+        "/cfg/greeting",
+        "assert_not_exists",
+        "/cfg/other",
+        "assert_content",
+        "/sec/token",
+        "t0k",
+        "assert_not_exists",
+        "/opt/anything",
+        "assert_content",
+        "/mixed/a",
+        "hi",
+        "assert_not_exists",
+        "/mixed/b",
     ]
     pod = wasi_pod(
         "modes",
@@ -166,16 +222,24 @@ def test_items_modes_and_optional(wasmlet: Wasmlet) -> None:
             ]
         },
         volumes=[
-            {"name": "cfg", "configMap": {
-                "name": "modes-config", "defaultMode": 0o640,
-                "items": [{"key": "greeting", "path": "nested/hello.txt", "mode": 0o400}],
-            }},
+            {
+                "name": "cfg",
+                "configMap": {
+                    "name": "modes-config",
+                    "defaultMode": 0o640,
+                    "items": [{"key": "greeting", "path": "nested/hello.txt", "mode": 0o400}],
+                },
+            },
             {"name": "sec", "secret": {"secretName": "modes-secret", "defaultMode": 0o600}},
             {"name": "opt", "configMap": {"name": "does-not-exist", "optional": True}},
-            {"name": "mixed", "configMap": {
-                "name": "modes-config", "optional": True,
-                "items": [{"key": "greeting", "path": "a"}, {"key": "missing", "path": "b"}],
-            }},
+            {
+                "name": "mixed",
+                "configMap": {
+                    "name": "modes-config",
+                    "optional": True,
+                    "items": [{"key": "greeting", "path": "a"}, {"key": "missing", "path": "b"}],
+                },
+            },
         ],
     )
     wasmlet.apply(pod)
@@ -193,11 +257,20 @@ def test_items_modes_and_optional(wasmlet: Wasmlet) -> None:
 def test_configmap_update_reaches_running_module(wasmlet: Wasmlet) -> None:
     wasmlet.apply(configmap("live-config", {"greeting": "v1"}))
     args = [
-        "assert_content", "/etc/config/greeting", "v1",
-        "echo", "saw-v1",
-        "wait_for_content", "/etc/config/greeting", "v2", "30000",
-        "assert_content", "/etc/config/added", "new key",
-        "echo", "saw-v2",
+        "assert_content",
+        "/etc/config/greeting",
+        "v1",
+        "echo",
+        "saw-v1",
+        "wait_for_content",
+        "/etc/config/greeting",
+        "v2",
+        "30000",
+        "assert_content",
+        "/etc/config/added",
+        "new key",
+        "echo",
+        "saw-v2",
     ]
     pod = wasi_pod(
         "live",
@@ -217,15 +290,32 @@ def test_configmap_update_reaches_running_module(wasmlet: Wasmlet) -> None:
 
 def test_downward_api_volume_follows_labels(wasmlet: Wasmlet) -> None:
     args = [
-        "assert_content", "/etc/pod/name", "downward",
-        "assert_content", "/etc/pod/namespace", "default",
-        "assert_content", "/etc/pod/labels", 'app="web"\ntier="front"',
-        "assert_content", "/etc/pod/team", "blue",
-        "assert_content", "/etc/pod/mem", "32",
-        "assert_content", "/etc/pod/annotations", 'note="say \\"hi\\""\nteam="blue"',
-        "echo", "ready",
-        "wait_for_content", "/etc/pod/labels", 'app="web"\nrelease="2"\ntier="front"', "30000",
-        "echo", "relabelled",
+        "assert_content",
+        "/etc/pod/name",
+        "downward",
+        "assert_content",
+        "/etc/pod/namespace",
+        "default",
+        "assert_content",
+        "/etc/pod/labels",
+        'app="web"\ntier="front"',
+        "assert_content",
+        "/etc/pod/team",
+        "blue",
+        "assert_content",
+        "/etc/pod/mem",
+        "32",
+        "assert_content",
+        "/etc/pod/annotations",
+        'note="say \\"hi\\""\nteam="blue"',
+        "echo",
+        "ready",
+        "wait_for_content",
+        "/etc/pod/labels",
+        'app="web"\nrelease="2"\ntier="front"',
+        "30000",
+        "echo",
+        "relabelled",
     ]
     pod = wasi_pod(
         "downward",
@@ -234,24 +324,41 @@ def test_downward_api_volume_follows_labels(wasmlet: Wasmlet) -> None:
             "resources": {"limits": {"memory": "32Mi"}},
             "volumeMounts": [{"name": "podinfo", "mountPath": "/etc/pod"}],
         },
-        volumes=[{"name": "podinfo", "downwardAPI": {"items": [
-            {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
-            {"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}},
-            {"path": "uid", "fieldRef": {"fieldPath": "metadata.uid"}},
-            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
-            {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}},
-            {"path": "team", "fieldRef": {"fieldPath": "metadata.annotations['team']"}},
-            {"path": "mem", "resourceFieldRef": {"containerName": "main",
-                                                 "resource": "limits.memory",
-                                                 "divisor": "1Mi"}},
-        ]}}],
+        volumes=[
+            {
+                "name": "podinfo",
+                "downwardAPI": {
+                    "items": [
+                        {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+                        {"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}},
+                        {"path": "uid", "fieldRef": {"fieldPath": "metadata.uid"}},
+                        {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                        {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}},
+                        {"path": "team", "fieldRef": {"fieldPath": "metadata.annotations['team']"}},
+                        {
+                            "path": "mem",
+                            "resourceFieldRef": {
+                                "containerName": "main",
+                                "resource": "limits.memory",
+                                "divisor": "1Mi",
+                            },
+                        },
+                    ]
+                },
+            }
+        ],
     )
     pod["metadata"]["labels"] = {"app": "web", "tier": "front"}
     pod["metadata"]["annotations"] = {"team": "blue", "note": 'say "hi"'}
     create(wasmlet, pod)
-    eventually(lambda: logs_contain(wasmlet, "downward", "ready") or
-               wasmlet.kubectl_json("get", "pod", "downward")["status"].get("phase") == "Failed",
-               60, "the module to check the files")
+    eventually(
+        lambda: (
+            logs_contain(wasmlet, "downward", "ready")
+            or wasmlet.kubectl_json("get", "pod", "downward")["status"].get("phase") == "Failed"
+        ),
+        60,
+        "the module to check the files",
+    )
     assert logs_contain(wasmlet, "downward", "ready"), pod_log(wasmlet, "downward")
     wasmlet.kubectl("label", "pod", "downward", "release=2")
     wait_phase(wasmlet, "downward", "Succeeded")
@@ -285,22 +392,34 @@ def test_missing_configmap_waits_then_starts(wasmlet: Wasmlet) -> None:
 def test_env_errors_are_create_container_config_errors(wasmlet: Wasmlet) -> None:
     wasmlet.apply(configmap("env-config", {"present": "yes"}))
     cases: list[tuple[str, dict[str, Any], str]] = [
-        ("env-missing-cm", {"configMapKeyRef": {"name": "absent", "key": "k"}},
-         'configmap "absent" not found'),
-        ("env-missing-key", {"configMapKeyRef": {"name": "env-config", "key": "k"}},
-         "couldn't find key k in ConfigMap default/env-config"),
-        ("env-missing-secret", {"secretKeyRef": {"name": "absent", "key": "k"}},
-         'secret "absent" not found'),
+        (
+            "env-missing-cm",
+            {"configMapKeyRef": {"name": "absent", "key": "k"}},
+            'configmap "absent" not found',
+        ),
+        (
+            "env-missing-key",
+            {"configMapKeyRef": {"name": "env-config", "key": "k"}},
+            "couldn't find key k in ConfigMap default/env-config",
+        ),
+        (
+            "env-missing-secret",
+            {"secretKeyRef": {"name": "absent", "key": "k"}},
+            'secret "absent" not found',
+        ),
     ]
     for name, source, _message in cases:
-        wasmlet.apply(wasi_pod(name, ["exit", "0"],
-                               container={"env": [{"name": "X", "valueFrom": source}]}))
+        wasmlet.apply(
+            wasi_pod(name, ["exit", "0"], container={"env": [{"name": "X", "valueFrom": source}]})
+        )
     for name, _source, message in cases:
         wasmlet.kubectl(
             "wait",
             "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}"
             "=CreateContainerConfigError",
-            f"pod/{name}", "--timeout=30s", timeout=40,
+            f"pod/{name}",
+            "--timeout=30s",
+            timeout=40,
         )
         assert waiting_state(wasmlet, name)["message"] == message
         wasmlet.kubectl("delete", "pod", name, "--wait=false")
@@ -328,28 +447,42 @@ def test_sub_path_and_read_only(wasmlet: Wasmlet) -> None:
     pod = wasi_pod(
         "subpath",
         [
-            "assert_content", "/ro/file", "from init",
-            "assert_not_exists", "/ro/sub/file",
-            "assert_content", "/rw/file", "from init",
-            "write", "/rw/second", "ok",
-            "write", "/ro/third", "refused",
+            "assert_content",
+            "/ro/file",
+            "from init",
+            "assert_not_exists",
+            "/ro/sub/file",
+            "assert_content",
+            "/rw/file",
+            "from init",
+            "write",
+            "/rw/second",
+            "ok",
+            "write",
+            "/ro/third",
+            "refused",
         ],
-        container={"volumeMounts": [
-            {"name": "work", "mountPath": "/ro", "subPath": "sub", "readOnly": True},
-            {"name": "work", "mountPath": "/rw", "subPath": "sub"},
-        ]},
-        initContainers=[{
-            "name": "init",
-            "image": "examples.wasmlet.dev/wasi-script:v1",
-            "args": ["write", "/work/file", "from init"],
-            "volumeMounts": [work],
-        }],
+        container={
+            "volumeMounts": [
+                {"name": "work", "mountPath": "/ro", "subPath": "sub", "readOnly": True},
+                {"name": "work", "mountPath": "/rw", "subPath": "sub"},
+            ]
+        },
+        initContainers=[
+            {
+                "name": "init",
+                "image": "examples.wasmlet.dev/wasi-script:v1",
+                "args": ["write", "/work/file", "from init"],
+                "volumeMounts": [work],
+            }
+        ],
         volumes=[{"name": "work", "emptyDir": {}}],
     )
     wasmlet.apply(pod)
     wait_phase(wasmlet, "subpath", "Failed")
     terminated = wasmlet.kubectl_json("get", "pod", "subpath")["status"]["containerStatuses"][0][
-        "state"]["terminated"]
+        "state"
+    ]["terminated"]
     assert terminated["exitCode"] == 1
     assert "ERR: cannot open /ro/third" in pod_log(wasmlet, "subpath")
     uid = pod_uid(wasmlet, "subpath")

@@ -64,8 +64,15 @@ def test_write_payload_refuses_escaping_paths(tmp_path: Path, path: str) -> None
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("500m", Fraction(1, 2)), ("64Mi", 64 << 20), ("1e3", 1000), ("1.5Gi", 3 << 29),
-     ("2", 2), ("100k", 100_000), (".5", Fraction(1, 2))],
+    [
+        ("500m", Fraction(1, 2)),
+        ("64Mi", 64 << 20),
+        ("1e3", 1000),
+        ("1.5Gi", 3 << 29),
+        ("2", 2),
+        ("100k", 100_000),
+        (".5", Fraction(1, 2)),
+    ],
 )
 def test_quantities(text: str, value: Fraction) -> None:
     assert parse_quantity(text) == value
@@ -78,14 +85,26 @@ def test_bad_quantity() -> None:
 
 def test_downward_values_follow_kubelet() -> None:
     pod = {
-        "metadata": {"name": "p", "namespace": "ns", "uid": "u",
-                     "labels": {"b": "2", "a": 'quote"d'}},
-        "spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": "250m"},
-                                                              "requests": {"memory": "1Gi"}}}]},
+        "metadata": {
+            "name": "p",
+            "namespace": "ns",
+            "uid": "u",
+            "labels": {"b": "2", "a": 'quote"d'},
+        },
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "resources": {"limits": {"cpu": "250m"}, "requests": {"memory": "1Gi"}},
+                }
+            ]
+        },
     }
     assert format_map({"b": "2", "a": 'quote"d'}) == 'a="quote\\"d"\nb="2"'
-    assert field_value(pod, "metadata.labels", node_name="n", node_ip="1.2.3.4",
-                       volume=True) == 'a="quote\\"d"\nb="2"'
+    assert (
+        field_value(pod, "metadata.labels", node_name="n", node_ip="1.2.3.4", volume=True)
+        == 'a="quote\\"d"\nb="2"'
+    )
     assert field_value(pod, "status.podIP", node_name="n", node_ip="1.2.3.4") == "1.2.3.4"
     assert field_value(pod, "spec.nodeName", node_name="n", node_ip="1.2.3.4") == "n"
     with pytest.raises(DownwardError):  # whole maps are for volumes only

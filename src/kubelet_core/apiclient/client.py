@@ -240,9 +240,7 @@ class KubeApi:
         query = dict(params or {})
         query["watch"] = "true"
         server_timeout = float(query.get("timeoutSeconds", 300))
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=10, sock_read=server_timeout + 30
-        )
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=server_timeout + 30)
         await self.limiter.acquire()
         session = self._get_session()
         headers = await self._headers(None)
@@ -280,9 +278,7 @@ class KubeApi:
     async def replace(self, path: str, body: KubeObject) -> KubeObject:
         return await self.request("PUT", path, body=body)
 
-    async def patch(
-        self, path: str, body: Any, *, content_type: str = MERGE_PATCH
-    ) -> KubeObject:
+    async def patch(self, path: str, body: Any, *, content_type: str = MERGE_PATCH) -> KubeObject:
         return await self.request("PATCH", path, body=body, content_type=content_type)
 
     async def update_status(self, path: str, body: KubeObject) -> KubeObject:

@@ -135,11 +135,7 @@ async def _run_up(
 
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(signals.requested.wait())]
         if manifests:
-            waiters.append(
-                asyncio.ensure_future(
-                    _apply_manifests(KubeApi, kubeconfig, manifests)
-                )
-            )
+            waiters.append(asyncio.ensure_future(_apply_manifests(KubeApi, kubeconfig, manifests)))
         try:
             while True:
                 done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -130,8 +130,7 @@ class ContainerProvider(Provider, ContainerRuntime):
                 selector = {"fieldSelector": f"spec.nodeName={context.node_name}"}
                 listed = await context.api.request("GET", "/api/v1/pods", params=selector)
                 keep = {
-                    str((pod.get("metadata") or {}).get("uid"))
-                    for pod in listed.get("items") or []
+                    str((pod.get("metadata") or {}).get("uid")) for pod in listed.get("items") or []
                 }
             except Exception as exc:
                 log.warning("cannot list pods; keeping old volume directories", error=str(exc))

@@ -50,11 +50,15 @@ class LeaseController:
 
     def _desired(self, lease: KubeObject | None) -> KubeObject:
         now = micro_time()
-        body: KubeObject = dict(lease) if lease else {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": self.node_name, "namespace": LEASE_NAMESPACE},
-        }
+        body: KubeObject = (
+            dict(lease)
+            if lease
+            else {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.node_name, "namespace": LEASE_NAMESPACE},
+            }
+        )
         metadata = dict(body.get("metadata") or {})
         owners = self._owner_references()
         if owners:
@@ -106,8 +110,12 @@ class LeaseController:
             except ApiError as error:
                 self._lease = None if error.status != 0 else self._lease
                 delay = self.backoff.next()
-                log.warning("lease renewal failed", node=self.node_name, error=str(error),
-                            retry_in=round(delay, 2))
+                log.warning(
+                    "lease renewal failed",
+                    node=self.node_name,
+                    error=str(error),
+                    retry_in=round(delay, 2),
+                )
             except Exception:  # the heartbeat must outlive any bug
                 delay = self.backoff.next()
                 log.exception("lease renewal crashed", node=self.node_name)

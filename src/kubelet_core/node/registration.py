@@ -32,8 +32,12 @@ async def register_node(api: KubeApi, description: NodeDescription) -> KubeObjec
             if not (error.retryable or error.status == 409):
                 raise
             delay = backoff.next()
-            log.warning("node registration failed, retrying", node=description.name,
-                        error=str(error), retry_in=round(delay, 2))
+            log.warning(
+                "node registration failed, retrying",
+                node=description.name,
+                error=str(error),
+                retry_in=round(delay, 2),
+            )
             await asyncio.sleep(delay)
 
 

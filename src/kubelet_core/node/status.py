@@ -45,23 +45,35 @@ class Condition:
 
 def ready_condition(ready: bool, message: str = "") -> Condition:
     if ready:
-        return Condition("Ready", "True", "KubeletReady",
-                         message or "kubelet is posting ready status")
+        return Condition(
+            "Ready", "True", "KubeletReady", message or "kubelet is posting ready status"
+        )
     return Condition("Ready", "False", "KubeletNotReady", message or "kubelet is not ready")
 
 
 def pressure_conditions(data_dir: Path) -> list[Condition]:
     memory, disk, pids = host.memory_pressure(), host.disk_pressure(data_dir), host.pid_pressure()
     return [
-        Condition("MemoryPressure", str(memory.under_pressure),
-                  "KubeletHasInsufficientMemory" if memory.under_pressure
-                  else "KubeletHasSufficientMemory", memory.message),
-        Condition("DiskPressure", str(disk.under_pressure),
-                  "KubeletHasDiskPressure" if disk.under_pressure else "KubeletHasNoDiskPressure",
-                  disk.message),
-        Condition("PIDPressure", str(pids.under_pressure),
-                  "KubeletHasInsufficientPID" if pids.under_pressure
-                  else "KubeletHasSufficientPID", pids.message),
+        Condition(
+            "MemoryPressure",
+            str(memory.under_pressure),
+            "KubeletHasInsufficientMemory"
+            if memory.under_pressure
+            else "KubeletHasSufficientMemory",
+            memory.message,
+        ),
+        Condition(
+            "DiskPressure",
+            str(disk.under_pressure),
+            "KubeletHasDiskPressure" if disk.under_pressure else "KubeletHasNoDiskPressure",
+            disk.message,
+        ),
+        Condition(
+            "PIDPressure",
+            str(pids.under_pressure),
+            "KubeletHasInsufficientPID" if pids.under_pressure else "KubeletHasSufficientPID",
+            pids.message,
+        ),
     ]
 
 
@@ -70,21 +82,24 @@ def merge_conditions(
 ) -> list[KubeObject]:
     """Ours replace same-type conditions (keeping their transition time); others stay."""
     by_type = {c.get("type"): c for c in existing if isinstance(c, dict)}
-    merged = [c for c in existing if isinstance(c, dict) and c.get("type") not in
-              {o.type for o in ours}]
+    merged = [
+        c for c in existing if isinstance(c, dict) and c.get("type") not in {o.type for o in ours}
+    ]
     for condition in ours:
         previous = by_type.get(condition.type)
         transition = now
         if previous is not None and previous.get("status") == condition.status:
             transition = previous.get("lastTransitionTime") or now
-        merged.append({
-            "type": condition.type,
-            "status": condition.status,
-            "reason": condition.reason,
-            "message": condition.message,
-            "lastHeartbeatTime": now,
-            "lastTransitionTime": transition,
-        })
+        merged.append(
+            {
+                "type": condition.type,
+                "status": condition.status,
+                "reason": condition.reason,
+                "message": condition.message,
+                "lastHeartbeatTime": now,
+                "lastTransitionTime": transition,
+            }
+        )
     return merged
 
 
@@ -114,8 +129,10 @@ class NodeStatusReporter:
         self._lock = asyncio.Lock()
 
     def conditions(self) -> list[Condition]:
-        return [ready_condition(self._ready, self._ready_message),
-                *pressure_conditions(self.data_dir)]
+        return [
+            ready_condition(self._ready, self._ready_message),
+            *pressure_conditions(self.data_dir),
+        ]
 
     async def report(self, *, force: bool = False) -> bool:
         """Write the status if it changed or is due; True if a write happened."""
@@ -151,8 +168,9 @@ class NodeStatusReporter:
                 "metadata": {"resourceVersion": version},
                 "status": {
                     **self.description.status_fields(),
-                    "conditions": merge_conditions(status.get("conditions") or [], conditions,
-                                                   rfc3339()),
+                    "conditions": merge_conditions(
+                        status.get("conditions") or [], conditions, rfc3339()
+                    ),
                 },
             }
             try:
@@ -174,8 +192,9 @@ class NodeStatusReporter:
             try:
                 await self.report()
             except ApiError as error:
-                log.warning("node status update failed", node=self.description.name,
-                            error=str(error))
+                log.warning(
+                    "node status update failed", node=self.description.name, error=str(error)
+                )
                 self._last = None  # force the next round to write
             except Exception:  # the status loop must outlive any bug
                 log.exception("node status update crashed", node=self.description.name)

@@ -16,8 +16,12 @@ import structlog
 
 LogFormat = Literal["console", "json"]
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def configure_logging(format: LogFormat = "console", level: str | int = "info") -> None:

@@ -22,29 +22,41 @@ class AgentMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.pods = Gauge(
-            "wasmlet_pods", "Pods on this node by phase, as last written by the agent",
-            ["phase"], registry=self.registry,
+            "wasmlet_pods",
+            "Pods on this node by phase, as last written by the agent",
+            ["phase"],
+            registry=self.registry,
         )
         self.pod_start_seconds = Histogram(
             "wasmlet_pod_start_duration_seconds",
             "From pod creation to the agent writing phase Running",
-            buckets=_LATENCY_BUCKETS, registry=self.registry,
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.api_requests = Counter(
-            "wasmlet_api_requests_total", "API server requests by verb, resource and code",
-            ["verb", "resource", "code"], registry=self.registry,
+            "wasmlet_api_requests_total",
+            "API server requests by verb, resource and code",
+            ["verb", "resource", "code"],
+            registry=self.registry,
         )
         self.api_latency = Histogram(
-            "wasmlet_api_request_duration_seconds", "API server request latency",
-            ["verb", "resource"], buckets=_API_BUCKETS, registry=self.registry,
+            "wasmlet_api_request_duration_seconds",
+            "API server request latency",
+            ["verb", "resource"],
+            buckets=_API_BUCKETS,
+            registry=self.registry,
         )
         self.watch_restarts = Counter(
-            "wasmlet_watch_restarts_total", "Watch streams reopened, by resource and cause",
-            ["resource", "cause"], registry=self.registry,
+            "wasmlet_watch_restarts_total",
+            "Watch streams reopened, by resource and cause",
+            ["resource", "cause"],
+            registry=self.registry,
         )
         self.events_dropped = Counter(
-            "wasmlet_events_dropped_total", "Events not sent (rate limit, full queue, errors)",
-            ["cause"], registry=self.registry,
+            "wasmlet_events_dropped_total",
+            "Events not sent (rate limit, full queue, errors)",
+            ["cause"],
+            registry=self.registry,
         )
         self._phases: dict[str, str] = {}
         for phase in POD_PHASES:

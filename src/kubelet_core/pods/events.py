@@ -72,16 +72,23 @@ class KubeEventRecorder:
         self._refill = refill_per_second
         self._buckets: dict[str, TokenBucket] = {}
         self._queue: asyncio.Queue[tuple[KubeObject, str, str, str, str]] = asyncio.Queue(
-            queue_size)
+            queue_size
+        )
         self._sent: collections.OrderedDict[tuple[Any, ...], tuple[str, str, int]] = (
-            collections.OrderedDict())
+            collections.OrderedDict()
+        )
         self._loop = LoopBound()
         self._task: asyncio.Task[None] | None = None
         self.recorded = 0
 
     def __call__(
-        self, pod: KubeObject, event_type: EventType, reason: str, message: str,
-        *, field_path: str | None = None,
+        self,
+        pod: KubeObject,
+        event_type: EventType,
+        reason: str,
+        message: str,
+        *,
+        field_path: str | None = None,
     ) -> None:
         """Record an event about ``pod`` (or any object: a Node works too)."""
         try:
@@ -89,12 +96,14 @@ class KubeEventRecorder:
         except Exception:  # recording never raises
             log.debug("event dropped", reason=reason, exc_info=True)
 
-    def _record(self, obj: KubeObject, event_type: str, reason: str, message: str,
-                field_path: str | None) -> None:
+    def _record(
+        self, obj: KubeObject, event_type: str, reason: str, message: str, field_path: str | None
+    ) -> None:
         try:
             involved = involved_object(obj, field_path)
             object_key = involved.get("uid") or (
-                f"{involved['kind']}/{involved.get('namespace', '')}/{involved['name']}")
+                f"{involved['kind']}/{involved.get('namespace', '')}/{involved['name']}"
+            )
             bucket = self._buckets.get(object_key)
             if bucket is None:
                 if len(self._buckets) >= _BUCKETS_MAX:
@@ -103,8 +112,7 @@ class KubeEventRecorder:
             if not bucket.try_acquire():
                 self.metrics.events_dropped.labels(cause="rate_limited").inc()
                 return
-            self._queue.put_nowait((involved, event_type, reason, str(message)[:1024],
-                                    rfc3339()))
+            self._queue.put_nowait((involved, event_type, reason, str(message)[:1024], rfc3339()))
         except asyncio.QueueFull:
             self.metrics.events_dropped.labels(cause="queue_full").inc()
         except Exception:  # recording never raises
@@ -151,17 +159,26 @@ class KubeEventRecorder:
             finally:
                 self._queue.task_done()
 
-    async def _send(self, involved: KubeObject, event_type: str, reason: str, message: str,
-                    now: str) -> None:
+    async def _send(
+        self, involved: KubeObject, event_type: str, reason: str, message: str, now: str
+    ) -> None:
         namespace = involved.get("namespace") or "default"
-        aggregate = (involved.get("uid") or involved["name"], involved["kind"], namespace,
-                     involved.get("fieldPath"), event_type, reason, message)
+        aggregate = (
+            involved.get("uid") or involved["name"],
+            involved["kind"],
+            namespace,
+            involved.get("fieldPath"),
+            event_type,
+            reason,
+            message,
+        )
         previous = self._sent.get(aggregate)
         if previous is not None:
             name, first, count = previous
             try:
-                await self.api.patch(event_path(namespace, name),
-                                     {"count": count + 1, "lastTimestamp": now})
+                await self.api.patch(
+                    event_path(namespace, name), {"count": count + 1, "lastTimestamp": now}
+                )
                 self._remember(aggregate, (name, first, count + 1))
                 return
             except ApiError as error:

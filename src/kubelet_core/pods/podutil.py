@@ -53,8 +53,10 @@ def is_deleting(pod: KubeObject) -> bool:
 
 def grace_period(pod: KubeObject) -> float:
     """deletionGracePeriodSeconds, else terminationGracePeriodSeconds, else 30 s."""
-    for value in (meta(pod).get("deletionGracePeriodSeconds"),
-                  _dict(pod.get("spec")).get("terminationGracePeriodSeconds")):
+    for value in (
+        meta(pod).get("deletionGracePeriodSeconds"),
+        _dict(pod.get("spec")).get("terminationGracePeriodSeconds"),
+    ):
         if isinstance(value, (int, float)) and value >= 0:
             return float(value)
     return DEFAULT_GRACE_SECONDS
@@ -81,8 +83,11 @@ def malformed_reason(pod: KubeObject) -> str | None:
             return f"spec.{field} is not a list"
         seen: set[str] = set()
         for index, container in enumerate(value):
-            if not isinstance(container, dict) or not isinstance(container.get("name"), str) \
-                    or not container["name"]:
+            if (
+                not isinstance(container, dict)
+                or not isinstance(container.get("name"), str)
+                or not container["name"]
+            ):
                 return f"spec.{field}[{index}] has no name"
             image = container.get("image")
             if not image:
@@ -119,8 +124,11 @@ def _resources(container: dict[str, Any], kind: str) -> dict[str, Any]:
 def qos_class(pod: KubeObject) -> str:
     """Guaranteed, Burstable or BestEffort, by kubelet's rules."""
     spec = _dict(pod.get("spec"))
-    containers = [c for c in _list(spec.get("containers")) + _list(spec.get("initContainers"))
-                  if isinstance(c, dict)]
+    containers = [
+        c
+        for c in _list(spec.get("containers")) + _list(spec.get("initContainers"))
+        if isinstance(c, dict)
+    ]
     any_set = False
     guaranteed = True
     for container in containers:
@@ -152,20 +160,27 @@ def derived_conditions(pod: KubeObject, status: KubeObject) -> list[KubeObject]:
     spec = _dict(pod.get("spec"))
     spec_init = [c.get("name") for c in _list(spec.get("initContainers")) if isinstance(c, dict)]
     spec_main = [c.get("name") for c in _list(spec.get("containers")) if isinstance(c, dict)]
-    init_statuses = {s.get("name"): s for s in _list(status.get("initContainerStatuses"))
-                     if isinstance(s, dict)}
-    main_statuses = {s.get("name"): s for s in _list(status.get("containerStatuses"))
-                     if isinstance(s, dict)}
+    init_statuses = {
+        s.get("name"): s for s in _list(status.get("initContainerStatuses")) if isinstance(s, dict)
+    }
+    main_statuses = {
+        s.get("name"): s for s in _list(status.get("containerStatuses")) if isinstance(s, dict)
+    }
     pod_phase = status.get("phase")
 
     pending_init = [
-        name for name in spec_init
-        if _dict(_dict(_dict(init_statuses.get(name)).get("state")).get("terminated"))
-        .get("exitCode") != 0
+        name
+        for name in spec_init
+        if _dict(_dict(_dict(init_statuses.get(name)).get("state")).get("terminated")).get(
+            "exitCode"
+        )
+        != 0
     ]
     initialized = not pending_init or pod_phase in TERMINAL_PHASES
     init_condition = _condition(
-        "Initialized", initialized, "ContainersNotInitialized",
+        "Initialized",
+        initialized,
+        "ContainersNotInitialized",
         f"containers with incomplete status: [{' '.join(str(n) for n in pending_init)}]",
     )
 
@@ -175,19 +190,28 @@ def derived_conditions(pod: KubeObject, status: KubeObject) -> list[KubeObject]:
 
     unready = [name for name in spec_main if not _dict(main_statuses.get(name)).get("ready")]
     containers_ready = _condition(
-        "ContainersReady", not unready, "ContainersNotReady",
+        "ContainersReady",
+        not unready,
+        "ContainersNotReady",
         f"containers with unready status: [{' '.join(str(n) for n in unready)}]",
     )
     ready = dict(containers_ready, type="Ready")
-    gates = [g.get("conditionType") for g in _list(spec.get("readinessGates"))
-             if isinstance(g, dict)]
+    gates = [
+        g.get("conditionType") for g in _list(spec.get("readinessGates")) if isinstance(g, dict)
+    ]
     if not unready and gates:
-        existing = {c.get("type"): c.get("status")
-                    for c in _list(_dict(pod.get("status")).get("conditions"))
-                    if isinstance(c, dict)}
+        existing = {
+            c.get("type"): c.get("status")
+            for c in _list(_dict(pod.get("status")).get("conditions"))
+            if isinstance(c, dict)
+        }
         missing = [g for g in gates if existing.get(g) != "True"]
         if missing:
-            ready = _condition("Ready", False, "ReadinessGatesNotReady",
-                               f"corresponding condition of pod readiness gate {missing[0]!r} "
-                               "does not exist or is not True")
+            ready = _condition(
+                "Ready",
+                False,
+                "ReadinessGatesNotReady",
+                f"corresponding condition of pod readiness gate {missing[0]!r} "
+                "does not exist or is not True",
+            )
     return [init_condition, containers_ready, ready]

@@ -43,8 +43,14 @@ from kubelet_core.provider.base import KubeObject
 log = structlog.get_logger(__name__)
 
 #: Status fields the provider owns; absent from its status means "clear it".
-_PROVIDER_FIELDS = ("phase", "containerStatuses", "initContainerStatuses",
-                    "ephemeralContainerStatuses", "reason", "message")
+_PROVIDER_FIELDS = (
+    "phase",
+    "containerStatuses",
+    "initContainerStatuses",
+    "ephemeralContainerStatuses",
+    "reason",
+    "message",
+)
 _DERIVED = ("Initialized", "ContainersReady", "Ready")
 
 
@@ -72,25 +78,32 @@ def merge_status(
 
     given = [c for c in provider_status.get("conditions") or [] if isinstance(c, dict)]
     given_types = {c.get("type") for c in given}
-    wanted = given + [c for c in podutil.derived_conditions(pod, merged)
-                      if c["type"] not in given_types]
+    wanted = given + [
+        c for c in podutil.derived_conditions(pod, merged) if c["type"] not in given_types
+    ]
     existing = [c for c in current.get("conditions") or [] if isinstance(c, dict)]
-    if not any(c.get("type") == "PodScheduled" for c in existing) and \
-            "PodScheduled" not in given_types:
+    if (
+        not any(c.get("type") == "PodScheduled" for c in existing)
+        and "PodScheduled" not in given_types
+    ):
         wanted.append({"type": "PodScheduled", "status": "True"})
     merged["conditions"] = _merge_conditions(existing, wanted, now)
     return merged
 
 
-def _merge_conditions(existing: list[KubeObject], wanted: list[KubeObject],
-                      now: str) -> list[KubeObject]:
+def _merge_conditions(
+    existing: list[KubeObject], wanted: list[KubeObject], now: str
+) -> list[KubeObject]:
     by_type = {c.get("type"): c for c in existing}
     result: list[KubeObject] = []
     wanted_by_type = {c.get("type"): c for c in wanted}
     for condition in existing:
         kind = condition.get("type")
-        result.append(_stamp(wanted_by_type.pop(kind), condition, now)
-                      if kind in wanted_by_type else condition)
+        result.append(
+            _stamp(wanted_by_type.pop(kind), condition, now)
+            if kind in wanted_by_type
+            else condition
+        )
     for kind, condition in wanted_by_type.items():
         result.append(_stamp(condition, by_type.get(kind), now))
     return result
@@ -101,8 +114,7 @@ def _stamp(condition: KubeObject, previous: KubeObject | None, now: str) -> Kube
     stamped.setdefault("lastProbeTime", None)
     if "lastTransitionTime" not in condition:
         same = previous is not None and previous.get("status") == condition.get("status")
-        stamped["lastTransitionTime"] = (previous or {}).get("lastTransitionTime") if same \
-            else now
+        stamped["lastTransitionTime"] = (previous or {}).get("lastTransitionTime") if same else now
         if stamped["lastTransitionTime"] is None:
             stamped["lastTransitionTime"] = now
     return stamped
@@ -233,8 +245,12 @@ class PodStatusWriter:
                 if error.retryable:
                     self._pending.setdefault(key, entry)  # keep it unless a newer one came
                     retry_after = self.backoff.next()
-                    log.info("pod status write deferred", pod=key, error=str(error),
-                             retry_in=round(retry_after, 2))
+                    log.info(
+                        "pod status write deferred",
+                        pod=key,
+                        error=str(error),
+                        retry_in=round(retry_after, 2),
+                    )
                 else:
                     log.warning("pod status write rejected", pod=key, error=str(error))
             except Exception:  # one bad status must not stop the writer
@@ -291,8 +307,13 @@ class PodStatusWriter:
             if merged == pod.get("status"):
                 self._record(key, pod, merged)
                 return
-            body = {"apiVersion": "v1", "kind": "Pod", "metadata": pod.get("metadata"),
-                    "spec": pod.get("spec"), "status": merged}
+            body = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": pod.get("metadata"),
+                "spec": pod.get("spec"),
+                "status": merged,
+            }
             try:
                 written = await self.api.update_status(pod_path(namespace, name), body)
             except ApiError as error:
@@ -318,4 +339,5 @@ class PodStatusWriter:
             created = parse_time(podutil.meta(pod).get("creationTimestamp"))
             if created is not None:
                 self.metrics.pod_start_seconds.observe(
-                    max(0.0, (utcnow() - created).total_seconds()))
+                    max(0.0, (utcnow() - created).total_seconds())
+                )

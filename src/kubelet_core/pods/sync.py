@@ -86,7 +86,9 @@ class PodSyncer:
     def adopt(self, pod: KubeObject) -> None:
         """The provider already runs ``pod`` (found at start): do not create it again."""
         self.tracked[podutil.pod_key(pod)] = Tracked(
-            uid=podutil.pod_uid(pod), pod=pod, fingerprint=podutil.spec_fingerprint(pod),
+            uid=podutil.pod_uid(pod),
+            pod=pod,
+            fingerprint=podutil.spec_fingerprint(pod),
             in_provider=True,
         )
 
@@ -178,8 +180,9 @@ class PodSyncer:
         if not tracked.deleted:
             grace = podutil.grace_period(pod)
             try:
-                await asyncio.wait_for(self.provider.delete_pod(pod, grace),
-                                       grace + DELETE_SLACK_SECONDS)
+                await asyncio.wait_for(
+                    self.provider.delete_pod(pod, grace), grace + DELETE_SLACK_SECONDS
+                )
             except TimeoutError:
                 log.warning("provider.delete_pod overran the grace period", pod=key, grace=grace)
             except Exception as error:  # reported; the API delete goes on
@@ -190,8 +193,9 @@ class PodSyncer:
             await self.statuses.flush(min(2.0, max(grace, 0.5)))
         namespace, _, name = key.partition("/")
         try:
-            await self.api.delete(pod_path(namespace, name), grace_period_seconds=0,
-                                  uid=tracked.uid or None)
+            await self.api.delete(
+                pod_path(namespace, name), grace_period_seconds=0, uid=tracked.uid or None
+            )
         except ApiError as error:
             if error.status in (404, 409):
                 return  # gone already, or a namesake with another UID
@@ -210,8 +214,9 @@ class PodSyncer:
             held = tracked.pod if tracked is not None and tracked.in_provider else pod
             grace = podutil.grace_period(pod) if podutil.is_deleting(pod) else 0.0
             try:
-                await asyncio.wait_for(self.provider.delete_pod(held, grace),
-                                       grace + DELETE_SLACK_SECONDS)
+                await asyncio.wait_for(
+                    self.provider.delete_pod(held, grace), grace + DELETE_SLACK_SECONDS
+                )
             except Exception:  # the pod is gone from the API either way
                 log.exception("provider.delete_pod failed for a vanished pod", pod=key)
         self.statuses.forget(key)
@@ -233,8 +238,12 @@ class PodSyncer:
                 self.adopt(pod)
 
         async def drop(item: PodKey) -> None:
-            stub: KubeObject = {"apiVersion": "v1", "kind": "Pod", "metadata": {
-                "namespace": item.namespace, "name": item.name, "uid": item.uid}, "spec": {}}
+            stub: KubeObject = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"namespace": item.namespace, "name": item.name, "uid": item.uid},
+                "spec": {},
+            }
             try:
                 await asyncio.wait_for(self.provider.delete_pod(stub, 0.0), DELETE_SLACK_SECONDS)
             except Exception:  # best effort
@@ -257,14 +266,20 @@ class PodSyncer:
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         delay = tracked.backoff.next()
         tracked.retry_at = time.monotonic() + delay
-        log.warning("pod creation failed, will retry", pod=key, reason=reason, message=message,
-                    retry_in=round(delay, 1))
+        log.warning(
+            "pod creation failed, will retry",
+            pod=key,
+            reason=reason,
+            message=message,
+            retry_in=round(delay, 1),
+        )
         self.statuses.notify(pod, {"phase": "Pending", "reason": reason, "message": message})
         self.record_event(pod, "Warning", reason, message)
         self.workers.submit_later(key, delay)
 
     def _report_error(self, pod: KubeObject, error: BaseException, reason: str) -> None:
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
-        log.warning("provider call failed", pod=podutil.pod_key(pod), reason=reason,
-                    message=message)
+        log.warning(
+            "provider call failed", pod=podutil.pod_key(pod), reason=reason, message=message
+        )
         self.record_event(pod, "Warning", reason, message)

@@ -146,8 +146,7 @@ class PodWatcher:
                     "timeoutSeconds": timeout,
                 }
                 opened_at = time.monotonic()
-                async for event in self.api.watch(pods_path(), params=params,
-                                                  on_open=self._opened):
+                async for event in self.api.watch(pods_path(), params=params, on_open=self._opened):
                     self._handle(event)
                 self.metrics.watch_restarts.labels(resource="pods", cause="closed").inc()
                 if time.monotonic() - opened_at < 1.0:
@@ -160,8 +159,12 @@ class PodWatcher:
                     continue
                 delay = self.backoff.next()
                 self.metrics.watch_restarts.labels(resource="pods", cause="error").inc()
-                log.warning("pod watch failed, reconnecting", node=self.node_name,
-                            error=str(error), retry_in=round(delay, 2))
+                log.warning(
+                    "pod watch failed, reconnecting",
+                    node=self.node_name,
+                    error=str(error),
+                    retry_in=round(delay, 2),
+                )
                 await asyncio.sleep(delay)
             except Exception:  # the watch must outlive bad data
                 delay = self.backoff.next()
