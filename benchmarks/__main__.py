@@ -131,6 +131,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         async with running(controlplane):
             api = await KubeApi.from_kubeconfig(controlplane.kubeconfig, qps=1e6, burst=1000000)
+            driver_api = DriverRequests()
+            api.add_observer(driver_api.observe)
             bench = Bench(root=root, out=out, params=params, controlplane=controlplane, api=api)
             bench.say(f"control plane up at port {controlplane.port}; work dir {root}")
             try:
@@ -146,6 +148,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     bench.say(f"== {name} done in {durations[name]:.1f}s")
                     await _remove_bench_pods(api)
                 results["agent_stop_seconds"] = bench.agent_stop_seconds
+                results["driver_requests"] = driver_api.figures()
             finally:
                 await api.close()
     finally:
@@ -167,6 +170,34 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         file=sys.stderr,
     )
     return document
+
+
+class DriverRequests:
+    """The driver's own API requests: failures and slow answers reveal server stalls."""
+
+    SLOW = 1.0
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.failed = 0
+        self.slow = 0
+        self.slowest = 0.0
+
+    def observe(self, verb: str, resource: str, code: int, seconds: float) -> None:
+        if verb == "WATCH":
+            return
+        self.requests += 1
+        self.failed += code == 0 or code >= 500
+        self.slow += seconds > self.SLOW
+        self.slowest = max(self.slowest, seconds)
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "requests": self.requests,
+            "failed": self.failed,
+            f"slower_than_{self.SLOW:g}s": self.slow,
+            "slowest_s": self.slowest,
+        }
 
 
 async def _remove_bench_pods(api: KubeApi) -> None:

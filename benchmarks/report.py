@@ -123,8 +123,13 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _measured(results: Figures) -> Figures:
+    """The scenarios that produced figures (a failed one holds only ``error``)."""
+    return {k: v for k, v in results.items() if isinstance(v, dict) and "error" not in v}
+
+
 def markdown(report: Figures) -> str:
-    r = report["results"]
+    r = _measured(report["results"])
     lines = [
         f"Run {report['started']} on {report['machine']['cpus']} CPUs "
         f"({report['machine']['cpu_model']}), Python {report['machine']['python']}, "
@@ -245,7 +250,7 @@ def plots(report: Figures, out: Path) -> list[str]:
     except ImportError:
         return []
     written: list[str] = []
-    r = report["results"]
+    r = _measured(report["results"])
     if "start" in r:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for key, samples in r["start"]["samples_s"].items():
