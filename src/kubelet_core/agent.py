@@ -178,7 +178,8 @@ class NodeAgent:
         await reregister()
         log.info("node registered", node=self.node_name, uid=self.node_uid)
 
-        self.events = KubeEventRecorder(api, node_name=self.node_name, metrics=self.metrics)
+        events_api = api.with_rate_limit(settings.event_qps, settings.event_burst)
+        self.events = KubeEventRecorder(events_api, node_name=self.node_name, metrics=self.metrics)
         self.events.start()
         self.statuses = PodStatusWriter(
             api, node_ip=settings.node_ip, metrics=self.metrics, lookup=self._cached_pod

@@ -17,6 +17,7 @@ and answers are plain dicts.  Each finished request is reported to observers
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 import ssl
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 
 from kubelet_core.apiclient.errors import ApiError, ApiUnreachable
 from kubelet_core.apiclient.ratelimit import TokenBucket
@@ -92,6 +94,8 @@ class KubeApi:
         self._session: aiohttp.ClientSession | None = None
         self._observers: list[RequestObserver] = []
         self._closed = False
+        #: Set on faces made by :meth:`with_rate_limit`: they share this client's session.
+        self._owner: KubeApi | None = None
 
     # -- construction --------------------------------------------------------
 
@@ -126,6 +130,18 @@ class KubeApi:
             burst=burst,
         )
 
+    def with_rate_limit(self, qps: float, burst: int) -> KubeApi:
+        """The same client (connection pool, credentials, observers) with its own limit.
+
+        kubelet rate-limits Events separately (``--event-qps``/``--event-burst``)
+        so a burst of Events never spends the budget of status writes; this is
+        that second face.  Close only the original.
+        """
+        face = copy.copy(self)
+        face.limiter = TokenBucket(qps, burst)
+        face._owner = self
+        return face
+
     def add_observer(self, observer: RequestObserver) -> None:
         """Call ``observer(verb, resource, code, seconds)`` after every request."""
         self._observers.append(observer)
@@ -137,6 +153,8 @@ class KubeApi:
     # -- plumbing ------------------------------------------------------------
 
     def _get_session(self) -> aiohttp.ClientSession:
+        if self._owner is not None:
+            return self._owner._get_session()
         if self._closed:
             raise ApiUnreachable("the API client is closed")
         if self._session is None or self._session.closed:
@@ -180,7 +198,7 @@ class KubeApi:
         )
         if not payload:
             return {}
-        decoded = json.loads(payload)
+        decoded = orjson.loads(payload)
         return decoded if isinstance(decoded, dict) else {"items": decoded}
 
     async def request_bytes(
@@ -196,7 +214,7 @@ class KubeApi:
         method = method.upper()
         data: bytes | None = None
         if body is not None:
-            data = json.dumps(body, separators=(",", ":")).encode()
+            data = orjson.dumps(body)
             if content_type is None:
                 content_type = MERGE_PATCH if method == "PATCH" else "application/json"
         await self.limiter.acquire()
@@ -301,6 +319,8 @@ class KubeApi:
 
     async def close(self) -> None:
         self._closed = True
+        if self._owner is not None:
+            return  # a face of another client: the session is the owner's to close
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -313,7 +333,7 @@ class KubeApi:
 
 
 def _decode_event(line: bytes) -> KubeObject:
-    event = json.loads(line)
+    event = orjson.loads(line)
     if not isinstance(event, dict):
         raise ApiError(500, "BadWatchEvent", f"watch event is not an object: {line[:200]!r}")
     return event

@@ -76,6 +76,9 @@ class NodeSettings(BaseSettings):
 
     kube_api_qps: float = Field(50.0, gt=0)
     kube_api_burst: int = Field(100, ge=1)
+    #: Events have their own budget, as kubelet's --event-qps/--event-burst.
+    event_qps: float = Field(50.0, gt=0)
+    event_burst: int = Field(100, ge=1)
 
     lease_duration_seconds: int = Field(40, ge=1)
     lease_renew_interval_seconds: float = Field(10.0, gt=0)
