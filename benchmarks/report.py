@@ -223,6 +223,19 @@ def markdown(report: Figures) -> str:
         else:
             lines += ["", f"| {name} | value |", "|---|---|"]
             lines += [f"| {k} | {_fmt(r[name].get(k))} |" for k in keys]
+    driver = report["results"].get("driver_requests")
+    if driver:
+        lines += [
+            "",
+            f"Driver API requests: {driver['requests']}, failed {driver['failed']}, "
+            f"slower than 1 s {driver['slower_than_1s']}, slowest {driver['slowest_s']:.2f} s "
+            "(control plane stalls show here).",
+        ]
+    failed = {
+        k: v["error"] for k, v in report["results"].items() if isinstance(v, dict) and "error" in v
+    }
+    for name, error in failed.items():
+        lines += ["", f"**{name} failed**: {error}"]
     if "idle" in r:
         lines += [
             "",

@@ -103,6 +103,7 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
     assert len(report["targets"]) == 10
     markdown = (tmp_path / "results" / "report.md").read_text()
     assert "| Target |" in markdown and "Overhead ratio" in markdown
+    assert "Driver API requests" in markdown and "failed" not in markdown.split("Driver")[0]
     plots = report["plots"]
     if _has_matplotlib():
         assert set(plots) == {"start-latency-cdf.png", "pods-over-time.png", "density.png"}
