@@ -30,8 +30,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff, plus import-linter contracts that keep the layers apart."""
     session.install(*PACKAGES, "ruff", "import-linter")
-    session.run("ruff", "check", "src", "tests")
-    session.run("ruff", "format", "--check", "src", "tests")
+    session.run("ruff", "check", "src", "tests", "benchmarks")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks")
     session.run("lint-imports")
 
 
