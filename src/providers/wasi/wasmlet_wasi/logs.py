@@ -18,8 +18,8 @@ copies.
 
 The pump sleeps in ``poll`` without a timeout: an idle pod costs no wake-ups
 (a 100 ms poll timeout made 100 idle pods wake the agent 1,000 times a second
-and cost 2 % of a core).  :meth:`LogPipe.finish` wakes it through a second
-pipe; by then the module has ended, so everything it wrote is already in the
+and cost 2 % of a core).  :meth:`LogPipe.finish` wakes it through an
+eventfd; by then the module has ended, so everything it wrote is already in the
 pipe buffer, and the pump drains it without blocking and stops, even if
 wasmtime still holds a write end.
 """
@@ -43,7 +43,7 @@ class LogPipe:
     def __init__(self, log_path: Path, name: str, policy: LogPolicy | None = None) -> None:
         self._writer = LogWriter(log_path, policy)
         self._read_fd, self._write_fd = os.pipe()
-        self._wake_read, self._wake_write = os.pipe()
+        self._wake = os.eventfd(0)  # one fd (a pipe would cost two per container)
         self._closing = threading.Event()
         self.bytes_copied = 0
         self._thread = threading.Thread(target=self._pump, name=f"wasi-log-{name}", daemon=True)
@@ -71,19 +71,15 @@ class LogPipe:
             self._thread.join(timeout)
             return
         self._closing.set()
-        try:
-            os.write(self._wake_write, b"x")
-        except OSError:
-            pass  # the pump already stopped (its read end saw EOF)
+        os.eventfd_write(self._wake, 1)
         self._thread.join(timeout)
         if not self._thread.is_alive():
-            os.close(self._wake_read)
-            os.close(self._wake_write)
+            os.close(self._wake)
 
     def _pump(self) -> None:
         poller = select.poll()
         poller.register(self._read_fd, select.POLLIN | select.POLLHUP)
-        poller.register(self._wake_read, select.POLLIN)
+        poller.register(self._wake, select.POLLIN)
         try:
             while True:
                 ready = {fd for fd, _ in poller.poll()}
@@ -93,11 +89,11 @@ class LogPipe:
                         return  # every write end is closed
                     self._copy(data)
                     continue  # read what is there before honouring a wake-up
-                if self._wake_read in ready:
+                if self._wake in ready:
                     self._drain()
                     return
         finally:
-            os.close(self._read_fd)  # the wake pipe is finish()'s to close
+            os.close(self._read_fd)  # the wake eventfd is finish()'s to close
             self._writer.close()
 
     def _copy(self, data: bytes) -> None:
