@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sysconfig
 from pathlib import Path
 
@@ -41,3 +42,10 @@ def docker_registry_path() -> str | None:
 
 def clang_path() -> str | None:
     return shutil.which("clang-14") or shutil.which("clang")
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (tests bind only loopback)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -164,16 +164,21 @@ def recorder() -> Recorder:
     return Recorder()
 
 
-@pytest.fixture
-def context(tmp_path: Path, recorder: Recorder) -> ProviderContext:
+def make_context(tmp_path: Path, recorder: Recorder, node_name: str = "node-1") -> ProviderContext:
+    """A ProviderContext whose statuses and events go to ``recorder`` (shared by provider tests)."""
     return ProviderContext(
-        node_name="node-1",
+        node_name=node_name,
         node_ip="127.0.0.1",
         data_dir=tmp_path / "node",
         notify_pod_status=recorder.notify,
         record_event=recorder.record,
         modules_dir=tmp_path / "modules",
     )
+
+
+@pytest.fixture
+def context(tmp_path: Path, recorder: Recorder) -> ProviderContext:
+    return make_context(tmp_path, recorder)
 
 
 @pytest.fixture

@@ -119,13 +119,6 @@ async def start_bare_actor(
     return actor
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         try:

@@ -10,8 +10,9 @@ import aiohttp
 from kubelet_core.modules import ModuleStore
 from kubelet_core.provider.base import KubeObject
 from kubelet_core.testing.harness import ClusterHarness, pod_manifest
+from tests.components import free_port
 from tests.containers.conftest import FAST
-from tests.wascc.conftest import actor_bytes, actor_path, free_port
+from tests.wascc.conftest import actor_bytes, actor_path
 from wasmlet_wascc import sections
 from wasmlet_wascc.provider import WasccProvider
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import aiohttp
 
+from tests.components import free_port
 from tests.containers.conftest import container
 from tests.wascc.conftest import (
     Node,
     actor_bytes,
     actor_path,
-    free_port,
     port_is_free,
 )
 from wasmlet_wascc import sections

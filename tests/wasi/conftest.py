@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kubelet_core.provider.base import LogOptions, ProviderContext
-from tests.containers.conftest import FAST, Recorder
+from tests.containers.conftest import FAST, Recorder, make_context
 from tests.fixtures.registry import auth_registry, registry, token_registry
 from wasmlet_wasi.provider import WasiProvider
 
@@ -36,14 +36,7 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def context(tmp_path: Path, recorder: Recorder) -> ProviderContext:
-    return ProviderContext(
-        node_name="wasi-node",
-        node_ip="127.0.0.1",
-        data_dir=tmp_path / "node",
-        notify_pod_status=recorder.notify,
-        record_event=recorder.record,
-        modules_dir=tmp_path / "modules",
-    )
+    return make_context(tmp_path, recorder, "wasi-node")
 
 
 @pytest.fixture
