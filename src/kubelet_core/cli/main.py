@@ -9,6 +9,7 @@ Flags mirror the kubelet's where one exists (``--node-ip``, ``--max-pods``,
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.metadata
 import signal
 import sys
@@ -65,6 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:
         print(f"wasmlet: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a port in use, an unwritable data dir: the user's to fix
+        hint = (
+            " (another wasmlet running? pick another port)"
+            if error.errno == errno.EADDRINUSE
+            else ""
+        )
+        print(f"wasmlet: error: {error}{hint}", file=sys.stderr)
+        return 1
     return int(result or 0)
 
 

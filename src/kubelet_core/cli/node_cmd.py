@@ -99,11 +99,18 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     configure_logging(settings.log_format, settings.log_level)
+    if settings.kubeconfig is not None and not settings.kubeconfig.is_file():
+        raise UserError(f"kubeconfig {settings.kubeconfig}: no such file")
     try:
         provider = load_provider(settings.provider)
     except (LookupError, TypeError) as error:
         raise UserError(str(error)) from error
-    asyncio.run(_run_node(provider, settings))
+    from kubernetes_asyncio.config.config_exception import ConfigException
+
+    try:
+        asyncio.run(_run_node(provider, settings))
+    except ConfigException as error:
+        raise UserError(f"cannot use the kubeconfig: {error}") from error
     return 0
 
 

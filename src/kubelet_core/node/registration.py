@@ -48,7 +48,7 @@ async def _register_once(api: KubeApi, description: NodeDescription) -> KubeObje
         if error.status != 404:
             raise
         created = await api.create(node_path(), description.new_node())
-        log.info("node registered", node=description.name)
+        log.info("node created", node=description.name)
         return created
     metadata = existing.get("metadata") or {}
     labels = metadata.get("labels") or {}
