@@ -37,3 +37,13 @@ def test_api_port_in_use(tmp_path: Path) -> None:
 def test_bad_setting_value(tmp_path: Path) -> None:
     result = wasmlet("node", "--node-labels", "novalue", "--data-dir", str(tmp_path))
     assert result.returncode == 2 and "not key=value" in result.stderr
+
+
+def test_unparsable_kubeconfig_and_bad_reference(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("a: [b\n")
+    result = wasmlet("node", "--kubeconfig", str(kubeconfig), "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and "cannot use the kubeconfig" in result.stderr
+    assert "Traceback" not in result.stderr
+    pulled = wasmlet("modules", "--data-dir", str(tmp_path), "pull", "BAD REF!")
+    assert pulled.returncode == 2 and "invalid image reference" in pulled.stderr

@@ -64,7 +64,7 @@ def run_pull(args: argparse.Namespace) -> int:
     settings = load_settings({"data_dir": args.data_dir})
     try:
         registry = ImageReference.parse(args.reference).registry
-    except ValueError as error:
+    except (ValueError, ProviderError) as error:
         raise UserError(str(error)) from error
     insecure = [*settings.insecure_registries, *([registry] if args.insecure else [])]
     store = ModuleStore(settings.modules_dir, insecure_registries=insecure)

@@ -105,12 +105,13 @@ def run(args: argparse.Namespace) -> int:
         provider = load_provider(settings.provider)
     except (LookupError, TypeError) as error:
         raise UserError(str(error)) from error
+    import yaml
     from kubernetes_asyncio.config.config_exception import ConfigException
 
     try:
         asyncio.run(_run_node(provider, settings))
-    except ConfigException as error:
-        raise UserError(f"cannot use the kubeconfig: {error}") from error
+    except (ConfigException, yaml.YAMLError) as error:
+        raise UserError(f"cannot use the kubeconfig {settings.kubeconfig}: {error}") from error
     return 0
 
 

@@ -110,6 +110,10 @@ async def read_object(api: Any, plural: str, namespace: str, name: str) -> KubeO
     return obj if isinstance(obj, dict) else None
 
 
+#: ConfigMaps/Secrets read during one resolve, by (plural, namespace, name); None = absent.
+_ObjectCache = dict[tuple[str, str, str], KubeObject | None]
+
+
 @dataclasses.dataclass(frozen=True)
 class EnvResolver:
     """Resolves a container's ``envFrom`` and ``env`` into ordered ``(name, value)`` pairs."""
@@ -123,12 +127,17 @@ class EnvResolver:
 
     async def resolve(self, pod: KubeObject, container: KubeObject) -> list[tuple[str, str]]:
         values: dict[str, str] = {}  # insertion order = first definition; last value wins
+        # One GET per ConfigMap/Secret per resolve, however many variables use it
+        # (and one consistent snapshot of each).
+        cache: _ObjectCache = {}
         for source in container.get("envFrom") or []:
-            await self._env_from(pod, source or {}, values)
+            await self._env_from(pod, source or {}, values, cache)
         for var in container.get("env") or []:
             var_name = str(var.get("name", ""))
             if "valueFrom" in var:
-                value = await self.value_from(pod, container, var_name, var["valueFrom"] or {})
+                value = await self.value_from(
+                    pod, container, var_name, var["valueFrom"] or {}, cache
+                )
                 if value is None:  # optional reference to something missing: no variable
                     continue
             else:
@@ -137,21 +146,33 @@ class EnvResolver:
         return list(values.items())
 
     async def _lookup(
-        self, pod: KubeObject, plural: str, ref: KubeObject
+        self, pod: KubeObject, plural: str, ref: KubeObject, cache: _ObjectCache | None = None
     ) -> tuple[str, dict[str, str] | None]:
         namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
         name = str(ref.get("name") or "")
-        obj = await read_object(self.api, plural, namespace, name)
+        key = (plural, namespace, name)
+        if cache is not None and key in cache:
+            obj = cache[key]
+        else:
+            obj = await read_object(self.api, plural, namespace, name)
+            if cache is not None:
+                cache[key] = obj
         if obj is None:
             if ref.get("optional"):
                 return namespace, None
             raise ContainerConfigError(f'{plural[:-1]} "{name}" not found')
         return namespace, object_strings(plural, obj)
 
-    async def _env_from(self, pod: KubeObject, source: KubeObject, values: dict[str, str]) -> None:
+    async def _env_from(
+        self,
+        pod: KubeObject,
+        source: KubeObject,
+        values: dict[str, str],
+        cache: _ObjectCache | None = None,
+    ) -> None:
         plural = "configmaps" if "configMapRef" in source else "secrets"
         ref = source.get("configMapRef") or source.get("secretRef") or {}
-        namespace, data = await self._lookup(pod, plural, ref)
+        namespace, data = await self._lookup(pod, plural, ref, cache)
         if data is None:
             return
         prefix = str(source.get("prefix") or "")
@@ -174,14 +195,19 @@ class EnvResolver:
             )
 
     async def value_from(
-        self, pod: KubeObject, container: KubeObject, var_name: str, source: KubeObject
+        self,
+        pod: KubeObject,
+        container: KubeObject,
+        var_name: str,
+        source: KubeObject,
+        cache: _ObjectCache | None = None,
     ) -> str | None:
         """One ``valueFrom``; None when an optional ConfigMap/Secret or key is missing."""
         for ref_kind, plural in (("configMapKeyRef", "configmaps"), ("secretKeyRef", "secrets")):
             ref = source.get(ref_kind)
             if ref is None:
                 continue
-            namespace, data = await self._lookup(pod, plural, ref)
+            namespace, data = await self._lookup(pod, plural, ref, cache)
             if data is None:
                 return None
             key = str(ref.get("key", ""))

@@ -31,9 +31,12 @@ import select
 import threading
 from pathlib import Path
 
+import structlog
+
 from kubelet_core.containers.logs import LogWriter
 from kubelet_core.provider.base import LogPolicy
 
+log = structlog.get_logger(__name__)
 _CHUNK = 1 << 16
 
 
@@ -46,6 +49,7 @@ class LogPipe:
         self._wake = os.eventfd(0)  # one fd (a pipe would cost two per container)
         self._closing = threading.Event()
         self.bytes_copied = 0
+        self.bytes_dropped = 0
         self._thread = threading.Thread(target=self._pump, name=f"wasi-log-{name}", daemon=True)
         self._thread.start()
 
@@ -97,7 +101,18 @@ class LogPipe:
             self._writer.close()
 
     def _copy(self, data: bytes) -> None:
-        self._writer.write(data)
+        """Append to the log; if the disk refuses, drop the bytes but keep draining.
+
+        The module must never see its stdout fail because the node's disk is full
+        (a Rust ``println!`` panics on a broken pipe): its output is lost, not its run.
+        """
+        try:
+            self._writer.write(data)
+        except OSError as error:
+            if not self.bytes_dropped:
+                log.warning("container log write failed; dropping output", error=str(error))
+            self.bytes_dropped += len(data)
+            return
         self.bytes_copied += len(data)
 
     def _drain(self) -> None:
