@@ -57,6 +57,7 @@ from typing import Any
 
 import structlog
 
+from kubelet_core.apiclient.timefmt import rfc3339
 from kubelet_core.containers import deadline
 from kubelet_core.containers.backoff import Backoff, LifecycleTimings, go_duration
 from kubelet_core.containers.deadline import ActiveDeadline
@@ -76,7 +77,6 @@ from kubelet_core.containers.status import (
     CRASH_LOOP_BACKOFF,
     POD_INITIALIZING,
     ContainerRecord,
-    now_rfc3339,
     pod_phase,
     waiting,
 )
@@ -475,7 +475,7 @@ class PodRunner:
     ) -> tuple[ExitStatus, float]:
         loop = asyncio.get_running_loop()
         self.event("Normal", "Created", f"Created container {record.name}")
-        started_at = now_rfc3339()
+        started_at = rfc3339()
         began = loop.time()
         start_task = asyncio.ensure_future(self.runtime.start_container(launch))
         self._starting[record.name] = (record, launch.restart_count, launch.log_path, start_task)
@@ -497,7 +497,7 @@ class PodRunner:
             self._starting.pop(record.name, None)
             failure = ExitStatus(128, "StartError", f"{type(exc).__name__}: {exc}")
         if failure is not None:
-            record.set_terminated(failure, started_at, now_rfc3339())
+            record.set_terminated(failure, started_at, rfc3339())
             self.event("Warning", "Failed", f"Error: {failure.message}")
             self.notify()
             return failure, 0.0
@@ -544,7 +544,7 @@ class PodRunner:
         if run.finished:
             return
         run.finished = True
-        run.record.set_terminated(status, run.started_at, now_rfc3339())
+        run.record.set_terminated(status, run.started_at, rfc3339())
         run.ended.set()
         self.notify()
 
@@ -579,7 +579,7 @@ class PodRunner:
                 continue
             if start_task.cancelled() or start_task.exception() is not None:
                 continue
-            self._begin_run(record, restart, log_path, start_task.result(), now_rfc3339())
+            self._begin_run(record, restart, log_path, start_task.result(), rfc3339())
         self._starting.clear()
         active = [run for run in self._runs.values() if not run.finished]
         await asyncio.gather(*(self._stop_run(run, grace) for run in active))

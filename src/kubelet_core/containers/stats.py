@@ -13,22 +13,15 @@ summary leaves out containers that have ended.  Reading usage is cheap
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterable
 
 import structlog
 
+from kubelet_core.apiclient.timefmt import parse_time
 from kubelet_core.containers.lifecycle import PodRunner
 from kubelet_core.provider.stats import ContainerStats, PodStats
 
 log = structlog.get_logger(__name__)
-
-
-def _parse_time(text: str) -> datetime.datetime | None:
-    try:
-        return datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def collect_pod_stats(runners: Iterable[PodRunner]) -> list[PodStats]:
@@ -47,7 +40,7 @@ def collect_pod_stats(runners: Iterable[PodRunner]) -> list[PodStats]:
                     name=run.record.name,
                     cpu_usage_core_nano_seconds=int(usage.cpu_seconds * 1e9),
                     memory_working_set_bytes=int(usage.memory_bytes),
-                    start_time=_parse_time(run.started_at),
+                    start_time=parse_time(run.started_at),
                 )
             )
         if not containers:

@@ -12,7 +12,6 @@ separately and cannot drift from the container states.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from collections.abc import Sequence
 
 from kubelet_core.containers.runtime import ExitStatus, ImageRef
@@ -25,11 +24,6 @@ ERR_IMAGE_PULL = "ErrImagePull"
 IMAGE_PULL_BACKOFF = "ImagePullBackOff"
 CRASH_LOOP_BACKOFF = "CrashLoopBackOff"
 CONFIG_ERROR = "CreateContainerConfigError"
-
-
-def now_rfc3339() -> str:
-    """The current time as the API writes it (second precision, UTC, ``Z``)."""
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def waiting(reason: str, message: str = "") -> KubeObject:

@@ -19,6 +19,7 @@ import time
 
 import psutil
 
+from kubelet_core.apiclient.timefmt import rfc3339
 from kubelet_core.provider.base import KubeObject
 from kubelet_core.provider.stats import ContainerStats, PodStats, StatsProvider
 
@@ -99,10 +100,6 @@ def measure_node(tracker: CpuRateTracker) -> NodeUsage:
         memory_available_bytes=int(memory.available),
         boot_time=datetime.datetime.fromtimestamp(psutil.boot_time(), datetime.UTC),
     )
-
-
-def rfc3339(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _cpu_json(sample: CpuSample, at: str) -> KubeObject:

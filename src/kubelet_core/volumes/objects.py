@@ -28,7 +28,7 @@ from typing import Any
 
 import structlog
 
-from kubelet_core.apiclient import ApiError, watch_error
+from kubelet_core.apiclient import ApiError, Backoff, watch_error
 from kubelet_core.provider.base import KubeObject
 
 log = structlog.get_logger(__name__)
@@ -122,14 +122,14 @@ class ObjectWatcher:
         plural, namespace, name = watch.key
         path = f"/api/v1/namespaces/{namespace}/{plural}"
         selector = {"fieldSelector": f"metadata.name={name}"}
-        delay = self.retry_initial
+        backoff = Backoff(self.retry_initial, self.retry_max)
         while True:
             try:
                 listed = await self.api.request("GET", path, params=selector)
                 items = listed.get("items") or []
                 self._set(watch, items[0] if items else None)
                 version = str((listed.get("metadata") or {}).get("resourceVersion") or "")
-                delay = self.retry_initial
+                backoff.reset()
                 params = {
                     **selector,
                     "resourceVersion": version,
@@ -151,6 +151,7 @@ class ObjectWatcher:
                 raise
             except ApiError as exc:
                 if exc.status != 410:
+                    delay = backoff.next()
                     log.info(
                         "object watch failed, retrying",
                         kind=plural,
@@ -160,8 +161,6 @@ class ObjectWatcher:
                         retry_in=delay,
                     )
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.retry_max)
             except Exception as exc:
                 log.warning("object watch broke, retrying", kind=plural, error=repr(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry_max)
+                await asyncio.sleep(backoff.next())
