@@ -42,3 +42,16 @@ async def test_restart_keeps_objects_resource_versions_and_ca(tmp_path: Path) ->
         await client.ok("GET", "/api/v1/namespaces/team/serviceaccounts/default")
         newer = await client.ok("POST", PODS, pod("new"))
         assert int(newer["metadata"]["resourceVersion"]) > last_rv
+
+
+def test_private_keys_are_never_readable_by_others(tmp_path: Path) -> None:
+    """Keys are created 0600 (not written, then chmod-ed), also over an existing file."""
+    import os
+
+    from kubelet_core.controlplane.pki import write_file
+
+    key = tmp_path / "key.pem"
+    key.write_text("old")
+    os.chmod(key, 0o644)
+    write_file(key, b"new", private=True)
+    assert key.stat().st_mode & 0o777 == 0o600 and key.read_bytes() == b"new"

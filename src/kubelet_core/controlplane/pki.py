@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import ipaddress
+import os
 import socket
 import ssl
 from dataclasses import dataclass
@@ -50,10 +51,15 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _write(path: Path, data: bytes, private: bool = False) -> None:
-    path.write_bytes(data)
-    if private:
-        path.chmod(0o600)
+def write_file(path: Path, data: bytes, private: bool = False) -> None:
+    """Write a file; a private key is created 0600, so it is never readable by others."""
+    if not private:
+        path.write_bytes(data)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
 
 
 class PKI:
@@ -106,8 +112,8 @@ class PKI:
             )
             .sign(key, hashes.SHA256())
         )
-        _write(self.ca.key_path, _key_pem(key), private=True)
-        _write(self.ca.cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        write_file(self.ca.key_path, _key_pem(key), private=True)
+        write_file(self.ca.cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
     def issue(
         self,
@@ -172,8 +178,8 @@ class PKI:
                     sans.append(x509.DNSName(entry))
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         cert = builder.sign(ca_key, hashes.SHA256())
-        _write(pair.key_path, _key_pem(key), private=True)
-        _write(pair.cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        write_file(pair.key_path, _key_pem(key), private=True)
+        write_file(pair.cert_path, cert.public_bytes(serialization.Encoding.PEM))
         return pair
 
     def server_pair(self, host: str) -> CertPair:
