@@ -114,7 +114,7 @@ class ContainerProvider(Provider, ContainerRuntime):
             node_name=context.node_name,
             node_ip=context.node_ip,
             data_dir=context.data_dir,
-            allowed_host_paths=getattr(context, "allowed_host_paths", ()),
+            allowed_host_paths=context.allowed_host_paths,
         )
         await self._remove_stale_volumes(context, host)
 

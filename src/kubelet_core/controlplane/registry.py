@@ -26,7 +26,6 @@ from kubelet_core.controlplane.resources import (
     EVENTS,
     LEASES,
     NAMESPACES,
-    NODES,
     PODS,
     SECRETS,
     SERVICEACCOUNTS,
@@ -54,10 +53,6 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def now_micro() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def copy(obj: KubeObject) -> KubeObject:
     result: KubeObject = jsonutil.loads(jsonutil.dumps(obj))
     return result
@@ -70,12 +65,6 @@ def _entry_copy(entry: Entry) -> KubeObject:
 
 def is_terminal(pod: KubeObject) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-
-
-def _without_rv(obj: KubeObject) -> KubeObject:
-    meta = dict(obj["metadata"])
-    meta.pop("resourceVersion", None)
-    return dict(obj, metadata=meta)
 
 
 def _typed(rt: ResourceType, obj: KubeObject) -> KubeObject:
@@ -641,6 +630,3 @@ class Registry:
         for entry in list(self.store.entries(NAMESPACES)):
             await self.ensure_namespace_content(entry.obj["metadata"]["name"])
         await self.drain()
-
-    def node_exists(self, name: str) -> bool:
-        return self.store.get(NODES, "", name) is not None

@@ -25,7 +25,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -232,6 +232,3 @@ class Provider(abc.ABC):
         run without a registry.
         """
         return {}
-
-
-ProviderFactory = Callable[[], Provider | Awaitable[Provider]]

@@ -123,9 +123,9 @@ class WasccProvider(ContainerProvider):
             cache_dir=context.data_dir / "wascc" / "compiled",
         )
         if self._store is None:
-            self._store = ModuleStore(
-                context.modules_dir, insecure_registries=settings.insecure_registries
-            )
+            # The node's --insecure-registries apply to actors too, plus our own setting.
+            insecure = (*settings.insecure_registries, *context.insecure_registries)
+            self._store = ModuleStore(context.modules_dir, insecure_registries=insecure)
         host = CapabilityHost(
             node_ip=context.node_ip,
             loop=asyncio.get_running_loop(),
@@ -192,7 +192,7 @@ class WasccProvider(ContainerProvider):
         if not secrets:
             return None
         namespace = pod.get("metadata", {}).get("namespace", "default")
-        api = getattr(self.context, "api", None)
+        api = self.context.api
         loaded: list[KubeObject] = []
         for ref in secrets:
             if "data" in ref or "stringData" in ref:

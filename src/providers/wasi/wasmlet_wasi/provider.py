@@ -84,7 +84,7 @@ class WasiProvider(ContainerProvider):
 
     async def start(self, context: ProviderContext) -> None:
         await super().start(context)
-        insecure = (*self._insecure, *getattr(context, "insecure_registries", ()))
+        insecure = (*self._insecure, *context.insecure_registries)
         self.modules = ModuleStore(context.modules_dir, insecure_registries=insecure)
         cache_dir = context.data_dir / "wasi" / "compiled"
         self.engine = await asyncio.to_thread(WasmEngine, cache_dir)
