@@ -19,6 +19,10 @@
  *   alloc MIB            allocate and touch MIB MiB
  *   flood KIB            print KIB KiB on stdout, as 128-byte numbered lines
  *                        ("flood 000000001 xxx...")
+ *   symlink TARGET LINK  create the symbolic link LINK pointing at TARGET
+ *   mkdir PATH           create the directory PATH
+ *   open_many N          open the root preopen up to N times and keep every fd
+ *                        open; prints "opened K", the count reached
  *   trap                 execute `unreachable`
  *   exit N               exit with status N
  *
@@ -29,6 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 
 static void *volatile keep[4096];
 static int nkeep;
@@ -71,7 +78,7 @@ int main(int argc, char **argv) {
         int need = 1;
         if (!strcmp(cmd, "trap")) need = 0;
         else if (!strcmp(cmd, "write") || !strcmp(cmd, "append") || !strcmp(cmd, "assert_env") ||
-                 !strcmp(cmd, "assert_content"))
+                 !strcmp(cmd, "assert_content") || !strcmp(cmd, "symlink"))
             need = 2;
         else if (!strcmp(cmd, "wait_for_content")) need = 3;
         if ((need >= 1 && !a) || (need >= 2 && !b) || (need == 3 && !c)) {
@@ -166,6 +173,15 @@ int main(int argc, char **argv) {
                 memcpy(line, head, 16);
                 fwrite(line, 1, 128, stdout);
             }
+        } else if (!strcmp(cmd, "symlink")) {
+            if (symlink(a, b) != 0) return fail("cannot symlink", b);
+        } else if (!strcmp(cmd, "mkdir")) {
+            if (mkdir(a, 0755) != 0) return fail("cannot mkdir", a);
+        } else if (!strcmp(cmd, "open_many")) {
+            long want = atol(a), k = 0;
+            for (; k < want; k++)
+                if (open("/", O_RDONLY | O_DIRECTORY) < 0) break;
+            printf("opened %ld\n", k);
         } else if (!strcmp(cmd, "trap")) {
             fflush(stdout);
             __builtin_trap();
