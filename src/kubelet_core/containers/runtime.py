@@ -36,6 +36,10 @@ class VolumeMount:
     host_path: Path
     container_path: str
     read_only: bool = False
+    # The trusted directory host_path must stay beneath (the volume's own directory, or
+    # the allowed hostPath): a runtime re-opens host_path beneath it at start
+    # (safepath.open_beneath) so a link planted after the check cannot redirect it.
+    root: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)
