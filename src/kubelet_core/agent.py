@@ -5,7 +5,8 @@ its own module and knows nothing of the others:
 
 * ``node.registration`` / ``node.status`` / ``node.lease`` -- the Node object,
   its conditions (on change and every 60 s) and the Lease heartbeat (10 s);
-* ``pods.watcher`` -> ``pods.sync`` (one worker per pod) -> the provider;
+* ``pods.watcher`` -> ``pods.sync`` (one worker per pod; ``pods.admission``
+  first: does the pod fit the node's allocatable?) -> the provider;
 * the provider -> ``pods.status`` (coalescing status writer) -> the API;
 * ``pods.events`` -- the rate-limited, aggregating event recorder;
 * ``observability`` -- a Prometheus registry per agent;
@@ -40,7 +41,14 @@ from kubelet_core.node import (
     register_node,
 )
 from kubelet_core.observability import AgentMetrics
-from kubelet_core.pods import KubeEventRecorder, PodStatusWriter, PodSyncer, PodWatcher, podutil
+from kubelet_core.pods import (
+    KubeEventRecorder,
+    PodAdmission,
+    PodStatusWriter,
+    PodSyncer,
+    PodWatcher,
+    podutil,
+)
 from kubelet_core.provider.base import KubeObject, LogPolicy, Provider, ProviderContext
 
 log = structlog.get_logger(__name__)
@@ -190,6 +198,7 @@ class NodeAgent:
             statuses=self.statuses,
             record_event=self.events,
             lookup=self._cached_pod,
+            admission=PodAdmission(description.allocatable),
         )
         self.watcher = PodWatcher(
             api,
@@ -240,6 +249,9 @@ class NodeAgent:
                     settings.container_log_max_size, settings.container_log_max_files
                 ),
                 allowed_host_paths=tuple(settings.allowed_host_paths),
+                default_memory_limit=settings.default_memory_limit_bytes,
+                max_open_files=settings.pod_max_open_files,
+                keep_pods_on_exit=settings.keep_pods_on_exit and not settings.drain_on_shutdown,
             )
         )
 

@@ -67,6 +67,14 @@ class NodeDescription:
             node_info=node_info,
         )
 
+    def allocatable(self) -> dict[str, str]:
+        """What pods may request in total; also what admission checks against.
+
+        The whole capacity: nothing is reserved for system daemons (kubelet's
+        ``--kube-reserved``/``--system-reserved`` have no equivalent here).
+        """
+        return dict(self.capacity)
+
     def status_fields(self) -> KubeObject:
         """The parts of ``status`` the agent owns (conditions are merged separately)."""
         return {
@@ -75,7 +83,7 @@ class NodeDescription:
                 {"type": "Hostname", "address": self.name},
             ],
             "capacity": dict(self.capacity),
-            "allocatable": dict(self.capacity),
+            "allocatable": self.allocatable(),
             "nodeInfo": dict(self.node_info),
             "daemonEndpoints": {"kubeletEndpoint": {"Port": self.port}},
         }

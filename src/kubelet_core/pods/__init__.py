@@ -1,5 +1,6 @@
 """The pod side of the agent: watch, per-pod workers, reconcile, statuses, events."""
 
+from kubelet_core.pods.admission import PodAdmission
 from kubelet_core.pods.events import KubeEventRecorder
 from kubelet_core.pods.status import PodStatusWriter, merge_status
 from kubelet_core.pods.sync import PodSyncer
@@ -8,6 +9,7 @@ from kubelet_core.pods.workers import PodWorkers
 
 __all__ = [
     "KubeEventRecorder",
+    "PodAdmission",
     "PodStatusWriter",
     "PodSyncer",
     "PodWatcher",

@@ -3,9 +3,14 @@
 Called by the pod's worker (so never concurrently for one pod) with the
 latest cached pod.  The rules, kubelet's and Virtual Kubelet's:
 
-* a new pod goes to ``provider.create_pod``; one in a terminal phase that
-  the provider does not hold is left alone (it already ran, maybe on a
-  previous incarnation of this agent);
+* a new pod is first admitted (:mod:`kubelet_core.pods.admission`: does it
+  fit what the node has left?); one that does not fit is failed with
+  kubelet's ``OutOf<resource>`` reason, a Warning event, and never reaches
+  the provider; one that fits goes to ``provider.create_pod``.  A pod in a
+  terminal phase that the provider does not hold is left alone (it already
+  ran, maybe on a previous incarnation of this agent); an admitted pod stops
+  counting against the node once it is terminal, stopped after deletion, or
+  gone;
 * a changed spec/labels/annotations goes to ``provider.update_pod``;
 * ``deletionTimestamp`` set: ``provider.delete_pod(pod, grace)`` with the
   pod's deletionGracePeriodSeconds (terminationGracePeriodSeconds as a
@@ -31,6 +36,7 @@ import structlog
 
 from kubelet_core.apiclient import ApiError, Backoff, KubeApi, pod_path
 from kubelet_core.pods import podutil
+from kubelet_core.pods.admission import PodAdmission
 from kubelet_core.pods.status import PodStatusWriter
 from kubelet_core.pods.workers import ItemKind, PodWorkers
 from kubelet_core.provider.base import EventRecorder, KubeObject, PodKey, Provider
@@ -50,6 +56,7 @@ class Tracked:
     pod: KubeObject
     fingerprint: str = ""
     in_provider: bool = False
+    admitted: bool = False  # admission said yes (once per uid; creation may still be retried)
     deleted: bool = False
     failed: bool = False  # permanently: do not try again for this uid
     retry_at: float = 0.0  # monotonic time before which a failed create is not retried
@@ -65,12 +72,14 @@ class PodSyncer:
         statuses: PodStatusWriter,
         record_event: EventRecorder,
         lookup: Callable[[str], KubeObject | None],
+        admission: PodAdmission,
     ) -> None:
         self.provider = provider
         self.api = api
         self.statuses = statuses
         self.record_event = record_event
         self.lookup = lookup
+        self.admission = admission
         self.tracked: dict[str, Tracked] = {}
         self.workers = PodWorkers(self.handle)
 
@@ -90,7 +99,10 @@ class PodSyncer:
             pod=pod,
             fingerprint=podutil.spec_fingerprint(pod),
             in_provider=True,
+            admitted=True,
         )
+        if not podutil.is_terminal(pod):
+            self.admission.hold(pod)  # it runs already: it counts, whatever it asks
 
     async def handle(self, key: str, kind: ItemKind, pod: KubeObject | None) -> None:
         if kind == "gone":
@@ -122,9 +134,20 @@ class PodSyncer:
             if podutil.is_terminal(pod):
                 return
             tracked = self.tracked[key] = Tracked(uid=uid, pod=pod)
+        if podutil.is_terminal(pod):
+            self.admission.release(uid)  # finished: what it requested is free again
         if tracked.failed or tracked.deleted:
             return
         if not tracked.in_provider:
+            if not tracked.admitted and not podutil.is_terminal(pod):
+                # Synchronous, before any await: pods are admitted in the order
+                # their workers start, the order the node learned of them.
+                rejection = self.admission.admit(pod)
+                if rejection is not None:
+                    tracked.failed = True
+                    self._fail(pod, rejection.reason, rejection.status_message, rejection.message)
+                    return
+                tracked.admitted = True
             if time.monotonic() + 0.05 < tracked.retry_at:
                 return  # backing off; the scheduled retry comes back
             await self._create(key, pod, tracked)
@@ -189,6 +212,7 @@ class PodSyncer:
                 self._report_error(pod, error, "FailedKillPod")
             tracked.deleted = True
             tracked.in_provider = False
+            self.admission.release(tracked.uid)
             # Let the final status (terminated containers) reach the API first.
             await self.statuses.flush(min(2.0, max(grace, 0.5)))
         namespace, _, name = key.partition("/")
@@ -207,6 +231,7 @@ class PodSyncer:
         if tracked is not None and tracked.uid and podutil.pod_uid(pod) not in ("", tracked.uid):
             return  # an old namesake's deletion; the current pod is unaffected
         self.tracked.pop(key, None)
+        self.admission.release(tracked.uid if tracked is not None else podutil.pod_uid(pod))
         if tracked is None or not tracked.deleted:
             # Also for a pod never handed to the provider (it had finished before
             # the agent restarted): delete_pod of an unknown pod is a no-op that
@@ -256,10 +281,14 @@ class PodSyncer:
 
     # -- reporting -----------------------------------------------------------
 
-    def _fail(self, pod: KubeObject, reason: str, message: str) -> None:
+    def _fail(
+        self, pod: KubeObject, reason: str, message: str, event_message: str | None = None
+    ) -> None:
+        """Fail the pod for good (``event_message``: the event's, if it differs)."""
         log.warning("pod failed", pod=podutil.pod_key(pod), reason=reason, message=message)
+        self.admission.release(podutil.pod_uid(pod))
         self.statuses.notify(pod, {"phase": "Failed", "reason": reason, "message": message})
-        self.record_event(pod, "Warning", reason, message)
+        self.record_event(pod, "Warning", reason, event_message or message)
 
     def _pending(self, key: str, pod: KubeObject, tracked: Tracked, error: BaseException) -> None:
         reason = getattr(error, "reason", "ProviderFailed")

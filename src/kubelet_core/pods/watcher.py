@@ -10,7 +10,9 @@ An informer reduced to what a node needs (client-go's reflector semantics):
   watching get a synthesized deletion, the rest a "changed";
 * an unreachable server is retried with backoff (200 ms → 30 s, jittered);
 * a periodic resync re-delivers every cached pod, so a failed reconcile is
-  retried even when the pod never changes again.
+  retried even when the pod never changes again;
+* a list (the first one, a relist) is reported oldest pod first, the order
+  kubelet admits pods in (:func:`kubelet_core.pods.admission.admission_order`).
 
 The watcher only reports (``on_changed(pod)``, ``on_gone(pod)``); deciding
 what to do is :mod:`kubelet_core.pods.sync`'s job.
@@ -28,6 +30,7 @@ import structlog
 from kubelet_core.apiclient import ApiError, Backoff, KubeApi, pods_path, watch_error
 from kubelet_core.observability import AgentMetrics
 from kubelet_core.pods import podutil
+from kubelet_core.pods.admission import admission_order
 from kubelet_core.provider.base import KubeObject
 
 log = structlog.get_logger(__name__)
@@ -84,8 +87,8 @@ class PodWatcher:
         return pods
 
     def replace(self, pods: list[KubeObject]) -> None:
-        """Make the cache equal to ``pods``, reporting vanished pods as gone."""
-        fresh = {podutil.pod_key(pod): pod for pod in pods}
+        """Make the cache equal to ``pods``: vanished pods are gone, the rest oldest first."""
+        fresh = {podutil.pod_key(pod): pod for pod in admission_order(pods)}
         for key in [k for k in self.cache if k not in fresh]:
             self.on_gone(self.cache.pop(key))
         for key, pod in fresh.items():
