@@ -4,7 +4,7 @@ The writer and reader are exercised directly (exact file layouts and
 byte-for-byte contents), then through the real WASI provider: a module
 flooding stdout stays within ``max_files * max_bytes``, a provider started
 again on the same data dir (an agent restart) serves the old run as
-``previous``, and ``pod_stats`` reports real CPU time and linear memory.
+``previous``, and ``pod_stats`` reports real CPU time and memory.
 """
 
 from __future__ import annotations
@@ -336,7 +336,7 @@ async def test_logs_survive_a_restarted_provider(
         await second.shutdown()
 
 
-async def test_pod_stats_report_cpu_time_and_linear_memory(
+async def test_pod_stats_report_cpu_time_and_memory(
     wasi_provider: WasiProvider, recorder: Recorder
 ) -> None:
     assert isinstance(wasi_provider, StatsProvider)
@@ -361,7 +361,7 @@ async def test_pod_stats_report_cpu_time_and_linear_memory(
     stats = {p.name: p for p in await wasi_provider.pod_stats()}
     (sleeper,) = stats["idle"].containers
     assert sleeper.cpu_usage_core_nano_seconds < 0.05e9
-    assert 0 < sleeper.memory_working_set_bytes < 4 << 20
+    assert 0 < sleeper.memory_working_set_bytes < 16 << 20  # its own pages, not the zygote's
     assert stats["busy"].uid == pod["metadata"]["uid"] and stats["busy"].start_time is not None
     await wasi_provider.delete_pod(pod, 2)
     assert "busy" not in {p.name for p in await wasi_provider.pod_stats()}

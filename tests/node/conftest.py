@@ -50,6 +50,7 @@ def settings(cp: ControlPlane, tmp_path: Path) -> Callable[..., NodeSettings]:
             "node_status_report_frequency_seconds": 1.0,
             "pod_resync_period_seconds": 2.0,
             "shutdown_grace_period_seconds": 5.0,
+            "keep_pods_on_exit": False,
         }
         values.update(overrides)
         return NodeSettings(**values)

@@ -1,10 +1,15 @@
-"""The module runtime directly: stop latency, grace, CPU limits, usage, compiled-module cache."""
+"""The module hosts directly: stop, limits, usage, logs, and the compiled-module cache.
+
+Each container is a process forked by the zygote; these tests drive
+:class:`ModuleHosts` as the provider does and check what the kernel sees.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,18 +18,25 @@ from kubelet_core.containers.runtime import VolumeMount
 from kubelet_core.provider.errors import ContainerStartError
 from tests.wasi.conftest import WASM_DIR
 from wasmlet_wasi.engine import WasmEngine
-from wasmlet_wasi.runtime import ModuleSpec, guest_argv, start_module
+from wasmlet_wasi.runs import process_start_ticks
+from wasmlet_wasi.runtime import ModuleHosts, ModuleSpec, WasiContainer, guest_argv, start_module
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[WasmEngine]:
-    eng = WasmEngine(tmp_path / "compiled")
-    yield eng
-    eng.close()
+async def hosts(tmp_path: Path) -> AsyncIterator[ModuleHosts]:
+    pool = ModuleHosts(tmp_path / "compiled")
+    await pool.start()
+    yield pool
+    await pool.close()
 
 
 def spec(tmp_path: Path, module: str, *args: str, **fields: object) -> ModuleSpec:
-    values: dict[str, object] = {"env": [], "mounts": [], **fields}
+    values: dict[str, object] = {
+        "env": [],
+        "mounts": [],
+        "run_dir": tmp_path / "runs" / module,
+        **fields,
+    }
     return ModuleSpec(
         name=module,
         module_path=WASM_DIR / f"{module}.wasm",
@@ -34,103 +46,143 @@ def spec(tmp_path: Path, module: str, *args: str, **fields: object) -> ModuleSpe
     )
 
 
+def gone(container: WasiContainer) -> bool:
+    """The host process no longer exists (or is a zombie about to be reaped)."""
+    try:
+        state = Path(f"/proc/{container.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
 def test_guest_argv_rule() -> None:
     assert guest_argv("app", [], ["a", "b"]) == ["app", "a", "b"]
     assert guest_argv("app", ["/m.wasm", "x"], ["a"]) == ["/m.wasm", "x", "a"]
 
 
-async def test_stop_spinning_module_latency(engine: WasmEngine, tmp_path: Path) -> None:
+async def test_each_container_is_its_own_process(hosts: ModuleHosts, tmp_path: Path) -> None:
+    first = await start_module(hosts, spec(tmp_path, "scripted", "sleep", "60000"))
+    second = await start_module(
+        hosts, spec(tmp_path, "scripted", "sleep", "60000", run_dir=tmp_path / "runs" / "2")
+    )
+    assert len({os.getpid(), first.pid, second.pid}) == 3
+    assert os.getsid(first.pid) == first.pid  # its own session: the agent's signals miss it
+    await first.stop(1)
+    await second.stop(1)
+
+
+async def test_stop_spinning_module_latency(hosts: ModuleHosts, tmp_path: Path) -> None:
     latencies = []
     for _ in range(5):
-        running = await start_module(engine, spec(tmp_path, "spin"))
-        await asyncio.sleep(0.05)
+        running = await start_module(hosts, spec(tmp_path, "spin"))
         began = time.perf_counter()
         await running.stop(5)
         status = await running.wait()
         latencies.append(time.perf_counter() - began)
         assert (status.exit_code, status.signal) == (137, 9)
-        assert running.thread is not None
-        running.thread.join(1)  # it resolved wait() just before returning
-        assert not running.thread.is_alive()
+        assert gone(running)
     print(f"stop latency of a spinning module: {[round(x * 1000, 2) for x in latencies]} ms")
-    # The target is < 100 ms (measured ~1 ms quiet, see the benchmark); on a shared,
-    # loaded 2-core machine a thread switch alone can take longer, so the test
-    # only catches a stop that waits for the module instead of interrupting it.
-    assert max(latencies) < 1.0
+    assert max(latencies) < 1.0  # SIGKILL: only a loaded machine makes it slow
 
 
-async def test_stop_while_sleeping_waits_for_the_call(engine: WasmEngine, tmp_path: Path) -> None:
-    running = await start_module(engine, spec(tmp_path, "ticker", "100"))
-    await asyncio.sleep(0.15)
-    began = time.perf_counter()
-    await running.stop(5)
-    latency = time.perf_counter() - began
-    print(f"stop latency of a module sleeping 100 ms at a time: {latency * 1000:.1f} ms")
-    assert latency < 0.5
-    assert (await running.wait()).exit_code == 137
-    assert (tmp_path / "ticker.log").read_text().startswith("tick 1\n")
-
-
-async def test_grace_period_ends_a_long_wasi_call(engine: WasmEngine, tmp_path: Path) -> None:
-    running = await start_module(engine, spec(tmp_path, "scripted", "sleep", "1500"))
-    await asyncio.sleep(0.05)
+async def test_stop_ends_a_blocked_wasi_call_at_once(hosts: ModuleHosts, tmp_path: Path) -> None:
+    """Audit finding 3: a module blocked in poll_oneoff kept its thread, memory and files
+    until the call returned (600 s).  Now its process is gone within the stop."""
+    running = await start_module(
+        hosts, spec(tmp_path, "scripted", "echo", "ready", "alloc", "16", "sleep", "600000")
+    )
     began = time.perf_counter()
     await running.stop(0.2)
     status = await running.wait()
-    assert 0.15 < time.perf_counter() - began < 1.0
-    assert status.exit_code == 137 and "grace period" in status.message
-    assert running.thread is not None
-    await asyncio.to_thread(running.thread.join, 5)  # it ends once the sleep returns
-    assert not running.thread.is_alive()
+    latency = time.perf_counter() - began
+    print(f"stop latency of a module in a 600 s sleep: {latency * 1000:.1f} ms")
+    assert status.exit_code == 137
+    assert latency < 1.0
+    assert gone(running)
 
 
-async def test_cpu_budget_is_deadline_exceeded(engine: WasmEngine, tmp_path: Path) -> None:
-    running = await start_module(engine, spec(tmp_path, "spin", cpu_budget=0.2))
+async def test_open_files_are_bounded_per_container(hosts: ModuleHosts, tmp_path: Path) -> None:
+    """Audit finding 2: a module opening files in a loop took the agent to its fd limit."""
+    before = len(os.listdir("/proc/self/fd"))
+    running = await start_module(
+        hosts,
+        spec(
+            tmp_path,
+            "scripted",
+            "open_many",
+            "100000",
+            mounts=[VolumeMount(tmp_path, "/")],
+            open_files=64,
+        ),
+    )
+    status = await running.wait()
+    opened = int((tmp_path / "scripted.log").read_text().split()[-1])
+    assert status.exit_code == 0
+    assert 0 < opened < 64  # EMFILE in the module, at its own limit
+    assert len(os.listdir("/proc/self/fd")) <= before + 2  # the agent's fds are untouched
+
+
+async def test_memory_limit_bounds_linear_memory(hosts: ModuleHosts, tmp_path: Path) -> None:
+    running = await start_module(
+        hosts, spec(tmp_path, "scripted", "alloc", "100", memory_limit=32 << 20)
+    )
+    status = await running.wait()
+    assert status.reason == "OOMKilled"
+    assert "malloc failed" in (tmp_path / "scripted.log").read_text()
+
+
+async def test_cpu_budget_is_deadline_exceeded(hosts: ModuleHosts, tmp_path: Path) -> None:
+    running = await start_module(hosts, spec(tmp_path, "spin", cpu_budget=0.2))
     status = await asyncio.wait_for(running.wait(), 10)
     assert status.reason == "DeadlineExceeded"
-    assert 0.2 <= running.usage().cpu_seconds < 0.5
+    assert 0.2 <= running.usage().cpu_seconds < 0.6
 
 
-async def test_cpu_limit_throttles(engine: WasmEngine, tmp_path: Path) -> None:
-    running = await start_module(engine, spec(tmp_path, "spin", cpu_limit=0.25, cpu_budget=0.2))
+async def test_cpu_limit_throttles(hosts: ModuleHosts, tmp_path: Path) -> None:
+    running = await start_module(hosts, spec(tmp_path, "spin", cpu_limit=0.25, cpu_budget=0.2))
     began = time.perf_counter()
     await asyncio.wait_for(running.wait(), 10)
     wall = time.perf_counter() - began
     cpu = running.usage().cpu_seconds
     print(f"cpu limit 250m: {cpu:.3f}s of CPU over {wall:.3f}s ({cpu / wall:.2f} cores)")
-    assert cpu / wall < 0.4
+    assert cpu / wall < 0.45
 
 
-async def test_usage_reports_cpu_and_memory(engine: WasmEngine, tmp_path: Path) -> None:
-    running = await start_module(engine, spec(tmp_path, "scripted", "alloc", "4", "spin", "400"))
-    await asyncio.sleep(0.3)
+async def test_usage_reports_cpu_and_memory(hosts: ModuleHosts, tmp_path: Path) -> None:
+    running = await start_module(
+        hosts, spec(tmp_path, "scripted", "alloc", "4", "echo", "ready", "spin", "2000")
+    )
+    log = tmp_path / "scripted.log"
+    for _ in range(200):  # the module says when its memory is touched
+        if log.read_text().startswith("ready"):
+            break
+        await asyncio.sleep(0.01)
     usage = running.usage()
-    assert usage.cpu_seconds > 0.05
     assert usage.memory_bytes >= 4 << 20
     await running.stop(1)
 
 
-async def test_exit_status_out_of_wasi_range(engine: WasmEngine, tmp_path: Path) -> None:
-    running = await start_module(engine, spec(tmp_path, "scripted", "exit", "200"))
+async def test_exit_status_out_of_wasi_range(hosts: ModuleHosts, tmp_path: Path) -> None:
+    running = await start_module(hosts, spec(tmp_path, "scripted", "exit", "200"))
     status = await running.wait()
     assert status.exit_code == 1
     assert "outside WASI's 0..125" in status.message
 
 
-async def test_log_is_appended_not_truncated(engine: WasmEngine, tmp_path: Path) -> None:
+async def test_log_is_appended_not_truncated(hosts: ModuleHosts, tmp_path: Path) -> None:
     log = tmp_path / "scripted.log"
     log.write_text("earlier\n")
     running = await start_module(
-        engine, spec(tmp_path, "scripted", "echo", "out", "stderr", "err", "echo", "out2")
+        hosts, spec(tmp_path, "scripted", "echo", "out", "stderr", "err", "echo", "out2")
     )
     await running.wait()
     assert log.read_text() == "earlier\nout\nerr\nout2\n"
 
 
-async def test_log_throughput(engine: WasmEngine, tmp_path: Path) -> None:
+async def test_log_throughput(hosts: ModuleHosts, tmp_path: Path) -> None:
     """A module writing a lot: every byte reaches the log, in order."""
     words = ["echo", "x" * 1000] * 2000
-    running = await start_module(engine, spec(tmp_path, "scripted", *words))
+    running = await start_module(hosts, spec(tmp_path, "scripted", *words))
     began = time.perf_counter()
     await running.wait()
     elapsed = time.perf_counter() - began
@@ -139,10 +191,31 @@ async def test_log_throughput(engine: WasmEngine, tmp_path: Path) -> None:
     assert size == 2000 * 1001
 
 
-async def test_mount_missing_host_dir(engine: WasmEngine, tmp_path: Path) -> None:
+async def test_mount_missing_host_dir(hosts: ModuleHosts, tmp_path: Path) -> None:
     mount = VolumeMount(tmp_path / "nope", "/data")
     with pytest.raises(ContainerStartError, match="WASI can only preopen directories"):
-        await start_module(engine, spec(tmp_path, "hello", mounts=[mount]))
+        await start_module(hosts, spec(tmp_path, "hello", mounts=[mount]))
+
+
+async def test_not_a_module_fails_before_forking(hosts: ModuleHosts, tmp_path: Path) -> None:
+    with pytest.raises(ContainerStartError, match="not a wasm module"):
+        await start_module(hosts, spec(tmp_path, "notwasm"))
+    assert hosts.spawned == 0
+
+
+async def test_host_survives_its_zygote_and_is_adopted(hosts: ModuleHosts, tmp_path: Path) -> None:
+    """A new ModuleHosts (a restarted agent) adopts a host by its record, pid reuse-safe."""
+    running = await start_module(hosts, spec(tmp_path, "scripted", "sleep", "60000"))
+    record = running.run.host()
+    assert record is not None and record["start_ticks"] == process_start_ticks(running.pid)
+    running.detach()
+    await hosts.close()
+    again = ModuleHosts(tmp_path / "compiled")
+    adopted = again.adopt(running.run)
+    assert adopted is not None and adopted.pid == running.pid
+    await adopted.stop(1)
+    assert (await adopted.wait()).exit_code == 137
+    assert again.adopt(running.run) is None  # gone: never adopted twice
 
 
 async def test_compiled_module_cache(tmp_path: Path) -> None:
@@ -168,5 +241,3 @@ async def test_compiled_module_cache(tmp_path: Path) -> None:
     third = WasmEngine(cache)
     assert third.load(data).source == "compiled"
     assert WasmEngine(cache).load(data).source == "disk"
-    for eng in (first, second, third):
-        eng.close()

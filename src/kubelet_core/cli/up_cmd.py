@@ -125,6 +125,8 @@ async def _run_up(
                     "node_name": f"wasmlet-{name}",
                     "port": 0,
                     "data_dir": data_dir,
+                    # The control plane goes with `wasmlet up`: so do its pods.
+                    "keep_pods_on_exit": False,
                 }
             )
             agent = NodeAgent(provider, settings)

@@ -86,6 +86,13 @@ class NodeSettings(BaseSettings):
     pod_resync_period_seconds: float = Field(60.0, gt=0)
 
     drain_on_shutdown: bool = Field(False, description="evict pods when the agent stops")
+    keep_pods_on_exit: bool = Field(
+        True,
+        description=(
+            "leave containers running when the agent stops (kubelet's behaviour); a "
+            "restarted agent re-adopts them.  False stops them with the agent"
+        ),
+    )
     shutdown_grace_period_seconds: float = Field(30.0, ge=0)
 
     client_ca_file: Path | None = Field(
@@ -110,6 +117,28 @@ class NodeSettings(BaseSettings):
         return value
 
     container_log_max_files: int = Field(5, ge=1)
+
+    #: Limits every pod container gets from the node (docs/security.md).
+    pod_default_memory_limit: str = Field(
+        "512Mi", description="memory limit of a container that sets none ('0': unbounded)"
+    )
+    pod_max_open_files: int = Field(1024, ge=16, description="open files per container")
+
+    @field_validator("pod_default_memory_limit")
+    @classmethod
+    def _check_memory_limit(cls, value: str) -> str:
+        from kubelet_core.quantity import quantity_bytes
+
+        if quantity_bytes(value) < 0:  # raises ValueError for a non-quantity
+            raise ValueError(f"pod default memory limit {value!r} must not be negative")
+        return value
+
+    @property
+    def default_memory_limit_bytes(self) -> int | None:
+        from kubelet_core.quantity import quantity_bytes
+
+        limit = quantity_bytes(self.pod_default_memory_limit)
+        return limit or None
 
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

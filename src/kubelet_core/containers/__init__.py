@@ -14,6 +14,7 @@ from kubelet_core.containers.runtime import (
     ExitStatus,
     ImageRef,
     PullPolicy,
+    RecoveredContainer,
     RunningContainer,
     VolumeMount,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "ImageRef",
     "LifecycleTimings",
     "PullPolicy",
+    "RecoveredContainer",
     "RunningContainer",
     "VolumeMount",
 ]

@@ -170,9 +170,13 @@ class PodRunner:
             ContainerRecord(c["name"], str(c.get("image", "")), False, waiting(first))
             for c in spec.get("containers") or []
         ]
-        # A pod re-created after an agent restart continues after the runs on disk.
+        # A pod re-created after an agent restart continues after the runs on disk;
+        # a runtime whose containers outlive the agent is asked for the last one first.
+        self._recover: dict[str, int] = {}
         for record in (*self.init_records, *self.app_records):
             record.restart_count = logs.next_restart(pod, record.name)
+            if record.restart_count and runtime.survives_agent_restart:
+                self._recover[record.name] = record.restart_count - 1
         self._runs: dict[str, ContainerRun] = {}
         self._started_events: dict[str, asyncio.Event] = {}
         self._sidecars: list[asyncio.Task[None]] = []
@@ -408,6 +412,9 @@ class PodRunner:
         was never created: like kubelet, it waits in that state and is retried
         (from the pull on) with back-off, without a restart being counted.
         """
+        recovered = await self._recover_run(record)
+        if recovered is not None:
+            return recovered
         backoff = Backoff(self.timings.config_retry)
         while True:
             image = await pull_with_backoff(
@@ -427,6 +434,41 @@ class PodRunner:
                 self.event("Warning", "Failed", f"Error: {exc.message}")
                 self.notify()
                 await asyncio.sleep(backoff.next_delay())
+
+    async def _recover_run(self, record: ContainerRecord) -> tuple[ExitStatus, float] | None:
+        """The run of ``record`` from before an agent restart, adopted (or how it ended).
+
+        A container that still runs is waited on, not started again (no Created or
+        Started event: nothing was created); one that ended while the agent was
+        away is reported terminated as it ended, and the caller's restart policy
+        decides -- under ``restartPolicy: Never`` it is never run twice.
+        """
+        restart = self._recover.pop(record.name, None)
+        if restart is None:
+            return None
+        try:
+            found = await self.runtime.recover_container(self.pod, record.name, restart)
+        except Exception as exc:
+            self._log.warning("cannot recover container", container=record.name, error=repr(exc))
+            return None
+        if found is None:
+            return None
+        record.restart_count = restart
+        record.container_id = f"{self.id_scheme}://{self.uid}/{record.name}/{restart}"
+        if found.image is not None:
+            record.image_ref = found.image
+        if found.running is not None:
+            log_path = self.logs.path(self.pod, record.name, restart)
+            run = self._begin_run(
+                record, restart, log_path, found.running, found.started_at, announce=False
+            )
+            status = await asyncio.shield(run.wait_task)
+            self._finish_run(run, status)
+            return status, asyncio.get_running_loop().time() - run.started_loop
+        status = found.exit or ExitStatus(137, "ContainerStatusUnknown", "")
+        record.set_terminated(status, found.started_at, found.finished_at or rfc3339())
+        self.notify()
+        return status, 0.0
 
     async def _prepare(
         self, record: ContainerRecord, container: KubeObject, image: ImageRef
@@ -515,6 +557,8 @@ class PodRunner:
         log_path: Path,
         running: RunningContainer,
         started_at: str,
+        *,
+        announce: bool = True,
     ) -> ContainerRun:
         run = ContainerRun(
             record=record,
@@ -528,7 +572,8 @@ class PodRunner:
         self._runs[record.name] = run
         self._started(record).set()
         record.set_running(started_at)
-        self.event("Normal", "Started", f"Started container {record.name}")
+        if announce:
+            self.event("Normal", "Started", f"Started container {record.name}")
         self.notify()
         return run
 
@@ -659,6 +704,22 @@ class PodRunner:
             status["reason"] = self._pod_reason
             status["message"] = self._pod_message or ""
         return status
+
+    async def detach(self) -> None:
+        """Let go of the pod without stopping it (agent shutdown; its containers run on).
+
+        Nothing more is reported, pulled, started or restarted; the containers
+        are left to the runtime, whose next agent re-adopts them.
+        """
+        self.mute()
+        self._stopping = True
+        self.volumes.stop_sync()
+        self._deadline.cancel()
+        tasks = [t for t in (self._task, *self._side_tasks) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
 
     def mute(self) -> None:
         """Report nothing more (agent shutdown: the pods live on in the cluster)."""

@@ -52,10 +52,12 @@ from kubelet_core.containers.backoff import LifecycleTimings
 from kubelet_core.containers.lifecycle import PodRunner
 from kubelet_core.containers.logs import LogStore, runs_on_disk, stream_log
 from kubelet_core.containers.runtime import ContainerRuntime
+from kubelet_core.containers.safepath import resolve_beneath
 from kubelet_core.containers.stats import collect_pod_stats
 from kubelet_core.containers.volumes import PodVolumes, remove_stale
 from kubelet_core.provider.base import KubeObject, LogOptions, PodKey, Provider, ProviderContext
 from kubelet_core.provider.errors import NotFound
+from kubelet_core.provider.names import InvalidName
 from kubelet_core.provider.stats import PodStats
 from kubelet_core.volumes.host import make_volume_host
 from kubelet_core.volumes.sources import VolumeHost
@@ -122,26 +124,51 @@ class ContainerProvider(Provider, ContainerRuntime):
         """Volume directories a crashed agent left: secret-bearing ones always go (they are
         rewritten when the pod is created again); others unless the API still has the pod."""
         roots = [context.data_dir / "volumes"]
-        if host.secret_root is not None:
+        if host.secret_root is not None and not self.survives_agent_restart:
             remove_stale([host.secret_root], None)
         keep: set[str] | None = None
+        volume_names: dict[str, set[str]] = {}
         if context.api is not None:
             try:
                 selector = {"fieldSelector": f"spec.nodeName={context.node_name}"}
                 listed = await context.api.request("GET", "/api/v1/pods", params=selector)
-                keep = {
-                    str((pod.get("metadata") or {}).get("uid")) for pod in listed.get("items") or []
+                items = listed.get("items") or []
+                keep = {str((pod.get("metadata") or {}).get("uid")) for pod in items}
+                volume_names = {
+                    str((pod.get("metadata") or {}).get("uid")): {
+                        str(v.get("name")) for v in (pod.get("spec") or {}).get("volumes") or []
+                    }
+                    for pod in items
                 }
             except Exception as exc:
                 log.warning("cannot list pods; keeping old volume directories", error=str(exc))
                 return
+        if keep is not None:  # containers of pods deleted while the agent was away
+            try:
+                await self.discard_containers(keep)
+            except Exception as exc:
+                log.warning("cannot discard containers of deleted pods", error=repr(exc))
+        if host.secret_root is not None and self.survives_agent_restart and keep is not None:
+            remove_stale([host.secret_root], keep)
         removed = remove_stale(roots, keep)
         if keep is not None:  # logs of pods deleted while the agent was away (never guessed)
             remove_stale([context.data_dir / "pods"], keep)
-        for root in roots:  # content volumes of kept pods are rewritten on create
+        # Content volumes of kept pods are rewritten on create.  Where containers
+        # survive the agent they still use the directories of the pod's volumes: the
+        # rewrite then updates those in place (the ``..data`` swap), as a live update
+        # would; anything else goes.
+        for root in roots:
             for pod_dir in root.iterdir() if root.is_dir() else ():
+                wanted = set()
+                if self.survives_agent_restart and keep is not None:
+                    wanted = volume_names.get(pod_dir.name.rsplit("_", 1)[-1], set())
                 for kind in ("configmap", "secret", "downward-api", "projected"):
-                    shutil.rmtree(pod_dir / kind, ignore_errors=True)
+                    if not wanted:
+                        shutil.rmtree(pod_dir / kind, ignore_errors=True)
+                        continue
+                    for volume in (pod_dir / kind).iterdir() if (pod_dir / kind).is_dir() else ():
+                        if volume.name not in wanted:
+                            shutil.rmtree(volume, ignore_errors=True)
         if removed:
             log.info("removed stale pod volume directories", count=len(removed))
 
@@ -210,38 +237,58 @@ class ContainerProvider(Provider, ContainerRuntime):
             yield chunk
 
     def _log_on_disk(self, namespace: str, pod_name: str, container: str, previous: bool) -> Path:
-        pod_dir = LogStore(self._require_context().data_dir / "pods").find_pod_dir(
-            namespace, pod_name
-        )
-        if pod_dir is None:
+        """The log file of a pod this agent does not run, found on disk by name.
+
+        The names come from a request: each is checked as Kubernetes validates
+        it (an invalid one names no pod: NotFound), and the file found must
+        resolve beneath the logs directory (no symlink leads out of it).
+        """
+        store = LogStore(self._require_context().data_dir / "pods")
+        try:
+            pod_dir = store.find_pod_dir(namespace, pod_name)
+            container_dir = None if pod_dir is None else store.container_dir(pod_dir, container)
+        except InvalidName as error:
+            raise NotFound(error.message) from None
+        if pod_dir is None or container_dir is None:
             raise NotFound(f'pods "{pod_name}" not found')
-        runs = runs_on_disk(pod_dir / container)
+        runs = runs_on_disk(container_dir)
         if not runs:
             raise NotFound(f"container {container} is not valid for pod {pod_name}")
-        if previous:
-            if len(runs) < 2:
-                raise NotFound(
-                    f'previous terminated container "{container}" in pod "{pod_name}" not found'
-                )
-            return pod_dir / container / f"{runs[-2]}.log"
-        return pod_dir / container / f"{runs[-1]}.log"
+        if previous and len(runs) < 2:
+            raise NotFound(
+                f'previous terminated container "{container}" in pod "{pod_name}" not found'
+            )
+        path = container_dir / f"{runs[-2] if previous else runs[-1]}.log"
+        try:
+            return resolve_beneath(store.root, path)
+        except OSError:
+            raise NotFound(f"container {container} is not valid for pod {pod_name}") from None
 
     async def pod_stats(self) -> list[PodStats]:
         """CPU and memory of the running containers (the ``StatsProvider`` ability)."""
         return collect_pod_stats(self._runners.values())
 
     async def shutdown(self) -> None:
-        """Stop every container, quietly: no status or event says the pods ended.
+        """Stop every container -- or, where containers outlive the agent and
+        ``context.keep_pods_on_exit`` is set, leave them running -- quietly: no
+        status or event says the pods ended.
 
         The agent is going away, not the pods; their files stay for a restarted
-        agent (which cleans up what the API no longer has).
+        agent (which re-adopts surviving containers and cleans up what the API
+        no longer has).
         """
         runners = list(self._runners.values())
         self._runners.clear()
         for runner in runners:
             runner.mute()
+        context: ProviderContext | None = self.__dict__.get("context")
+        detach = self.survives_agent_restart and context is not None and context.keep_pods_on_exit
         results = await asyncio.gather(
-            *(r.terminate(self.shutdown_grace_seconds) for r in runners), return_exceptions=True
+            *(
+                r.detach() if detach else r.terminate(self.shutdown_grace_seconds)
+                for r in runners
+            ),
+            return_exceptions=True,
         )
         for runner, result in zip(runners, results, strict=True):
             if isinstance(result, BaseException):

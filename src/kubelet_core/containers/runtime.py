@@ -22,7 +22,7 @@ import abc
 import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from kubelet_core.provider.base import KubeObject
 
@@ -118,8 +118,33 @@ class RunningContainer(abc.ABC):
         return ContainerUsage()
 
 
+@dataclasses.dataclass(frozen=True)
+class RecoveredContainer:
+    """A run found again after an agent restart (see ``ContainerRuntime.recover_container``).
+
+    Exactly one of ``running`` (it still runs: the lifecycle waits on it as on a
+    container it started) and ``exit`` (it ended while the agent was away, or
+    its state is lost) is set.
+    """
+
+    started_at: str  # RFC 3339, when the run started
+    running: RunningContainer | None = None
+    exit: ExitStatus | None = None
+    finished_at: str = ""  # RFC 3339, when it ended (with ``exit``)
+    image: ImageRef | None = None  # the image it runs, when the runtime knows it
+
+
 class ContainerRuntime(abc.ABC):
-    """What a container-running provider implements (see module docstring)."""
+    """What a container-running provider implements (see module docstring).
+
+    Two optional abilities let containers outlive the agent, as a container
+    runtime's do under kubelet: a runtime whose containers keep running when
+    the agent stops sets :attr:`survives_agent_restart` and implements
+    :meth:`recover_container` and :meth:`discard_containers`.
+    """
+
+    #: Containers keep running when the agent stops; a restarted agent re-adopts them.
+    survives_agent_restart: ClassVar[bool] = False
 
     @abc.abstractmethod
     async def pull_image(
@@ -134,3 +159,23 @@ class ContainerRuntime(abc.ABC):
     @abc.abstractmethod
     async def start_container(self, launch: ContainerLaunch) -> RunningContainer:
         """Start the container; raise ``ContainerStartError`` if it cannot start."""
+
+    async def recover_container(
+        self, pod: KubeObject, name: str, restart: int
+    ) -> RecoveredContainer | None:
+        """Run ``restart`` of container ``name`` from before an agent restart, or None.
+
+        Called once per container when a pod is created on the node while its
+        runs are already on disk (the agent restarted): a container that still
+        runs is adopted instead of started again, one that ended meanwhile is
+        reported with how it ended, and its restart policy decides what is next.
+        A run the runtime has no record of returns None (it is started anew).
+        """
+        return None
+
+    async def discard_containers(self, keep_pod_uids: set[str]) -> None:
+        """Stop and forget every surviving container of pods not in ``keep_pod_uids``.
+
+        Called once at start, after listing the node's pods: containers of pods
+        deleted while the agent was away must not run on.
+        """

@@ -169,6 +169,14 @@ class ProviderContext:
     #: Host directories ``hostPath`` volumes may use (``settings.allowed_host_paths``);
     #: empty: no hostPath volume at all.
     allowed_host_paths: tuple[str, ...] = ()
+    #: Memory limit (bytes) of a container that sets no ``limits.memory``
+    #: (``settings.pod_default_memory_limit``); None: unbounded.
+    default_memory_limit: int | None = None
+    #: Open files one container may hold (``settings.pod_max_open_files``).
+    max_open_files: int | None = None
+    #: Leave containers running when the agent stops, for the next agent to
+    #: re-adopt (``settings.keep_pods_on_exit``, kubelet's behaviour); False stops them.
+    keep_pods_on_exit: bool = False
 
 
 class Provider(abc.ABC):

@@ -88,6 +88,7 @@ class ClusterHarness:
             "node_ip": "127.0.0.1",
             "port": 0,
             "data_dir": self.data_dir,
+            "keep_pods_on_exit": False,  # a test's pods end with its agent
         }
         values.update(overrides)
         return NodeSettings(**values)

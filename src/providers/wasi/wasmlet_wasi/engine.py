@@ -1,23 +1,22 @@
-"""The one wasmtime engine of a provider: epoch ticker, WASI linker, module loading.
+"""The one wasmtime engine of a provider's zygote: configuration, WASI linker, module loading.
 
-One ``Engine`` serves every pod: compiled modules are shared between stores
-of the same engine, and epoch interruption is an engine-wide clock.
+The engine lives in the zygote (:mod:`wasmlet_wasi.zygote`), and every module
+host is forked from it: compiled code, the linker and ``InstancePre`` objects
+are shared copy-on-write by every pod of a module.
 
-Epoch semantics.  The engine is built with ``epoch_interruption``; a ticker
-thread increments the epoch every :data:`TICK` (10 ms).  Each store arms a
-deadline a few ticks ahead and installs a deadline *callback* (see
-:mod:`wasmlet_wasi.runtime`); wasm checks the epoch at function entries and
-loop back-edges, so the callback runs on the module's own thread at most a
-tick or so after the deadline while the module executes wasm, and never while
-it is blocked in a WASI call or idle.  To stop a module promptly, the epoch is
-bumped several ticks at once (:meth:`WasmEngine.kick`); every running store
-then reaches its deadline, the stopping one traps, the others re-arm.  The
-ticker runs only while some module runs.
+Configuration.  ``epoch_interruption`` lets a host with a CPU limit or budget
+check its clock from the epoch-deadline callback (:mod:`wasmlet_wasi.guest`).
+Linear memories are not given wasmtime's default multi-GiB virtual
+reservation: each module host runs under ``RLIMIT_AS`` (its memory limit plus
+an allowance for the runtime), which a 4 GiB reservation per memory would
+exceed at once; memories reserve :data:`GROWTH_RESERVATION` ahead and move
+when they grow past it, with explicit bounds checks.  The settings are part
+of :attr:`WasmEngine.fingerprint`, so serialized modules of another
+configuration are never loaded.
 
-Loading: a module is compiled once per process (kept in memory, keyed by the
+Loading: a module is compiled once per zygote (kept in memory, keyed by the
 SHA-256 of its bytes) and serialized to :class:`~wasmlet_wasi.cache.CompiledModuleCache`
 under the data dir, so a restarted agent loads it in about a millisecond.
-Loading holds a lock: fifty pods of one module compile it once.
 """
 
 from __future__ import annotations
@@ -34,9 +33,10 @@ import wasmtime
 
 from kubelet_core.provider.errors import ContainerStartError
 
-TICK = 0.010
-#: Epoch ticks a stop adds at once: more than any store's deadline delta.
-KICK_TICKS = 8
+#: Address space a linear memory reserves ahead of its size (it moves when it outgrows it).
+GROWTH_RESERVATION = 1 << 20
+#: Guard region after a linear memory.
+GUARD_SIZE = 64 << 10
 WASI_MODULES = {"wasi_snapshot_preview1"}
 WASM_MAGIC = b"\0asm"
 
@@ -58,66 +58,54 @@ class LoadedModule:
 
 
 class WasmEngine:
-    """Engine + linker + ticker + compiled-module caches (memory and disk)."""
+    """Engine + linker + compiled-module caches (memory and disk)."""
 
     def __init__(self, cache_dir: Path | None = None, *, memory_cache_size: int = 64) -> None:
         config = wasmtime.Config()
         config.epoch_interruption = True
+        config.memory_reservation = 0
+        config.memory_guard_size = GUARD_SIZE
+        config.memory_reservation_for_growth = GROWTH_RESERVATION
+        config.parallel_compilation = False  # the zygote stays single-threaded, so fork is safe
         self.engine = wasmtime.Engine(config)
         self.linker = wasmtime.Linker(self.engine)
         self.linker.define_wasi()
         self.version = wasmtime_version()
-        self.fingerprint = f"wasmtime={self.version};epoch_interruption=1;wasi=preview1"
+        self.fingerprint = (
+            f"wasmtime={self.version};epoch_interruption=1;wasi=preview1;"
+            f"reservation=0;guard={GUARD_SIZE};growth={GROWTH_RESERVATION}"
+        )
         from wasmlet_wasi.cache import CompiledModuleCache
 
         self.disk_cache = CompiledModuleCache(cache_dir, self.fingerprint) if cache_dir else None
         self._memory: collections.OrderedDict[str, LoadedModule] = collections.OrderedDict()
         self._memory_size = memory_cache_size
         self._load_lock = threading.Lock()
-        self._ticker_lock = threading.Lock()
-        self._running = 0
-        self._wake = threading.Condition(self._ticker_lock)
-        self._ticker: threading.Thread | None = None
-        self._closed = False
-
-    # -- epoch clock -----------------------------------------------------------------
-
-    def acquire_ticker(self) -> None:
-        """A module starts running: make sure the epoch ticks."""
-        with self._ticker_lock:
-            self._running += 1
-            if self._ticker is None or not self._ticker.is_alive():
-                self._ticker = threading.Thread(
-                    target=self._tick, name="wasi-epoch-ticker", daemon=True
-                )
-                self._ticker.start()
-            self._wake.notify_all()
-
-    def release_ticker(self) -> None:
-        with self._ticker_lock:
-            self._running -= 1
-
-    def _tick(self) -> None:
-        while True:
-            with self._ticker_lock:
-                while self._running <= 0 and not self._closed:
-                    self._wake.wait()
-                if self._closed:
-                    return
-            time.sleep(TICK)
-            self.engine.increment_epoch()
-
-    def kick(self) -> None:
-        """Bring every running store to its deadline now (used by stop)."""
-        for _ in range(KICK_TICKS):
-            self.engine.increment_epoch()
-
-    def close(self) -> None:
-        with self._ticker_lock:
-            self._closed = True
-            self._wake.notify_all()
+        self._digests: dict[tuple[str, int, int, int], str] = {}
 
     # -- modules -------------------------------------------------------------------
+
+    def load_file(self, path: Path) -> LoadedModule:
+        """:meth:`load` for a module file; a file seen before is neither re-read nor re-hashed.
+
+        Store files are content-addressed and never rewritten in place, so the
+        file's identity (inode, size, mtime) stands for its digest.
+        """
+        try:
+            info = path.stat()
+            key = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+            digest = self._digests.get(key)
+            if digest is not None:
+                loaded = self._memory.get(digest)
+                if loaded is not None:
+                    self._memory.move_to_end(digest)
+                    return dataclasses.replace(loaded, source="memory", seconds=0.0)
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ContainerStartError(f"cannot read module {path}: {exc.strerror or exc}") from None
+        loaded = self.load(data)
+        self._digests[key] = loaded.digest
+        return loaded
 
     def load(self, data: bytes) -> LoadedModule:
         """Compile (or fetch from a cache) the module in ``data``; raise ContainerStartError."""
@@ -142,7 +130,7 @@ class WasmEngine:
                 try:
                     module = wasmtime.Module(self.engine, data)
                 except wasmtime.WasmtimeError as exc:
-                    raise ContainerStartError(f"invalid wasm module: {_first_line(exc)}") from None
+                    raise ContainerStartError(f"invalid wasm module: {first_line(exc)}") from None
                 if self.disk_cache is not None:
                     self.disk_cache.save(digest, module)
             check_runnable(module)
@@ -172,7 +160,7 @@ def check_runnable(module: wasmtime.Module) -> None:
         )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     if "Caused by:" in text:
         text = text.split("Caused by:", 1)[1].strip()

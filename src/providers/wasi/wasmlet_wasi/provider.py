@@ -10,15 +10,24 @@ modules through the shared :class:`ModuleStore` and starts them with
 * Images: wasm-to-oci references pulled per ``imagePullPolicy``; the pod's
   ``imagePullSecrets`` are read from the API (when the agent gives us a
   client) only when the registry may actually be contacted.
-* Containers: argv per :func:`~wasmlet_wasi.runtime.guest_argv`, env,
-  volume mounts as preopened directories (``readOnly`` honoured),
-  stdout+stderr into the run's log file, ``limits.memory`` / ``limits.cpu``
-  and the ``activeDeadlineSeconds`` CPU budget enforced in the store.
+* Containers: each in a module host process of its own, forked by the
+  provider's zygote (:mod:`wasmlet_wasi.zygote`) and confined by the kernel
+  (:mod:`wasmlet_wasi.sandbox`, docs/security.md); argv per
+  :func:`~wasmlet_wasi.runtime.guest_argv`, env, volume mounts as preopened
+  directories (``readOnly`` honoured), stdout+stderr into the run's log file,
+  ``limits.memory`` (the node's ``pod_default_memory_limit`` when unset),
+  ``limits.cpu`` and the ``activeDeadlineSeconds`` CPU budget.
+* Hosts outlive the agent: a restarted agent re-adopts running containers
+  (:meth:`WasiProvider.recover_container`) and kills those of pods deleted
+  meanwhile (:meth:`WasiProvider.discard_containers`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,10 +36,12 @@ import structlog
 
 from kubelet_core.containers import (
     ContainerLaunch,
+    ExitStatus,
     ContainerProvider,
     ImageRef,
     LifecycleTimings,
     PullPolicy,
+    RecoveredContainer,
     RunningContainer,
 )
 from kubelet_core.modules import (
@@ -42,8 +53,9 @@ from kubelet_core.provider.base import KubeObject, NodeProfile, ProviderContext
 from kubelet_core.provider.errors import ContainerStartError, ImagePullError
 from kubelet_core.quantity import quantity_bytes as memory_bytes
 from kubelet_core.quantity import quantity_cores as cpu_cores
-from wasmlet_wasi.engine import WasmEngine, wasmtime_version
-from wasmlet_wasi.runtime import ModuleSpec, WasiContainer, guest_argv, start_module
+from wasmlet_wasi.engine import wasmtime_version
+from wasmlet_wasi.runs import RunDir, pod_uids, remove_pod, runs_of_pod
+from wasmlet_wasi.runtime import ModuleHosts, ModuleSpec, WasiContainer, guest_argv
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +68,7 @@ class WasiProvider(ContainerProvider):
 
     name: ClassVar[str] = "wasi"
     container_id_scheme: ClassVar[str] = "wasi"
+    survives_agent_restart: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -70,8 +83,8 @@ class WasiProvider(ContainerProvider):
         #: each pull that downloaded something (modules of running containers stay).
         self.module_budget_bytes = module_budget_bytes
         self.modules: ModuleStore | None = None
-        self.engine: WasmEngine | None = None
-        self.running: set[WasiContainer] = set()
+        self.hosts: ModuleHosts | None = None
+        self.running: dict[WasiContainer, str] = {}  # running host -> module digest
 
     def node_profile(self) -> NodeProfile:
         return NodeProfile.for_wasm_arch(ARCH, runtime_version=f"wasmtime://{wasmtime_version()}")
@@ -83,18 +96,32 @@ class WasiProvider(ContainerProvider):
         }
 
     async def start(self, context: ProviderContext) -> None:
-        await super().start(context)
+        self.context = context
         insecure = (*self._insecure, *context.insecure_registries)
         self.modules = ModuleStore(context.modules_dir, insecure_registries=insecure)
-        cache_dir = context.data_dir / "wasi" / "compiled"
-        self.engine = await asyncio.to_thread(WasmEngine, cache_dir)
+        self.hosts = ModuleHosts(context.data_dir / "wasi" / "compiled")
+        await self.hosts.start()
+        await super().start(context)
+
+    @property
+    def runs_root(self) -> Path:
+        return self.context.data_dir / "wasi" / "runs"
 
     async def shutdown(self) -> None:
         await super().shutdown()
-        if self.engine is not None:
-            self.engine.close()
+        for container in list(self.running):
+            container.detach()  # still running only if keep_pods_on_exit left it so
+        self.running.clear()
+        if self.hosts is not None:
+            await self.hosts.close()
         if self.modules is not None:
             await self.modules.aclose()
+
+    async def delete_pod(self, pod: KubeObject, grace_period_seconds: float) -> None:
+        await super().delete_pod(pod, grace_period_seconds)
+        uid = str((pod.get("metadata") or {}).get("uid") or "")
+        if uid:  # a pod deleted before this agent re-adopted it may still have hosts
+            await asyncio.to_thread(_kill_and_forget, self.runs_root, uid)
 
     # -- ContainerRuntime ----------------------------------------------------------
 
@@ -118,19 +145,23 @@ class WasiProvider(ContainerProvider):
         downloaded = modules.stats.bytes_downloaded
         stored = await modules.pull(image, policy, credentials)
         if self.module_budget_bytes is not None and modules.stats.bytes_downloaded > downloaded:
-            keep = {c.loaded.digest for c in self.running} | {stored.digest}
+            keep = set(self.running.values()) | {stored.digest}
             await modules.gc(self.module_budget_bytes, keep=keep)
         return ImageRef(reference=image, image_id=stored.image_id, local_path=stored.path)
 
     async def start_container(self, launch: ContainerLaunch) -> RunningContainer:
-        if self.engine is None:
+        if self.hosts is None:
             raise RuntimeError("WasiProvider.start() has not been called")
+        stored = self._modules().get(launch.image.reference)
         path = launch.image.local_path
         if path is None:
-            stored = self._modules().get(launch.image.reference)
             if stored is None:
                 raise ContainerStartError(f"module {launch.image.reference} is not in the store")
             path = stored.path
+        memory_limit = _limit(launch.limits, "memory", memory_bytes)
+        if memory_limit is None:
+            memory_limit = self.context.default_memory_limit
+        run = RunDir.of(self.runs_root, launch.pod_uid, launch.name, launch.restart_count)
         spec = ModuleSpec(
             name=launch.name,
             module_path=path,
@@ -138,16 +169,58 @@ class WasiProvider(ContainerProvider):
             env=list(launch.env),
             mounts=list(launch.mounts),
             log_path=launch.log_path,
-            memory_limit=_limit(launch.limits, "memory", memory_bytes),
+            run_dir=run.path,
+            memory_limit=memory_limit,
             cpu_limit=_limit(launch.limits, "cpu", cpu_cores),
             cpu_budget=launch.deadline_seconds,
             working_dir=launch.working_dir,
             log_policy=self.context.log_policy,
+            open_files=self.context.max_open_files,
         )
-        container = await start_module(self.engine, spec)
-        self.running.add(container)
-        asyncio.get_running_loop().create_task(self._forget(container))
+        container = await self.hosts.spawn(spec)
+        self._track(container, stored.digest if stored is not None else "")
         return container
+
+    async def recover_container(
+        self, pod: KubeObject, name: str, restart: int
+    ) -> RecoveredContainer | None:
+        uid = str((pod.get("metadata") or {}).get("uid") or "")
+        run = RunDir.of(self.runs_root, uid, name, restart)
+        host = run.host()
+        if self.hosts is None or host is None:
+            return None
+        started_at = str(host.get("started_at") or "")
+        ended = run.exit()
+        if ended is not None:
+            return RecoveredContainer(started_at=started_at, exit=ended[0], finished_at=ended[1])
+        container = self.hosts.adopt(run)
+        ended = run.exit() if container is None else None
+        if ended is not None:  # it ended just now
+            return RecoveredContainer(started_at=started_at, exit=ended[0], finished_at=ended[1])
+        if container is None:
+            return RecoveredContainer(
+                started_at=started_at,
+                exit=ExitStatus(
+                    137,
+                    "ContainerStatusUnknown",
+                    "The container could not be located when the agent restarted: its module "
+                    "host ended while the agent was away and left no exit status",
+                ),
+            )
+        image = None
+        stored = self._modules().get(str(_container(pod, name).get("image") or ""))
+        if stored is not None:
+            image = ImageRef(str(_container(pod, name).get("image")), stored.image_id, stored.path)
+        self._track(container, stored.digest if stored is not None else "")
+        log.info("re-adopted a running container", pod=uid, container=name, pid=container.pid)
+        return RecoveredContainer(started_at=started_at, running=container, image=image)
+
+    async def discard_containers(self, keep_pod_uids: set[str]) -> None:
+        gone = [uid for uid in pod_uids(self.runs_root) if uid not in keep_pod_uids]
+        for uid in gone:
+            await asyncio.to_thread(_kill_and_forget, self.runs_root, uid)
+        if gone:
+            log.info("stopped the containers of pods deleted while the agent was away", pods=len(gone))
 
     # -- helpers -------------------------------------------------------------------
 
@@ -156,9 +229,13 @@ class WasiProvider(ContainerProvider):
             raise RuntimeError("WasiProvider.start() has not been called")
         return self.modules
 
+    def _track(self, container: WasiContainer, digest: str) -> None:
+        self.running[container] = digest
+        asyncio.get_running_loop().create_task(self._forget(container))
+
     async def _forget(self, container: WasiContainer) -> None:
         await container.wait()
-        self.running.discard(container)
+        self.running.pop(container, None)
 
     async def _read_secrets(self, pod: KubeObject, refs: Sequence[KubeObject]) -> list[KubeObject]:
         """Secret objects for ``refs`` (``{"name": ...}``); unreadable ones are skipped."""
@@ -180,6 +257,38 @@ class WasiProvider(ContainerProvider):
             if isinstance(secret, dict):
                 secrets.append(secret)
         return secrets
+
+
+def _container(pod: KubeObject, name: str) -> KubeObject:
+    spec = pod.get("spec") or {}
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        if container.get("name") == name:
+            return dict(container)
+    return {}
+
+
+def _kill_and_forget(root: Path, pod_uid: str) -> None:
+    """SIGKILL every live host of the pod (checked by pid and start time), drop its records."""
+    from wasmlet_wasi.runs import process_start_ticks
+
+    for run in runs_of_pod(root, pod_uid):
+        host = run.host()
+        if not host or "pid" not in host or run.exit() is not None:
+            continue
+        pid = int(host["pid"])
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            continue
+        try:
+            if process_start_ticks(pid) == host.get("start_ticks"):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(pidfd)
+    remove_pod(root, pod_uid)
 
 
 def _limit(limits: Mapping[str, str], key: str, parse: Any) -> Any:

@@ -1,44 +1,23 @@
-"""Running one WASI module as a container: a store, a thread, limits, stop, exit status.
+"""The agent's side of the module hosts: spawn, wait, stop, usage, adopt after a restart.
 
-``start_module`` prepares everything that can fail before the module runs
-(load, checks, store, WASI context, instantiation) in a worker thread and
-raises :class:`ContainerStartError` with a clear message if any step fails;
-then it starts a **dedicated thread** for ``_start``.  A dedicated thread per
-module (not a bounded pool) because modules are long-running and may sit in
-a blocking WASI call (``poll_oneoff`` sleeps): a pool would let sleepers
-starve the rest.  wasmtime releases the GIL while wasm runs, so the event
-loop is never blocked; the thread reports back with ``call_soon_threadsafe``.
+Every container runs in a module host process of its own (forked by the
+zygote, :mod:`wasmlet_wasi.zygote`; what happens inside is
+:mod:`wasmlet_wasi.guest`).  The agent holds, per container, a **pidfd** of
+its host and nothing else:
 
-Limits and control all hang on the store's epoch-deadline callback (see
-:mod:`wasmlet_wasi.engine` for the clock), which runs on the module's thread:
-
-* **stop**: ``stop()`` sets a flag and kicks the epoch; the callback returns
-  an error, so ``_start`` unwinds with a trap at once (measured well under
-  1 ms for a spinning module).  A module blocked in a WASI call stops when
-  the call returns.  WASI preview 1 has no signals, so there is no graceful
-  SIGTERM phase: the stop is immediate, reported as exit code 137 (like
-  SIGKILL).  If the module is still blocked when the grace period ends, the
-  container is reported terminated anyway and the thread is abandoned; it
-  ends, and frees the store, as soon as its WASI call returns.
-* **CPU budget** (``launch.deadline_seconds``): the callback compares the
-  thread's CPU time with the budget; past it the module is stopped with
-  reason ``DeadlineExceeded``.  Time blocked in WASI calls is not CPU time.
-* **CPU throttle** (``limits.cpu`` below one core): CFS-like, per 100 ms
-  period the module may use ``cpu * 100 ms`` of CPU; once it has, the
-  callback sleeps (GIL released) until the CPU used over the period plus the
-  sleep equals the limit.  The callback then runs every tick, so the
-  granularity is 10 ms; the average share converges on the limit.
-* **memory** (``limits.memory``): ``Store.set_limits`` caps linear memory.
-  A module whose initial memory exceeds it fails to start (reason
-  ``OOMKilled``); past that, ``memory.grow`` returns -1, which a module sees
-  as malloc failing.  wasmtime-py cannot tell us that a grow was refused, so a
-  module that then ends abnormally (non-zero exit or trap) with its memory
-  within max(1 MiB, limit/8) of the cap is reported as ``OOMKilled``.
-
-Exit statuses: ``_start`` returning is 0; ``proc_exit(n)`` is n (wasmtime
-only accepts 0..125); an exit status >= 126 makes wasmtime raise a plain
-error, reported as exit code 1 with that explanation; a trap is exit code 1,
-reason ``Error``, with the trap's message.
+* waiting: the pidfd becomes readable when the host ends; the exit status is
+  the host's ``exit.json`` (written by the host, or by the zygote for a host
+  that died by a signal), see :mod:`wasmlet_wasi.runs`;
+* stopping: WASI preview 1 has no signals, so there is no graceful phase: a
+  stop is a SIGKILL through the pidfd, immediate whatever the module is doing
+  (spinning, or blocked in a WASI call), and everything the host held --
+  memory, descriptors, its thread -- is the kernel's to free at once.  It is
+  reported as exit code 137, like any SIGKILLed container;
+* usage: ``/proc/<pid>/stat`` and ``statm`` (CPU seconds, private resident
+  memory);
+* adoption: hosts keep running when the agent stops or dies; a restarted
+  agent finds them from the run records (pid plus process start time, so a
+  recycled pid is never adopted) and waits on them as on its own.
 
 Guest arguments: see :func:`guest_argv`.  Working directory: WASI preview 1
 has no working directory (wasi-libc resolves relative paths against ``/``
@@ -49,42 +28,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
-import threading
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import wasmtime
-from wasmtime import _ffi as ffi
+import structlog
 
-from kubelet_core.containers.runtime import (
-    ContainerUsage,
-    ExitStatus,
-    RunningContainer,
-    VolumeMount,
-)
+from kubelet_core.containers import ContainerUsage, ExitStatus, RunningContainer, VolumeMount
 from kubelet_core.provider.base import LogPolicy
 from kubelet_core.provider.errors import ContainerStartError
-from wasmlet_wasi.engine import LoadedModule, WasmEngine, _first_line
-from wasmlet_wasi.logs import LogPipe
+from wasmlet_wasi.runs import RunDir, exit_from_json, process_start_ticks
 
-#: CPU throttle period (like CFS's cpu.cfs_period_us).
-THROTTLE_PERIOD = 0.100
-#: Deadline delta in ticks when no CPU limit needs fine granularity.
-IDLE_DELTA = 5
+log = structlog.get_logger(__name__)
 
-_Callback = ctypes.CFUNCTYPE(
-    ctypes.c_size_t,
-    ctypes.POINTER(ffi.wasmtime_context_t),
-    ctypes.c_void_p,
-    ctypes.POINTER(ctypes.c_uint64),
-    ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t),
-)
-_Finalizer = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-_NO_FINALIZER = _Finalizer()  # a NULL function pointer
+#: Address space a module host needs besides its linear memory (runtime, code, stacks).
+RUNTIME_ADDRESS_SPACE = 512 << 20
+#: Spawn requests larger than this travel in a file (a pod's argv and env can be big).
+INLINE_REQUEST = 64 << 10
+#: How long to wait for the zygote to write the status of a host that died by a signal.
+STATUS_GRACE = 1.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def guest_argv(name: str, command: Sequence[str], args: Sequence[str]) -> list[str]:
@@ -112,81 +84,74 @@ class ModuleSpec:
     env: Sequence[tuple[str, str]]
     mounts: Sequence[VolumeMount]
     log_path: Path
+    run_dir: Path
     memory_limit: int | None = None  # bytes of linear memory
     cpu_limit: float | None = None  # cores
     cpu_budget: float | None = None  # seconds of CPU time
     working_dir: str | None = None
     log_policy: LogPolicy | None = None  # log rotation (None: the file only grows)
+    open_files: int | None = 1024  # RLIMIT_NOFILE of the host
+    uid: int | None = None  # run the host as this user (None: the agent's)
+    gid: int | None = None
+
+    def request(self) -> dict[str, Any]:
+        """The spawn request the zygote receives."""
+        env = list(self.env)
+        if self.working_dir:
+            env.append(("PWD", self.working_dir))
+        address_space = None
+        if self.memory_limit is not None:
+            address_space = self.memory_limit + RUNTIME_ADDRESS_SPACE
+        return {
+            "op": "spawn",
+            "module": str(self.module_path),
+            "argv": list(self.argv),
+            "env": env,
+            "mounts": [
+                {
+                    "host": str(mount.host_path),
+                    "root": str(mount.root) if getattr(mount, "root", None) else None,
+                    "guest": mount.container_path,
+                    "read_only": mount.read_only,
+                }
+                for mount in self.mounts
+            ],
+            "log_path": str(self.log_path),
+            "log_max_bytes": self.log_policy.max_bytes if self.log_policy else None,
+            "log_max_files": self.log_policy.max_files if self.log_policy else None,
+            "run_dir": str(self.run_dir),
+            "memory_limit": self.memory_limit,
+            "cpu_limit": self.cpu_limit,
+            "cpu_budget": self.cpu_budget,
+            "open_files": self.open_files,
+            "address_space": address_space,
+            "uid": self.uid,
+            "gid": self.gid,
+        }
 
 
-class _Control:
-    """State shared by the module thread, its epoch callback and the event loop."""
-
-    def __init__(self, spec: ModuleSpec) -> None:
-        self.spec = spec
-        self.stop_reason: str | None = None  # set by stop() or the budget check
-        self.memory_bytes = 0
-        self.cpu_at_start = 0.0
-        self.period_start = 0.0
-        self.period_cpu = 0.0
-        self.memory: wasmtime.Memory | None = None
-        self.store: wasmtime.Store | None = None
-        self.delta = 1 if spec.cpu_limit is not None and spec.cpu_limit < 1 else IDLE_DELTA
-
-    def on_deadline(self, delta: Any, kind: Any) -> int:
-        """The epoch callback body; returns 0 to continue or a wasmtime_error_t* to stop."""
-        try:
-            if self.stop_reason is None:
-                self._account()
-            if self.stop_reason is not None:
-                err = ffi.wasmtime_error_new(f"stopped by wasmlet: {self.stop_reason}".encode())
-                return ctypes.cast(err, ctypes.c_void_p).value or 0
-            delta[0] = self.delta
-            kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
-            return 0
-        except Exception:  # never let an exception cross the ctypes boundary
-            delta[0] = self.delta
-            kind[0] = 0
-            return 0
-
-    def _account(self) -> None:
-        spec = self.spec
-        if self.memory is not None and self.store is not None:
-            self.memory_bytes = self.memory.data_len(self.store)
-        cpu = time.thread_time()
-        if spec.cpu_budget is not None and cpu - self.cpu_at_start >= spec.cpu_budget:
-            self.stop_reason = "DeadlineExceeded"
-            return
-        if spec.cpu_limit is not None and spec.cpu_limit < 1:
-            now = time.monotonic()
-            if now - self.period_start >= THROTTLE_PERIOD:
-                self.period_start, self.period_cpu = now, cpu
-            elif cpu - self.period_cpu >= spec.cpu_limit * THROTTLE_PERIOD:
-                # Sleep until this period's CPU share is back at the limit (the callback
-                # may come up to a tick late, so the quota can be overshot a little).
-                resume = self.period_start + (cpu - self.period_cpu) / spec.cpu_limit
-                time.sleep(max(0.0, resume - now))
-                self.period_start, self.period_cpu = time.monotonic(), time.thread_time()
+def private_memory(smaps_rollup: str) -> int:
+    """Bytes only this process maps (what pages shared copy-on-write with the zygote are not)."""
+    total = 0
+    for line in smaps_rollup.splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total += int(line.split()[1]) * 1024
+    return total
 
 
 class WasiContainer(RunningContainer):
-    """A module running on its own thread."""
+    """A module host process, known by its pidfd."""
 
-    def __init__(
-        self,
-        engine: WasmEngine,
-        control: _Control,
-        loaded: LoadedModule,
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        self.engine = engine
-        self.loaded = loaded
-        self._control = control
-        self._loop = loop
-        self._done: asyncio.Future[ExitStatus] = loop.create_future()
-        self._thread: threading.Thread | None = None
-        self._final_cpu: float | None = None
-        self.started_at = time.time()
+    def __init__(self, pid: int, pidfd: int, run: RunDir, *, started_at: float) -> None:
+        self.pid = pid
+        self.run = run
+        self.started_at = started_at
+        self._pidfd = pidfd
+        self._loop = asyncio.get_running_loop()
+        self._done: asyncio.Future[ExitStatus] = self._loop.create_future()
+        self._killed = False
+        self._final = ContainerUsage()
+        self._loop.add_reader(pidfd, self._on_exit)
 
     # -- RunningContainer ----------------------------------------------------------
 
@@ -196,203 +161,274 @@ class WasiContainer(RunningContainer):
     async def stop(self, grace_period_seconds: float) -> None:
         if self._done.done():
             return
-        if self._control.stop_reason is None:
-            self._control.stop_reason = "Stopped"
-        self.engine.kick()
+        self._final = self.usage()
+        self._killed = True
+        with contextlib.suppress(ProcessLookupError, OSError):
+            signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._done), max(grace_period_seconds, 0.0))
-        if not self._done.done():
-            self._done.set_result(
-                ExitStatus(
-                    exit_code=137,
-                    reason="Error",
-                    message=(
-                        "stopped after the grace period while blocked in a WASI call; "
-                        "the module is discarded when the call returns"
-                    ),
-                    signal=9,
-                )
-            )
+            await asyncio.wait_for(asyncio.shield(self._done), max(grace_period_seconds, 0.0) + 1)
 
     def usage(self) -> ContainerUsage:
-        return ContainerUsage(
-            cpu_seconds=self.cpu_seconds(), memory_bytes=self._control.memory_bytes
-        )
+        if self._done.done():
+            return self._final
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+            rollup = Path(f"/proc/{self.pid}/smaps_rollup").read_text()
+        except OSError:
+            return self._final
+        fields = stat[stat.rindex(")") + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        self._final = ContainerUsage(cpu_seconds=cpu, memory_bytes=private_memory(rollup))
+        return self._final
+
+    @property
+    def alive(self) -> bool:
+        return not self._done.done()
+
+    def detach(self) -> None:
+        """Stop watching the host (agent shutdown): it keeps running on its own."""
+        if not self._done.done():
+            with contextlib.suppress(ValueError, RuntimeError):
+                self._loop.remove_reader(self._pidfd)
+            with contextlib.suppress(OSError):
+                os.close(self._pidfd)
+            self._pidfd = -1
 
     # -- internals -----------------------------------------------------------------
 
-    @property
-    def thread(self) -> threading.Thread | None:
-        return self._thread
+    def _on_exit(self) -> None:
+        with contextlib.suppress(ValueError, RuntimeError):
+            self._loop.remove_reader(self._pidfd)
+        self._final = self.usage() if self._final == ContainerUsage() else self._final
+        self._loop.create_task(self._collect())
 
-    def cpu_seconds(self) -> float:
-        if self._final_cpu is not None:
-            return self._final_cpu
-        thread = self._thread
-        if thread is None or thread.ident is None or not thread.is_alive():
-            return self._final_cpu or 0.0
-        try:
-            return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
-        except (OSError, ProcessLookupError):
-            return self._final_cpu or 0.0
-
-    def _launch(self, instance: wasmtime.Instance, callback: Any, logs: LogPipe) -> None:
-        self._thread = threading.Thread(
-            target=self._run,
-            args=(instance, callback, logs),
-            name=f"wasi-{self._control.spec.name}",
-            daemon=True,
-        )
-        self.engine.acquire_ticker()
-        self._thread.start()
-
-    def _run(self, instance: wasmtime.Instance, callback: Any, logs: LogPipe) -> None:
-        control = self._control
-        store = control.store
-        assert store is not None
-        control.cpu_at_start = time.thread_time()
-        control.period_start, control.period_cpu = time.monotonic(), control.cpu_at_start
-        try:
-            status = self._call_start(instance, store)
-        finally:
-            self._final_cpu = time.thread_time() - control.cpu_at_start
-            self.engine.release_ticker()
-            # Drop every reference to the store so wasmtime closes its stdout/stderr.
-            control.memory = None
-            control.store = None
-            del instance, store
-            logs.finish()
-            del callback  # the store that could call it is gone
-        try:
-            self._loop.call_soon_threadsafe(self._resolve, status)
-        except RuntimeError:
-            pass  # the agent's loop is closed: nobody is waiting for this module any more
-
-    def _resolve(self, status: ExitStatus) -> None:
+    async def _collect(self) -> None:
+        record = self.run.exit()
+        deadline = self._loop.time() + STATUS_GRACE
+        while record is None and not self._killed and self._loop.time() < deadline:
+            await asyncio.sleep(0.02)  # the zygote writes it right after reaping
+            record = self.run.exit()
+        status = record[0] if record is not None else None
+        cpu = (self.run.exit_record() or {}).get("cpu_seconds")
+        if isinstance(cpu, int | float):
+            self._final = ContainerUsage(cpu_seconds=float(cpu), memory_bytes=0)
+        if self._killed and (status is None or status.signal == signal.SIGKILL):
+            status = ExitStatus(exit_code=137, reason="Error", message="stopped", signal=9)
+        elif status is None:
+            status = ExitStatus(
+                exit_code=137,
+                reason="Error",
+                message="the module host ended without an exit status (killed by a signal?)",
+                signal=9,
+            )
+        with contextlib.suppress(OSError):
+            os.close(self._pidfd)
+        self._pidfd = -1
         if not self._done.done():
             self._done.set_result(status)
 
-    def _call_start(self, instance: wasmtime.Instance, store: wasmtime.Store) -> ExitStatus:
-        control = self._control
-        abnormal: ExitStatus
-        try:
-            start = instance.exports(store)["_start"]
-            assert isinstance(start, wasmtime.Func)
-            start(store)
-            return ExitStatus(exit_code=0)
-        except wasmtime.ExitTrap as exc:
-            if exc.code == 0:
-                return ExitStatus(exit_code=0)
-            abnormal = ExitStatus(exit_code=exc.code, message=f"exit status {exc.code}")
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            if control.stop_reason == "DeadlineExceeded":
-                return ExitStatus(
-                    exit_code=137,
-                    reason="DeadlineExceeded",
-                    message=f"CPU time budget of {control.spec.cpu_budget}s used up",
-                    signal=9,
-                )
-            if control.stop_reason is not None:
-                return ExitStatus(exit_code=137, reason="Error", message="stopped", signal=9)
-            text = _first_line(exc)
-            if "invalid exit status" in text:
-                abnormal = ExitStatus(
-                    exit_code=1,
-                    message=f"module exited with a status outside WASI's 0..125 ({text})",
-                )
-            else:
-                message = text if text.startswith("wasm trap") else f"wasm trap: {text}"
-                abnormal = ExitStatus(exit_code=1, reason="Error", message=message)
-        except Exception as exc:  # a bug on our side must not leave wait() hanging
-            return ExitStatus(exit_code=1, reason="Error", message=f"internal error: {exc!r}")
-        return self._maybe_oom(abnormal, store)
 
-    def _maybe_oom(self, status: ExitStatus, store: wasmtime.Store) -> ExitStatus:
-        control = self._control
-        limit = control.spec.memory_limit
-        if control.memory is not None:
-            with contextlib.suppress(Exception):
-                control.memory_bytes = control.memory.data_len(store)
-        if limit is None or control.memory_bytes < limit - max(1 << 20, limit // 8):
-            return status
-        return ExitStatus(
-            exit_code=status.exit_code,
-            reason="OOMKilled",
-            message=(
-                f"linear memory reached {control.memory_bytes >> 20} MiB of the "
-                f"{limit >> 20} MiB limit and the module failed ({status.message})"
-            ),
+class ModuleHosts:
+    """The zygote process, and the spawning and adopting of module hosts through it."""
+
+    def __init__(self, cache_dir: Path | None) -> None:
+        self.cache_dir = cache_dir
+        self._process: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._pending: dict[int, asyncio.Future[tuple[dict[str, Any], list[int]]]] = {}
+        self._ids = itertools.count(1)
+        self._lock = asyncio.Lock()
+        self.spawned = 0
+
+    async def start(self) -> None:
+        """Start the zygote and wait until it has its engine."""
+        async with self._lock:
+            if self._sock is not None and self._process is not None:
+                if self._process.poll() is None:
+                    return
+                self._close_socket()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            args = [sys.executable, "-m", "wasmlet_wasi.zygote", "--socket-fd", str(theirs.fileno())]
+            if self.cache_dir is not None:
+                args += ["--cache-dir", str(self.cache_dir)]
+            try:
+                # Popen, not asyncio's subprocess: the zygote may outlive this event
+                # loop (it stays while hosts run), and no child watcher must track it.
+                self._process = subprocess.Popen(
+                    args, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL
+                )
+            finally:
+                theirs.close()
+            ours.setblocking(False)
+            loop = asyncio.get_running_loop()
+            ready = await loop.sock_recv(ours, 4096)
+            if not ready:
+                ours.close()
+                raise RuntimeError("the WASI zygote process failed to start")
+            self._sock = ours
+            loop.add_reader(ours.fileno(), self._on_readable)
+
+    async def spawn(self, spec: ModuleSpec) -> WasiContainer:
+        """Start a module host for ``spec``; ContainerStartError if the module cannot run."""
+        if self._sock is None or self._process is None or self._process.poll() is not None:
+            await self.start()
+        sock = self._sock
+        assert sock is not None
+        loop = asyncio.get_running_loop()
+        spec.run_dir.mkdir(parents=True, exist_ok=True)
+        ident = next(self._ids)
+        request = spec.request() | {"id": ident}
+        reply_future: asyncio.Future[tuple[dict[str, Any], list[int]]] = loop.create_future()
+        self._pending[ident] = reply_future
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+        message = json.dumps(request).encode()
+        if len(message) > INLINE_REQUEST:  # a socket message has a size limit: pass a file
+            request_file = spec.run_dir / "request.json"
+            await asyncio.to_thread(request_file.write_bytes, message)
+            message = json.dumps({"op": "spawn", "id": ident, "file": str(request_file)}).encode()
+        try:
+            await self._send(sock, message, [report_w])
+        except BaseException:
+            self._pending.pop(ident, None)
+            os.close(report_r)
+            raise
+        finally:
+            os.close(report_w)
+        try:
+            reply, fds = await reply_future
+        except BaseException:
+            os.close(report_r)
+            raise
+        if "error" in reply:
+            os.close(report_r)
+            raise ContainerStartError(str(reply["error"]), reason=reply.get("reason"))
+        self.spawned += 1
+        container = WasiContainer(
+            int(reply["pid"]), fds[0], RunDir(spec.run_dir), started_at=time.time()
         )
-
-
-async def start_module(engine: WasmEngine, spec: ModuleSpec) -> WasiContainer:
-    """Prepare and start ``spec``; raise ContainerStartError if it cannot start."""
-    loop = asyncio.get_running_loop()
-    container = await asyncio.to_thread(_prepare, engine, spec, loop)
-    return container
-
-
-def _prepare(
-    engine: WasmEngine, spec: ModuleSpec, loop: asyncio.AbstractEventLoop
-) -> WasiContainer:
-    try:
-        data = spec.module_path.read_bytes()
-    except OSError as exc:
-        raise ContainerStartError(f"cannot read module {spec.module_path}: {exc}") from None
-    loaded = engine.load(data)
-    control = _Control(spec)
-    store = wasmtime.Store(engine.engine)
-    if spec.memory_limit is not None:
-        store.set_limits(memory_size=spec.memory_limit)
-    logs = LogPipe(spec.log_path, spec.name, spec.log_policy)
-    try:
-        wasi = wasmtime.WasiConfig()
-        wasi.argv = list(spec.argv)
-        env = list(spec.env)
-        if spec.working_dir:
-            env.append(("PWD", spec.working_dir))
-        wasi.env = env
-        wasi.stdout_file = logs.guest_path
-        wasi.stderr_file = logs.guest_path
-        for mount in spec.mounts:
-            _preopen(wasi, mount)
-        store.set_wasi(wasi)
-        logs.release_write_end()
-        callback = _Callback(lambda _ctx, _data, delta, kind: control.on_deadline(delta, kind))
-        ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), callback, None, _NO_FINALIZER)
-        store.set_epoch_deadline(control.delta)
-        try:
-            instance = loaded.pre.instantiate(store)
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-            text = _first_line(exc)
-            if "memory" in text and "limit" in text:
-                raise ContainerStartError(
-                    f"module needs more initial memory than limits.memory allows: {text}",
-                    reason="OOMKilled",
-                ) from None
-            raise ContainerStartError(f"cannot instantiate module: {text}") from None
-        memory = instance.exports(store).get("memory")
-        if isinstance(memory, wasmtime.Memory):
-            control.memory = memory
-            control.memory_bytes = memory.data_len(store)
-        control.store = store
-    except BaseException:
-        logs.finish(timeout=0.5)
-        raise
-    container = WasiContainer(engine, control, loaded, loop)
-    container._launch(instance, callback, logs)
-    return container
-
-
-def _preopen(wasi: wasmtime.WasiConfig, mount: VolumeMount) -> None:
-    host = Path(mount.host_path)
-    if not host.is_dir():
-        what = "a file" if host.exists() else "missing"
+        report = await _read_report(report_r)
+        if report.get("started"):
+            return container
+        status = await container.wait()
+        if report.get("error"):
+            status = exit_from_json(report)
         raise ContainerStartError(
-            f"volume mount {mount.container_path}: host path {host} is {what}; "
-            "WASI can only preopen directories"
+            status.message or "the module host ended before the module started",
+            reason=status.reason or "StartError",
+            exit_code=status.exit_code,
         )
+
+    def adopt(self, run: RunDir) -> WasiContainer | None:
+        """The host of ``run`` if it still runs (it survived an agent restart), else None."""
+        host = run.host()
+        if not host or "pid" not in host:
+            return None
+        pid = int(host["pid"])
+        if process_start_ticks(pid) != host.get("start_ticks"):
+            return None
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            return None
+        if process_start_ticks(pid) != host.get("start_ticks"):  # recycled meanwhile
+            os.close(pidfd)
+            return None
+        return WasiContainer(pid, pidfd, run, started_at=time.time())
+
+    async def close(self) -> None:
+        """Let the zygote go: it forks no more and leaves once its last host has ended."""
+        self._close_socket()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ContainerStartError("the WASI provider is shutting down"))
+        self._pending.clear()
+
+    # -- the socket ------------------------------------------------------------------
+
+    async def _send(self, sock: socket.socket, data: bytes, fds: list[int]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                socket.send_fds(sock, [data], fds)
+                return
+            except BlockingIOError:
+                writable = loop.create_future()
+                loop.add_writer(sock.fileno(), writable.set_result, None)
+                try:
+                    await writable
+                finally:
+                    loop.remove_writer(sock.fileno())
+
+    def _on_readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        while True:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 4)
+            except BlockingIOError:
+                return
+            except OSError:
+                data, fds = b"", []
+            if not data:  # the zygote died: fail what waits, start a new one on demand
+                log.error("the WASI zygote process ended unexpectedly")
+                self._close_socket()
+                for future in self._pending.values():
+                    if not future.done():
+                        future.set_exception(
+                            ContainerStartError("the WASI zygote process ended unexpectedly")
+                        )
+                self._pending.clear()
+                return
+            try:
+                reply = json.loads(data)
+            except ValueError:
+                reply = {}
+            future = self._pending.pop(int(reply.get("id", 0)), None)
+            if future is None or future.done():
+                for fd in fds:
+                    os.close(fd)
+                continue
+            future.set_result((reply, fds))
+
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(ValueError, RuntimeError):
+                asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+
+
+async def _read_report(fd: int) -> dict[str, Any]:
+    """The host's one report line (``started`` or its start error); {} if it said nothing."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+    buffer = bytearray()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        buffer.extend(chunk)
+        if (not chunk or b"\n" in buffer) and not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, readable)
     try:
-        wasi.preopen_dir(str(host), mount.container_path, fs_mutable=not mount.read_only)
-    except wasmtime.WasmtimeError as exc:
-        raise ContainerStartError(f"volume mount {mount.container_path}: {exc}") from None
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    line = bytes(buffer).split(b"\n", 1)[0]
+    try:
+        report = json.loads(line) if line else {}
+    except ValueError:
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
+async def start_module(hosts: ModuleHosts, spec: ModuleSpec) -> WasiContainer:
+    """Prepare and start ``spec`` in its own host; raise ContainerStartError if it cannot start."""
+    return await hosts.spawn(spec)

@@ -1,0 +1,417 @@
+"""The module host: one process per container, forked from the zygote, running one module.
+
+Everything here runs in the forked child (:func:`host_main`), on its main
+thread, in this order:
+
+1. leave the zygote: own session (a Ctrl-C or a signal to the agent's
+   process group never reaches it), the zygote's descriptors closed, stdio on
+   ``/dev/null``;
+2. open what the module may use while still privileged: the log file
+   (through the core's :class:`~kubelet_core.containers.logs.LogWriter`, so
+   rotation applies), every volume mount beneath its trusted root
+   (``VolumeMount.root``: a link planted after the agent's check cannot
+   redirect it), the run directory;
+3. kernel limits (:mod:`wasmlet_wasi.sandbox`): rlimits, then the store with
+   ``limits.memory`` on linear memory, WASI context, instantiation;
+4. no new privileges, the pod's uid/gid, Landlock beneath the mounts, the log
+   directory and the run directory;
+5. report ``started`` (or the start error) on the report pipe to the agent,
+   run ``_start``, write ``exit.json`` and leave with ``os._exit``.
+
+stdout and stderr reach the log through ``stdout_custom``: a Python call per
+write, but in this process, on the module's own thread, so the cost is
+charged to the pod's CPU and never takes the agent's GIL.
+
+Limits that need a clock (``activeDeadlineSeconds``' CPU budget, a CPU limit
+below one core) use the epoch-deadline callback as before, with a ticker
+thread that exists only in hosts that have such a limit; stopping is a
+SIGKILL from the agent, so no host needs a clock to be stoppable.
+
+Exit statuses: ``_start`` returning is 0; ``proc_exit(n)`` is n (wasmtime
+only accepts 0..125); an exit status >= 126 makes wasmtime raise a plain
+error, reported as exit code 1 with that explanation; a trap is exit code 1,
+reason ``Error``, with the trap's message; a module that fails with its
+linear memory at the limit is ``OOMKilled`` (wasmtime-py cannot tell a
+refused ``memory.grow`` apart, see :func:`_maybe_oom`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime
+import json
+import os
+import resource
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import wasmtime
+from wasmtime import _ffi as ffi
+
+from kubelet_core.containers import ExitStatus
+from kubelet_core.containers.logs import LogWriter
+from kubelet_core.provider.base import LogPolicy
+from kubelet_core.provider.errors import ContainerStartError
+from wasmlet_wasi import sandbox
+from wasmlet_wasi.engine import LoadedModule, WasmEngine, first_line
+from wasmlet_wasi.runs import EXIT_FILE, exit_to_json, write_record
+
+#: CPU throttle period (like CFS's cpu.cfs_period_us).
+THROTTLE_PERIOD = 0.100
+#: Epoch tick of a host with a CPU limit or budget.
+TICK = 0.010
+#: Deadline far enough away to never fire in a host without a clock.
+NO_DEADLINE = 1 << 40
+_EXIT_TEMP = ".exit.json.tmp"
+
+_Callback = ctypes.CFUNCTYPE(
+    ctypes.c_size_t,
+    ctypes.POINTER(ffi.wasmtime_context_t),
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint64),
+    ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t),
+)
+_Finalizer = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_NO_FINALIZER = _Finalizer()  # a NULL function pointer
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Clock:
+    """CPU budget and CPU throttle, checked from the epoch-deadline callback."""
+
+    def __init__(self, cpu_limit: float | None, cpu_budget: float | None) -> None:
+        self.cpu_limit = cpu_limit if cpu_limit is not None and cpu_limit < 1 else None
+        self.cpu_budget = cpu_budget
+        self.exceeded = False
+        self.cpu_at_start = 0.0
+        self.period_start = 0.0
+        self.period_cpu = 0.0
+        self.delta = 1 if self.cpu_limit is not None else 5
+
+    @property
+    def needed(self) -> bool:
+        return self.cpu_limit is not None or self.cpu_budget is not None
+
+    def start(self) -> None:
+        self.cpu_at_start = time.thread_time()
+        self.period_start, self.period_cpu = time.monotonic(), self.cpu_at_start
+
+    def on_deadline(self, delta: Any, kind: Any) -> int:
+        """The epoch callback body; returns 0 to continue or a wasmtime_error_t* to stop."""
+        try:
+            self._account()
+            if self.exceeded:
+                err = ffi.wasmtime_error_new(b"stopped by wasmlet: DeadlineExceeded")
+                return ctypes.cast(err, ctypes.c_void_p).value or 0
+        except Exception:  # never let an exception cross the ctypes boundary
+            pass
+        delta[0] = self.delta
+        kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+        return 0
+
+    def _account(self) -> None:
+        cpu = time.thread_time()
+        if self.cpu_budget is not None and cpu - self.cpu_at_start >= self.cpu_budget:
+            self.exceeded = True
+            return
+        limit = self.cpu_limit
+        if limit is None:
+            return
+        now = time.monotonic()
+        if now - self.period_start >= THROTTLE_PERIOD:
+            self.period_start, self.period_cpu = now, cpu
+        elif cpu - self.period_cpu >= limit * THROTTLE_PERIOD:
+            # Sleep until this period's CPU share is back at the limit (the callback
+            # may come up to a tick late, so the quota can be overshot a little).
+            resume = self.period_start + (cpu - self.period_cpu) / limit
+            time.sleep(max(0.0, resume - now))
+            self.period_start, self.period_cpu = time.monotonic(), time.thread_time()
+
+
+def _tick(engine: wasmtime.Engine) -> None:
+    while True:
+        time.sleep(TICK)
+        engine.increment_epoch()
+
+
+class _Host:
+    """One module run inside this process (see the module docstring)."""
+
+    def __init__(self, engine: WasmEngine, loaded: LoadedModule, request: dict[str, Any]) -> None:
+        self.engine = engine
+        self.loaded = loaded
+        self.request = request
+        self.run_dir = Path(request["run_dir"])
+        self.memory_limit: int | None = request.get("memory_limit")
+        self.clock = _Clock(request.get("cpu_limit"), request.get("cpu_budget"))
+        self.memory: wasmtime.Memory | None = None
+        self.store: wasmtime.Store | None = None
+        self.instance: wasmtime.Instance | None = None
+        self.rules: list[sandbox.FsRule] = []
+        self._callback: Any = None
+        self._writer: LogWriter | None = None
+        self.bytes_dropped = 0
+        self._exit_fd = -1
+
+    # -- setup ---------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        request = self.request
+        log_path = Path(request["log_path"])
+        policy = None
+        if request.get("log_max_bytes"):
+            policy = LogPolicy(request["log_max_bytes"], request["log_max_files"])
+        writer = self._writer = LogWriter(log_path, policy)
+        self.rules.append(sandbox.FsRule(_open_dir(log_path.parent), writable=True))
+        self.rules.append(sandbox.FsRule(_open_dir(self.run_dir), writable=True))
+        # Opened now: a module that used up RLIMIT_NOFILE must not cost us the exit record.
+        self._exit_fd = os.open(
+            self.run_dir / _EXIT_TEMP, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644
+        )
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = list(request["argv"])
+        wasi.env = [tuple(pair) for pair in request["env"]]
+        wasi.stdout_custom = self._write
+        wasi.stderr_custom = self._write
+        for mount in request["mounts"]:
+            self._preopen(wasi, mount)
+        sandbox.apply_limits(
+            sandbox.Limits(
+                open_files=request.get("open_files"),
+                address_space=request.get("address_space"),
+                cpu_seconds=_ceil(request.get("cpu_budget")),
+            )
+        )
+        store = self.store = wasmtime.Store(self.engine.engine)
+        if self.memory_limit is not None:
+            store.set_limits(memory_size=self.memory_limit)
+        store.set_wasi(wasi)
+        if self.clock.needed:
+            self._callback = _Callback(lambda _c, _d, delta, kind: self.clock.on_deadline(delta, kind))
+            ffi.wasmtime_store_epoch_deadline_callback(
+                store.ptr(), self._callback, None, _NO_FINALIZER
+            )
+            store.set_epoch_deadline(self.clock.delta)
+        else:
+            store.set_epoch_deadline(NO_DEADLINE)
+        try:
+            instance = self.instance = self.loaded.pre.instantiate(store)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            text = first_line(exc)
+            if "memory" in text and ("limit" in text or "minimum" in text):
+                raise ContainerStartError(
+                    f"module needs more initial memory than limits.memory allows: {text}",
+                    reason="OOMKilled",
+                ) from None
+            raise ContainerStartError(f"cannot instantiate module: {text}") from None
+        memory = instance.exports(store).get("memory")
+        if isinstance(memory, wasmtime.Memory):
+            self.memory = memory
+
+    def _preopen(self, wasi: wasmtime.WasiConfig, mount: dict[str, Any]) -> None:
+        guest, host = mount["guest"], mount["host"]
+        try:
+            fd = _open_mount(host, mount.get("root"))
+        except ContainerStartError:
+            raise
+        except OSError as exc:
+            raise ContainerStartError(
+                f"volume mount {guest}: cannot open host path {host}: {exc.strerror or exc}"
+            ) from None
+        try:
+            wasi.preopen_dir(f"/proc/self/fd/{fd}", guest, fs_mutable=not mount["read_only"])
+        except wasmtime.WasmtimeError as exc:
+            raise ContainerStartError(f"volume mount {guest}: {first_line(exc)}") from None
+        self.rules.append(sandbox.FsRule(fd, writable=not mount["read_only"]))
+
+    def _write(self, data: bytes) -> None:
+        """Append guest output to the log; if the disk refuses, drop it but keep running.
+
+        The module must never see its stdout fail because the node's disk is full
+        (a Rust ``println!`` panics on a broken pipe): its output is lost, not its run.
+        """
+        writer = self._writer
+        if writer is None:
+            return
+        try:
+            writer.write(data)
+        except OSError:
+            self.bytes_dropped += len(data)
+
+    def confine(self) -> None:
+        sandbox.forbid_privileges()
+        sandbox.drop_to(self.request.get("uid"), self.request.get("gid"))
+        sandbox.restrict_filesystem(self.rules)
+        for rule in self.rules:
+            os.close(rule.fd)
+        self.rules.clear()
+
+    # -- running -------------------------------------------------------------------
+
+    def run(self) -> ExitStatus:
+        store, instance = self.store, self.instance
+        assert store is not None and instance is not None
+        if self.clock.needed:
+            threading.Thread(target=_tick, args=(self.engine.engine,), daemon=True).start()
+        self.clock.start()
+        try:
+            start = instance.exports(store)["_start"]
+            assert isinstance(start, wasmtime.Func)
+            start(store)
+            return ExitStatus(exit_code=0)
+        except wasmtime.ExitTrap as exc:
+            if exc.code == 0:
+                return ExitStatus(exit_code=0)
+            return self._maybe_oom(ExitStatus(exit_code=exc.code, message=f"exit status {exc.code}"))
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            if self.clock.exceeded:
+                return ExitStatus(
+                    exit_code=137,
+                    reason="DeadlineExceeded",
+                    message=f"CPU time budget of {self.clock.cpu_budget}s used up",
+                    signal=9,
+                )
+            text = first_line(exc)
+            if "invalid exit status" in text:
+                return self._maybe_oom(
+                    ExitStatus(
+                        exit_code=1,
+                        message=f"module exited with a status outside WASI's 0..125 ({text})",
+                    )
+                )
+            message = text if text.startswith("wasm trap") else f"wasm trap: {text}"
+            return self._maybe_oom(ExitStatus(exit_code=1, reason="Error", message=message))
+        except MemoryError:
+            return self._oom("the module host ran out of address space")
+
+    def _maybe_oom(self, status: ExitStatus) -> ExitStatus:
+        """OOMKilled when the module failed with its linear memory at ``limits.memory``."""
+        limit = self.memory_limit
+        used = self.memory_bytes()
+        if limit is None or used < limit - max(1 << 20, limit // 8):
+            return status
+        return self._oom(
+            f"linear memory reached {used >> 20} MiB of the {limit >> 20} MiB limit "
+            f"and the module failed ({status.message})",
+            status.exit_code,
+        )
+
+    def _oom(self, message: str, exit_code: int = 137) -> ExitStatus:
+        return ExitStatus(exit_code=exit_code, reason="OOMKilled", message=message)
+
+    def memory_bytes(self) -> int:
+        if self.memory is None or self.store is None:
+            return 0
+        with contextlib.suppress(Exception):
+            return int(self.memory.data_len(self.store))
+        return 0
+
+    def finish(self, status: ExitStatus) -> None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        record = exit_to_json(status, _now()) | {"cpu_seconds": usage.ru_utime + usage.ru_stime}
+        if self._exit_fd < 0:
+            write_record(self.run_dir / EXIT_FILE, record)
+        else:
+            os.write(self._exit_fd, json.dumps(record).encode())
+            os.close(self._exit_fd)
+            os.replace(self.run_dir / _EXIT_TEMP, self.run_dir / EXIT_FILE)
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _ceil(value: float | None) -> int | None:
+    return None if value is None else int(value) + 1
+
+
+def _open_dir(path: Path) -> int:
+    return os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _open_mount(host: str, root: str | None) -> int:
+    """An O_PATH fd of the mount's directory, resolved beneath its trusted root."""
+    flags = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+    if root is None:
+        try:
+            return os.open(host, flags)
+        except NotADirectoryError:
+            raise ContainerStartError(
+                f"host path {host} is a file; WASI can only preopen directories"
+            ) from None
+        except FileNotFoundError:
+            raise ContainerStartError(
+                f"host path {host} is missing; WASI can only preopen directories"
+            ) from None
+    from kubelet_core.containers.safepath import open_beneath
+
+    try:
+        return open_beneath(Path(root), Path(host), flags=flags)
+    except NotADirectoryError:
+        raise ContainerStartError(
+            f"host path {host} is a file; WASI can only preopen directories"
+        ) from None
+
+
+def _report(fd: int, message: dict[str, Any]) -> None:
+    """One line on the report pipe (a single write below PIPE_BUF is atomic)."""
+    data = json.dumps(message).encode()[:3800] + b"\n"
+    with contextlib.suppress(OSError):
+        os.write(fd, data)
+
+
+def _leave_zygote(close: Sequence[int]) -> None:
+    for fd in close:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+        signal.signal(signum, signal.SIG_DFL)
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(null, std)
+    os.close(null)
+
+
+def host_main(
+    engine: WasmEngine,
+    loaded: LoadedModule,
+    request: dict[str, Any],
+    report_fd: int,
+    close: Sequence[int],
+) -> NoReturn:
+    """The forked child's whole life (never returns)."""
+    host: _Host | None = None
+    try:
+        _leave_zygote(close)
+        host = _Host(engine, loaded, request)
+        try:
+            host.prepare()
+            host.confine()
+        except (ContainerStartError, OSError) as exc:
+            if isinstance(exc, ContainerStartError):
+                failed = ExitStatus(exc.exit_code, exc.reason, exc.message)
+            else:
+                failed = ExitStatus(128, "StartError", f"cannot set up the module host: {exc}")
+            _report(report_fd, exit_to_json(failed, _now()) | {"error": True})
+            host.finish(failed)
+            os._exit(0)
+        _report(report_fd, {"started": True})
+        os.close(report_fd)
+        status = host.run()
+        host.finish(status)
+    except BaseException as exc:  # a bug here must still leave a status behind
+        with contextlib.suppress(BaseException):
+            failed = ExitStatus(128, "StartError", f"module host failed: {exc!r}")
+            _report(report_fd, exit_to_json(failed, _now()) | {"error": True})
+        with contextlib.suppress(BaseException):
+            if host is not None:
+                host.finish(ExitStatus(1, "Error", f"module host failed: {exc!r}"))
+    os._exit(0)

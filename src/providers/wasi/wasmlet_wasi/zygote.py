@@ -1,0 +1,184 @@
+"""The zygote: a warm, single-threaded parent that forks one module host per container.
+
+Why a zygote.  Running modules as threads of the agent made a module's
+resources the agent's (file descriptors, memory, a blocked WASI call that
+outlives its pod) and the agent's life the module's.  Each container now runs
+in a process of its own (:mod:`wasmlet_wasi.guest`) with kernel limits.
+Starting a Python process per container would cost ~100 ms and tens of MiB;
+forking a parent that has wasmtime, the engine and the compiled modules
+loaded costs about a millisecond and shares all of that copy-on-write.  The
+agent itself cannot fork safely (it has threads and an event loop), so it
+starts this small process once and asks it over a ``SOCK_SEQPACKET`` socket:
+
+* agent → zygote: ``{"op": "spawn", "id": n, ...}`` with the write end of a
+  report pipe attached (SCM_RIGHTS); the host reports ``started`` or its
+  start error on that pipe, straight to the agent;
+* zygote → agent: ``{"id": n, "pid": p}`` with a pidfd of the host attached
+  (the agent waits for and kills the host through it, immune to pid reuse),
+  or ``{"id": n, "error": ...}`` when the module cannot even be loaded.
+
+The zygote reaps its hosts and writes ``exit.json`` for one that died by a
+signal without writing its own.  When the agent goes away (its end of the
+socket closes) the zygote forks no more, but stays until its last host has
+ended, so every run keeps a complete record for the agent that comes next
+(:mod:`wasmlet_wasi.runs`).  Run it as ``python -m wasmlet_wasi.zygote
+--socket-fd N --cache-dir DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from kubelet_core.containers import ExitStatus
+from kubelet_core.provider.errors import ContainerStartError
+from wasmlet_wasi.engine import WasmEngine
+from wasmlet_wasi.guest import _now, host_main
+from wasmlet_wasi.runs import EXIT_FILE, HOST_FILE, exit_to_json, process_start_ticks, write_record
+
+#: Largest control message (a pod's argv and env travel in it).
+MAX_MESSAGE = 1 << 20
+
+
+def status_of_wait(wait_status: int) -> ExitStatus:
+    """The ExitStatus of a host that ended without writing one (it died by a signal)."""
+    if os.WIFSIGNALED(wait_status):
+        signum = os.WTERMSIG(wait_status)
+        if signum == signal.SIGXCPU:
+            return ExitStatus(
+                137, "DeadlineExceeded", "CPU time limit of the container reached", signal=signum
+            )
+        name = signal.Signals(signum).name if signum in signal.valid_signals() else str(signum)
+        return ExitStatus(128 + signum, "Error", f"module host killed by {name}", signal=signum)
+    code = os.waitstatus_to_exitcode(wait_status)
+    return ExitStatus(code or 1, "Error", "module host ended without an exit status")
+
+
+class Zygote:
+    def __init__(self, sock: socket.socket, engine: WasmEngine) -> None:
+        self.sock = sock
+        self.engine = engine
+        self.children: dict[int, Path] = {}  # pid -> run dir
+        self.connected = True
+        self.selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def serve(self) -> None:
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the agent's to handle
+        signal.set_wakeup_fd(self._wake_w)
+        self.selector.register(self.sock, selectors.EVENT_READ)
+        self.selector.register(self._wake_r, selectors.EVENT_READ)
+        while self.connected or self.children:
+            for key, _ in self.selector.select():
+                if key.fileobj is self.sock:
+                    self._receive()
+                else:
+                    with contextlib.suppress(BlockingIOError):
+                        while os.read(self._wake_r, 4096):
+                            pass
+            self._reap()
+
+    def _receive(self) -> None:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MESSAGE, 4)
+        except InterruptedError:
+            return
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            self.connected = False
+            self.selector.unregister(self.sock)
+            self.sock.close()
+            for fd in fds:
+                os.close(fd)
+            return
+        try:
+            request = json.loads(data)
+            if "file" in request:  # too big for one message
+                request = json.loads(Path(request["file"]).read_bytes())
+        except (ValueError, OSError):
+            for fd in fds:
+                os.close(fd)
+            return
+        if request.get("op") == "spawn" and fds:
+            self._spawn(request, fds[0])
+            for fd in fds[1:]:
+                os.close(fd)
+        else:
+            for fd in fds:
+                os.close(fd)
+
+    def _reply(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        with contextlib.suppress(OSError):
+            socket.send_fds(self.sock, [json.dumps(message).encode()], fds or [])
+
+    def _spawn(self, request: dict[str, Any], report_fd: int) -> None:
+        ident = request.get("id")
+        try:
+            loaded = self.engine.load_file(Path(request["module"]))
+        except ContainerStartError as exc:
+            os.close(report_fd)
+            self._reply({"id": ident, "error": exc.message, "reason": exc.reason})
+            return
+        run_dir = Path(request["run_dir"])
+        run_dir.mkdir(parents=True, exist_ok=True)
+        pid = os.fork()
+        if pid == 0:
+            close = [self.sock.fileno(), self._wake_r, self._wake_w, self.selector.fileno()]
+            host_main(self.engine, loaded, request, report_fd, close)
+        os.close(report_fd)
+        pidfd = os.pidfd_open(pid)
+        write_record(
+            run_dir / HOST_FILE,
+            {"pid": pid, "start_ticks": process_start_ticks(pid), "started_at": _now()},
+        )
+        self.children[pid] = run_dir
+        self._reply({"id": ident, "pid": pid, "source": loaded.source}, [pidfd])
+        os.close(pidfd)
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            run_dir = self.children.pop(pid, None)
+            if run_dir is not None and not (run_dir / EXIT_FILE).exists():
+                with contextlib.suppress(OSError):
+                    write_record(
+                        run_dir / EXIT_FILE, exit_to_json(status_of_wait(wait_status), _now())
+                    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="wasmlet_wasi.zygote")
+    parser.add_argument("--socket-fd", type=int, required=True)
+    parser.add_argument("--cache-dir", type=Path)
+    args = parser.parse_args(argv)
+    sock = socket.socket(fileno=args.socket_fd)
+    sock.setblocking(True)  # select() says when to read; a reply must never be dropped
+    engine = WasmEngine(args.cache_dir)
+    gc.collect()
+    gc.freeze()  # what exists now is shared by every host: keep the collector off it
+    try:
+        sock.send(b'{"ready": true}')
+    except OSError:
+        sys.exit(1)
+    Zygote(sock, engine).serve()
+
+
+if __name__ == "__main__":
+    main()
