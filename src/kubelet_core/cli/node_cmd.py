@@ -49,6 +49,15 @@ def add_node_flags(parser: argparse.ArgumentParser, *, with_identity: bool = Tru
         default=None,
         help="evict this node's pods when stopping (default: leave them)",
     )
+    group.add_argument(
+        "--keep-pods-on-exit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="leave containers running when the agent stops, for the next one to re-adopt "
+        "(default: yes, as kubelet)",
+    )
+    group.add_argument("--pod-default-memory-limit", help="memory limit of containers that set none (512Mi)")
+    group.add_argument("--pod-max-open-files", type=int, help="open files per container (1024)")
     group.add_argument("--config", type=Path, help="YAML or JSON settings file")
     group.add_argument("--log-format", choices=["console", "json"])
     group.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
@@ -77,6 +86,9 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> NodeSettin
             "tls_private_key_file",
             "anonymous_auth",
             "drain_on_shutdown",
+            "keep_pods_on_exit",
+            "pod_default_memory_limit",
+            "pod_max_open_files",
             "log_format",
             "log_level",
         )
