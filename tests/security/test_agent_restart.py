@@ -110,7 +110,10 @@ def test_sigkilled_agent_readopts_its_pods(tmp_path: Path, kubectl: str) -> None
         for name in ("keeper", "once", "doomed", "forgotten"):
             cluster.wait_phase(name, "Running")
         logs_until(cluster, "keeper", "before")
-        uids = {name: pod(cluster, name)["metadata"]["uid"] for name in ("keeper", "once", "doomed", "forgotten")}
+        uids = {
+            name: pod(cluster, name)["metadata"]["uid"]
+            for name in ("keeper", "once", "doomed", "forgotten")
+        }
         pids = {name: host_pid(node_dir, uid) for name, uid in uids.items()}
         container_id = pod(cluster, "keeper")["status"]["containerStatuses"][0]["containerID"]
 

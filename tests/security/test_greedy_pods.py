@@ -52,8 +52,9 @@ def root_mount(name: str, args: list[str], **spec: object) -> dict[str, object]:
 
 async def test_ten_greedy_pods_leave_the_node_serving(tmp_path: Path) -> None:
     provider = WasiProvider()
-    async with ClusterHarness.start(tmp_path) as cluster, cluster.node(
-        provider, pod_default_memory_limit="64Mi", pod_max_open_files=128
+    async with (
+        ClusterHarness.start(tmp_path) as cluster,
+        cluster.node(provider, pod_default_memory_limit="64Mi", pod_max_open_files=128),
     ):
         await import_script(provider)
         fds_before, rss_before = agent_fds(), agent_rss()
@@ -81,9 +82,7 @@ async def test_ten_greedy_pods_leave_the_node_serving(tmp_path: Path) -> None:
         # The node still serves: a new pod runs, its log comes through the kubelet API.
         await cluster.create_pod(script_pod("innocent", ["echo", "still fine"]))
         await cluster.wait_for_pod("default", "innocent", phase="Succeeded", timeout=30)
-        log = await cluster.api.request_bytes(
-            "GET", "/api/v1/namespaces/default/pods/innocent/log"
-        )
+        log = await cluster.api.request_bytes("GET", "/api/v1/namespaces/default/pods/innocent/log")
         assert log == b"still fine\n"
         # Nothing of the greedy pods is the agent's: its descriptors and memory are its own.
         assert agent_fds() < fds_before + 40
@@ -95,7 +94,9 @@ async def test_deleting_a_pod_blocked_in_a_wasi_call_frees_it_at_once(tmp_path: 
     async with ClusterHarness.start(tmp_path) as cluster, cluster.node(provider):
         await import_script(provider)
         await cluster.create_pod(
-            script_pod("sleeper", ["alloc", "32", "sleep", "600000"], terminationGracePeriodSeconds=2)
+            script_pod(
+                "sleeper", ["alloc", "32", "sleep", "600000"], terminationGracePeriodSeconds=2
+            )
         )
         await cluster.wait_for_pod("default", "sleeper", phase="Running", timeout=30)
         (host,) = [c for c in provider.running if isinstance(c, WasiContainer)]
@@ -103,4 +104,6 @@ async def test_deleting_a_pod_blocked_in_a_wasi_call_frees_it_at_once(tmp_path: 
         await cluster.api.request("DELETE", "/api/v1/namespaces/default/pods/sleeper")
         gone = await asyncio.to_thread(wait_gone, host.pid, 2.0)  # the agent shares this loop
         assert gone, "the host must be gone within the grace period"
-        print(f"host of a pod in a 600 s sleep gone {time.perf_counter() - began:.3f}s after delete")
+        print(
+            f"host of a pod in a 600 s sleep gone {time.perf_counter() - began:.3f}s after delete"
+        )

@@ -179,3 +179,4 @@ class ContainerRuntime(abc.ABC):
         Called once at start, after listing the node's pods: containers of pods
         deleted while the agent was away must not run on.
         """
+        return None  # nothing survives a runtime that does not set survives_agent_restart

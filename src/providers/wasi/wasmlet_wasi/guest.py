@@ -169,7 +169,7 @@ class _Host:
         policy = None
         if request.get("log_max_bytes"):
             policy = LogPolicy(request["log_max_bytes"], request["log_max_files"])
-        writer = self._writer = LogWriter(log_path, policy)
+        self._writer = LogWriter(log_path, policy)
         self.rules.append(sandbox.FsRule(_open_dir(log_path.parent), writable=True))
         self.rules.append(sandbox.FsRule(_open_dir(self.run_dir), writable=True))
         # Opened now: a module that used up RLIMIT_NOFILE must not cost us the exit record.
@@ -195,7 +195,9 @@ class _Host:
             store.set_limits(memory_size=self.memory_limit)
         store.set_wasi(wasi)
         if self.clock.needed:
-            self._callback = _Callback(lambda _c, _d, delta, kind: self.clock.on_deadline(delta, kind))
+            self._callback = _Callback(
+                lambda _c, _d, delta, kind: self.clock.on_deadline(delta, kind)
+            )
             ffi.wasmtime_store_epoch_deadline_callback(
                 store.ptr(), self._callback, None, _NO_FINALIZER
             )
@@ -270,7 +272,9 @@ class _Host:
         except wasmtime.ExitTrap as exc:
             if exc.code == 0:
                 return ExitStatus(exit_code=0)
-            return self._maybe_oom(ExitStatus(exit_code=exc.code, message=f"exit status {exc.code}"))
+            return self._maybe_oom(
+                ExitStatus(exit_code=exc.code, message=f"exit status {exc.code}")
+            )
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             if self.clock.exceeded:
                 return ExitStatus(

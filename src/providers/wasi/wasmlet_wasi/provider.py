@@ -36,8 +36,8 @@ import structlog
 
 from kubelet_core.containers import (
     ContainerLaunch,
-    ExitStatus,
     ContainerProvider,
+    ExitStatus,
     ImageRef,
     LifecycleTimings,
     PullPolicy,
@@ -220,7 +220,9 @@ class WasiProvider(ContainerProvider):
         for uid in gone:
             await asyncio.to_thread(_kill_and_forget, self.runs_root, uid)
         if gone:
-            log.info("stopped the containers of pods deleted while the agent was away", pods=len(gone))
+            log.info(
+                "stopped the containers of pods deleted while the agent was away", pods=len(gone)
+            )
 
     # -- helpers -------------------------------------------------------------------
 

@@ -248,14 +248,20 @@ class ModuleHosts:
                     return
                 self._close_socket()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            args = [sys.executable, "-m", "wasmlet_wasi.zygote", "--socket-fd", str(theirs.fileno())]
+            args = [
+                sys.executable,
+                "-m",
+                "wasmlet_wasi.zygote",
+                "--socket-fd",
+                str(theirs.fileno()),
+            ]
             if self.cache_dir is not None:
                 args += ["--cache-dir", str(self.cache_dir)]
             try:
                 # Popen, not asyncio's subprocess: the zygote may outlive this event
                 # loop (it stays while hosts run), and no child watcher must track it.
-                self._process = subprocess.Popen(
-                    args, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL
+                self._process = await asyncio.to_thread(
+                    subprocess.Popen, args, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL
                 )
             finally:
                 theirs.close()
@@ -381,15 +387,15 @@ class ModuleHosts:
                 self._pending.clear()
                 return
             try:
-                reply = json.loads(data)
+                reply: dict[str, Any] = json.loads(data)
             except ValueError:
                 reply = {}
-            future = self._pending.pop(int(reply.get("id", 0)), None)
-            if future is None or future.done():
+            waiter = self._pending.pop(int(reply.get("id", 0)), None)
+            if waiter is None or waiter.done():
                 for fd in fds:
                     os.close(fd)
                 continue
-            future.set_result((reply, fds))
+            waiter.set_result((reply, fds))
 
     def _close_socket(self) -> None:
         if self._sock is not None:
