@@ -17,11 +17,13 @@ metrics.k8s.io) lives in :mod:`kubelet_core.controlplane`.
 """
 
 from kubelet_core.kubeletapi.auth import ReviewApi, User
+from kubelet_core.kubeletapi.connections import ConnectionLimits
 from kubelet_core.kubeletapi.server import KubeletApiServer, PodsSource
 from kubelet_core.kubeletapi.stats import ContainerStats, PodStats, StatsProvider
 from kubelet_core.kubeletapi.tls import client_ca_from_kubeconfig
 
 __all__ = [
+    "ConnectionLimits",
     "ContainerStats",
     "KubeletApiServer",
     "PodStats",

@@ -16,9 +16,14 @@ and :mod:`.resource_metrics`.  The routes are kubelet's:
 =============================================  ===================================
 
 The server binds only where told (``port=0`` picks a free port, read back from
-:attr:`KubeletApiServer.port`).  aiohttp cancels a handler whose client went
-away (``handler_cancellation``), which is what ends a ``kubectl logs -f``
-stream's provider iterator when the user presses Ctrl-C.
+:attr:`KubeletApiServer.port`).  It accepts connections through
+:mod:`.connections`: at most ``limits.max_connections`` at once, the TLS
+handshake and first request within ``limits.request_header_timeout``,
+kept-alive connections closed after ``limits.idle_timeout``, and a request
+that fails authentication answered 401 with ``Connection: close``.  aiohttp
+cancels a handler whose client went away (``handler_cancellation``), which is
+what ends a ``kubectl logs -f`` stream's provider iterator when the user
+presses Ctrl-C.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from kubelet_core.kubeletapi import auth, logs, stats, tls
+from kubelet_core.kubeletapi.connections import ConnectionGate, ConnectionLimits
 from kubelet_core.kubeletapi.resource_metrics import render_resource_metrics
 from kubelet_core.provider.base import KubeObject, Provider
 
@@ -61,6 +67,7 @@ class KubeletApiServer:
         tls_cert_file: Path | None = None,
         tls_key_file: Path | None = None,
         pods_source: PodsSource | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         if (tls_cert_file is None) != (tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file go together")
@@ -76,7 +83,9 @@ class KubeletApiServer:
         self._authenticator = auth.Authenticator(api, anonymous=anonymous_auth)
         self._authorizer = auth.Authorizer(api)
         self._cpu = stats.CpuRateTracker()
+        self._limits = limits if limits is not None else ConnectionLimits()
         self._runner: web.AppRunner | None = None
+        self._gate: ConnectionGate | None = None
         self._streams: set[asyncio.Task[object]] = set()
         self.port = 0
 
@@ -103,27 +112,45 @@ class KubeletApiServer:
         context = tls.server_context(cert, key, self._client_ca_file)
         stats.measure_node(self._cpu)  # first CPU sample, so the first summary has a rate
         runner = web.AppRunner(
-            self._app(), handler_cancellation=True, access_log=None, shutdown_timeout=1.0
+            self._app(),
+            handler_cancellation=True,
+            access_log=None,
+            shutdown_timeout=1.0,
+            keepalive_timeout=self._limits.idle_timeout,
         )
         await runner.setup()
+        assert runner.server is not None
+        gate = ConnectionGate(runner.server, context, self._limits)
         try:
-            site = web.TCPSite(runner, self._host, self._requested_port, ssl_context=context)
-            await site.start()
+            port = await gate.listen(self._host, self._requested_port)
         except BaseException:
+            await gate.close()
             await runner.cleanup()
             raise
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
-        log.info("kubelet API serving", url=self.url, node=self._node_name)
+        self._runner, self._gate = runner, gate
+        self.port = port
+        log.info(
+            "kubelet API serving", url=self.url, node=self._node_name, max_connections=gate.cap
+        )
+
+    @property
+    def connections(self) -> ConnectionGate | None:
+        """The connection gate while serving (open connections, counters)."""
+        return self._gate
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
+        gate, self._gate = self._gate, None
         # Followed logs never end by themselves: end them now rather than after aiohttp's
         # shutdown timeout.
         for task in list(self._streams):
             task.cancel()
+        if gate is not None:
+            gate.stop_listening()
         if runner is not None:
             await runner.cleanup()
+        if gate is not None:
+            await gate.close()  # handshakes in progress, and any TLS close left hanging
 
     async def __aenter__(self) -> KubeletApiServer:
         await self.start()
@@ -160,6 +187,8 @@ class KubeletApiServer:
     async def _guard(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        if self._gate is not None:
+            self._gate.request_started(request.transport)
         try:
             user = await self._authenticator.authenticate(
                 self._peer_certificate(request), request.headers.get("Authorization")
@@ -168,7 +197,9 @@ class KubeletApiServer:
             log.warning("kubelet API authentication failed", error=str(error))
             user = None
         if user is None:
-            raise web.HTTPUnauthorized(text="Unauthorized")
+            refused = web.HTTPUnauthorized(text="Unauthorized")
+            refused.force_close()  # no kept-alive connection for an unauthenticated peer
+            raise refused
         attrs = auth.request_attributes(request.method, request.path, self._node_name)
         try:
             decision = await self._authorizer.authorize(user, attrs)
