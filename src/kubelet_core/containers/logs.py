@@ -42,6 +42,13 @@ from pathlib import Path
 
 from kubelet_core.containers.volumes import pod_dir_name
 from kubelet_core.provider.base import KubeObject, LogOptions, LogPolicy
+from kubelet_core.provider.names import (
+    InvalidName,
+    check_container_name,
+    check_namespace,
+    check_pod_name,
+    check_uid,
+)
 
 _CHUNK = 64 * 1024
 #: How many log files (runs) of one container are kept.
@@ -75,21 +82,36 @@ def run_files(path: Path) -> list[Path]:
 
 
 class LogStore:
-    """Allocates, prunes, finds and removes the log files under ``<data_dir>/pods``."""
+    """Allocates, prunes, finds and removes the log files under ``<data_dir>/pods``.
+
+    Every path is built from names checked as Kubernetes validates them
+    (:mod:`kubelet_core.provider.names`): a namespace, pod name, uid or
+    container name that could not come from a valid pod raises
+    :class:`~kubelet_core.provider.names.InvalidName` before anything touches
+    the filesystem, so no ``..`` or ``/`` ever reaches a path.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def pod_dir(self, pod: KubeObject) -> Path:
+        meta = pod.get("metadata") or {}
+        check_namespace(str(meta.get("namespace", "default")))
+        check_pod_name(str(meta.get("name", "")))
+        check_uid(str(meta.get("uid", "")))
         return self.root / pod_dir_name(pod)
 
+    def container_dir(self, pod_dir: Path, container: str) -> Path:
+        """``pod_dir/container`` for a valid container name (InvalidName otherwise)."""
+        return pod_dir / check_container_name(container)
+
     def path(self, pod: KubeObject, container: str, restart_count: int) -> Path:
-        return self.pod_dir(pod) / container / f"{restart_count}.log"
+        return self.container_dir(self.pod_dir(pod), container) / f"{int(restart_count)}.log"
 
     def next_restart(self, pod: KubeObject, container: str) -> int:
         """The restart count after the runs already on disk (0 for a new pod)."""
         try:
-            names = os.listdir(self.pod_dir(pod) / container)
+            names = os.listdir(self.container_dir(self.pod_dir(pod), container))
         except FileNotFoundError:
             return 0
         runs = [run for run in map(_run_of, names) if run is not None]
@@ -109,19 +131,31 @@ class LogStore:
         return path
 
     def find_pod_dir(self, namespace: str, name: str) -> Path | None:
-        """The newest log directory of pod ``namespace/name`` on disk (any uid), if any."""
-        prefix = f"{namespace}_{name}_"
+        """The newest log directory of pod ``namespace/name`` on disk (any uid), if any.
+
+        Only real directories count (a symlink named like one is skipped).
+        Namespaces and pod names contain no ``_``, so the prefix is unambiguous.
+        """
+        prefix = f"{check_namespace(namespace)}_{check_pod_name(name)}_"
         try:
-            found = [entry for entry in os.scandir(self.root) if entry.name.startswith(prefix)]
+            with os.scandir(self.root) as entries:
+                found = [
+                    (entry.stat(follow_symlinks=False).st_mtime, entry.path)
+                    for entry in entries
+                    if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False)
+                ]
         except FileNotFoundError:
             return None
         if not found:
             return None
-        newest = max(found, key=lambda entry: entry.stat().st_mtime)
-        return Path(newest.path)
+        return Path(max(found)[1])
 
     def remove_pod(self, pod: KubeObject) -> None:
-        shutil.rmtree(self.pod_dir(pod), ignore_errors=True)
+        try:
+            pod_dir = self.pod_dir(pod)
+        except InvalidName:
+            return  # no such directory can exist
+        shutil.rmtree(pod_dir, ignore_errors=True)
 
 
 def runs_on_disk(container_dir: Path) -> list[int]:

@@ -15,6 +15,15 @@ starts (kubelet mounts all pod volumes first, used or not):
   in 0700 directories;
 * ``hostPath``: the host path itself, only under ``allowed_host_paths``.
 
+Paths are resolved beneath a trusted root, never by joining strings and
+following what is there (:mod:`kubelet_core.volumes.safepath`): a ``subPath``
+or ``subPathExpr`` is opened beneath its volume's directory, so symlinks a
+container left in the volume are followed only while they stay inside it; one
+leading out fails the container with kubelet's ``failed to prepare subPath
+for volumeMount "..." of container "..."`` (CreateContainerConfigError).  Every
+:class:`VolumeMount` carries its ``root`` (the volume directory, or the allowed
+host path) for the runtime to re-open ``host_path`` beneath it at start.
+
 A volume that cannot be set up yet (missing ConfigMap, refused hostPath) is a
 ``FailedMount``: :meth:`setup` returns the messages and the pod runner retries
 with back-off, woken early by :meth:`wait_changed` when a watched object
@@ -30,8 +39,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
@@ -44,7 +55,8 @@ from kubelet_core.provider.base import KubeObject
 from kubelet_core.provider.errors import ContainerConfigError
 from kubelet_core.quantity import parse_quantity
 from kubelet_core.volumes.atomic import PayloadError, write_payload
-from kubelet_core.volumes.hostpath import HostPathError, prepare_host_path
+from kubelet_core.volumes.hostpath import HostPathError, check_host_path
+from kubelet_core.volumes.safepath import PathEscapeError, mkdirs_beneath, resolve_within
 from kubelet_core.volumes.sources import Builder, MountError, VolumeHost
 from kubelet_core.volumes.usage import disk_usage
 
@@ -87,6 +99,7 @@ class PodVolumes:
         self._pod = pod
         self._uid = str((pod.get("metadata") or {}).get("uid", ""))
         self._paths: dict[str, Path] = {}
+        self._roots: dict[str, Path] = {}  # the trusted directory each volume's paths stay in
         self._errors: dict[str, str] = {}  # unsupported: fails the containers mounting it
         self._refresh_at: dict[str, float] = {}
         self._changed = asyncio.Event()
@@ -131,11 +144,13 @@ class PodVolumes:
                 if kind == "emptyDir":
                     path = self._dir(kind, name)
                     path.mkdir(parents=True, exist_ok=True)
+                    root = path
                 elif kind == "hostPath":
                     allow = self.host.allowed_host_paths if self.host is not None else ()
-                    path = prepare_host_path(source, allow)
+                    checked = check_host_path(source, allow)
+                    path, root = checked.path, checked.root
                 elif kind in CONTENT_KINDS:
-                    path = await self._write_content(name, kind, source)
+                    path = root = await self._write_content(name, kind, source)
                 else:
                     self._errors[name] = f"volume type {kind} is not supported"
                     continue
@@ -146,6 +161,7 @@ class PodVolumes:
                 failures[name] = str(exc)
                 continue
             self._paths[name] = path
+            self._roots[name] = root
         return failures
 
     async def _write_content(self, name: str, kind: str, source: KubeObject) -> Path:
@@ -272,27 +288,49 @@ class PodVolumes:
             if not sub_path and mount.get("subPathExpr"):
                 sub_path = expand(str(mount["subPathExpr"]), env.get)
             if sub_path:
-                host = self._sub_path(host, sub_path, name)
+                host = self._sub_path(host, sub_path, name, str(container.get("name", "")))
             mounts.append(
                 VolumeMount(
                     host_path=host,
                     container_path=str(mount.get("mountPath", "")),
                     read_only=bool(mount.get("readOnly", False)),
+                    root=self._roots.get(name),
                 )
             )
         return mounts
 
     @staticmethod
-    def _sub_path(base: Path, sub_path: str, volume: str) -> Path:
+    def _sub_path(base: Path, sub_path: str, volume: str, container: str) -> Path:
+        """``sub_path`` resolved beneath the volume directory ``base`` (made if missing).
+
+        As kubelet: links inside the volume are followed, the real path is
+        what gets mounted; a subPath resolving outside the volume is refused
+        with kubelet's message, the details (host paths) only in the log.
+        """
         pure = PurePosixPath(sub_path)
         if pure.is_absolute() or ".." in pure.parts:
             raise ContainerConfigError(
                 f"volume {volume!r}: subPath {sub_path!r} must be a relative path without '..'"
             )
-        path = base.joinpath(*pure.parts)
-        if not path.exists():
-            path.mkdir(parents=True, exist_ok=True)  # kubelet creates a missing subPath as a dir
-        return path
+        relative = str(pure)
+        target = base.joinpath(*pure.parts)
+        what = f'volumeMount "{volume}" of container "{container}"'
+        try:
+            return resolve_within(base, target)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise _sub_path_error(f"failed to prepare subPath for {what}", sub_path, exc) from None
+        try:  # kubelet creates a missing subPath as a directory, with the volume's mode
+            mkdirs_beneath(base, relative, mode=stat.S_IMODE(os.stat(base).st_mode))
+        except OSError as exc:
+            raise _sub_path_error(
+                f"failed to create subPath directory for {what}", sub_path, exc
+            ) from None
+        try:
+            return resolve_within(base, target)
+        except OSError as exc:
+            raise _sub_path_error(f"failed to prepare subPath for {what}", sub_path, exc) from None
 
     # -- removing ------------------------------------------------------------------------------
 
@@ -304,6 +342,20 @@ class PodVolumes:
         shutil.rmtree(self.root, ignore_errors=True)
         if self.secret_root is not None:
             shutil.rmtree(self.secret_root, ignore_errors=True)
+
+
+def _sub_path_error(message: str, sub_path: str, exc: OSError) -> ContainerConfigError:
+    """kubelet's message, plus why in words that name no host path."""
+    log.warning(message, sub_path=sub_path, error=str(exc))
+    if isinstance(exc, PathEscapeError):
+        why = "it resolves outside the volume"
+    elif exc.errno == errno.ELOOP:
+        why = "too many levels of symbolic links"
+    elif exc.errno == errno.ENOTDIR:
+        why = "a component is not a directory"
+    else:
+        why = exc.strerror or type(exc).__name__
+    return ContainerConfigError(f'{message}: subPath "{sub_path}": {why}')
 
 
 def remove_stale(roots: Iterable[Path], keep_uids: set[str] | None) -> list[str]:

@@ -2,7 +2,9 @@
 
 The query is kubelet's (``follow``, ``tailLines``, ``timestamps``, ``sinceSeconds``,
 ``sinceTime``, ``limitBytes``, ``previous``), parsed into :class:`LogOptions` with
-the API server's validation, so a bad value is a 400 with the reason.
+the API server's validation, so a bad value is a 400 with the reason.  The
+namespace, pod and container segments must be valid Kubernetes names (a
+``..``, an encoded ``/``, a NUL is a 400 before the provider is asked).
 
 The response is chunked ``text/plain`` written as the provider yields, so
 ``kubectl logs -f`` sees lines as they are written.  The first chunk is awaited
@@ -24,6 +26,7 @@ from aiohttp import web
 
 from kubelet_core.provider.base import LogOptions, Provider
 from kubelet_core.provider.errors import NotFound, NotSupported
+from kubelet_core.provider.names import label_error, subdomain_error
 
 #: How long to wait for a log's first chunk (or error) before answering 200 anyway.
 FIRST_CHUNK_WAIT = 0.25
@@ -85,11 +88,29 @@ def parse_log_options(query: dict[str, str]) -> LogOptions:
     )
 
 
+def check_log_target(namespace: str, pod: str, container: str) -> None:
+    """BadQuery unless the three path segments are names Kubernetes accepts.
+
+    Checked before anything else: a segment with ``..``, ``/`` (``%2F``), a NUL
+    or an empty one names no pod, and must not reach a provider that builds
+    file paths from it.  kubelet answers 400 for a missing segment and 404
+    for an unknown pod; an impossible name is a bad request.
+    """
+    for kind, value, why in (
+        ("namespace", namespace, label_error(namespace)),
+        ("pod name", pod, subdomain_error(pod)),
+        ("container name", container, label_error(container)),
+    ):
+        if why is not None:
+            raise BadQuery(f"invalid {kind} {value!r}: {why}")
+
+
 async def stream_container_logs(request: web.Request, provider: Provider) -> web.StreamResponse:
     namespace = request.match_info["namespace"]
     pod = request.match_info["pod"]
     container = request.match_info["container"]
     try:
+        check_log_target(namespace, pod, container)
         options = parse_log_options(dict(request.query))
     except BadQuery as error:
         raise web.HTTPBadRequest(text=str(error)) from None
