@@ -129,14 +129,15 @@ def test_the_fallback_refuses_every_symlink(tree: Path) -> None:
             open_beneath_nofollow(tree, tree / target, flags=flags)
 
 
+@pytest.mark.parametrize("code", [errno.ENOSYS, errno.EPERM])
 def test_open_beneath_uses_the_fallback_when_the_kernel_has_no_openat2(
-    tree: Path, monkeypatch: pytest.MonkeyPatch
+    tree: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
-    """ENOSYS (a kernel before 5.6, or a seccomp filter) switches to the O_NOFOLLOW walk."""
+    """ENOSYS (a kernel before 5.6) or a seccomp filter's EPERM: the O_NOFOLLOW walk."""
     from kubelet_core.volumes import safepath
 
     def no_openat2(*args: object, **kwargs: object) -> int:
-        raise OSError(errno.ENOSYS, "Function not implemented")
+        raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(safepath, "openat2", no_openat2)
     monkeypatch.setattr(safepath, "_openat2_works", True)
@@ -145,6 +146,26 @@ def test_open_beneath_uses_the_fallback_when_the_kernel_has_no_openat2(
     with pytest.raises(PathEscapeError, match="symbolic link"):
         open_beneath(tree, tree / "etc")
     assert safepath._openat2_works is False
+
+
+def test_a_genuine_eperm_is_not_mistaken_for_a_missing_openat2(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubelet_core.volumes import safepath
+
+    real = safepath.openat2
+
+    def refuses_one_path(dir_fd: int, path: str, *args: int) -> int:
+        if path.endswith("guarded"):
+            raise OSError(errno.EPERM, "Operation not permitted", path)
+        return real(dir_fd, path, *args)
+
+    monkeypatch.setattr(safepath, "openat2", refuses_one_path)
+    monkeypatch.setattr(safepath, "_openat2_works", True)
+    (tree / "guarded").mkdir()
+    with pytest.raises(PermissionError):
+        open_beneath(tree, tree / "guarded")
+    assert safepath._openat2_works is True
 
 
 @OPENERS

@@ -14,8 +14,8 @@ refuse any step that leaves it:
   root (as kubelet follows a subPath's links inside the volume); an absolute
   symlink or one climbing above the root fails with :class:`PathEscapeError`.
   The check and the use are one system call, so there is no window to swap
-  a component.  Without ``openat2`` (ENOSYS: an old kernel or a seccomp
-  filter), :func:`open_beneath_nofollow` walks the components one
+  a component.  Without ``openat2`` (ENOSYS: an old kernel; ENOSYS or EPERM
+  from a seccomp filter), :func:`open_beneath_nofollow` walks the components one
   ``openat(O_NOFOLLOW)`` at a time from the root's fd and refuses *every*
   symlink -- stricter, equally race-free.
 * :func:`mkdirs_beneath` creates the missing components of a subPath with
@@ -175,10 +175,27 @@ def open_beneath(
             try:
                 return _openat2_beneath(root_fd, root, target, parts, flags, mode)
             except OSError as exc:
-                if exc.errno != errno.ENOSYS or isinstance(exc, PathEscapeError):
+                if isinstance(exc, PathEscapeError) or not _blocked(exc.errno or 0):
                     raise
                 _openat2_works = False
         return _nofollow_beneath(root_fd, root, target, parts, flags, mode)
+
+
+def _blocked(code: int) -> bool:
+    """Whether openat2 itself is unavailable: ENOSYS, or EPERM from a seccomp filter.
+
+    (Docker's older default profile answers EPERM for syscalls it does not
+    know; a genuine EPERM on a path is told apart by opening ``/`` instead.)
+    """
+    if code == errno.ENOSYS:
+        return True
+    if code != errno.EPERM:
+        return False
+    try:
+        os.close(openat2(-100, "/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))  # AT_FDCWD
+    except OSError as exc:
+        return exc.errno in (errno.ENOSYS, errno.EPERM)
+    return False
 
 
 def _openat2_beneath(
