@@ -29,6 +29,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory, kubectl: str) -> Iterator[
     base = tmp_path_factory.mktemp("guarded")
     allowed = base / "allowed"
     allowed.mkdir()
+    allowed.chmod(0o777)  # shared with the pods, whatever user their containers run as
     (allowed / "greeting").write_text("from the allowed dir")
     secret_dir = base / "host-secret"
     secret_dir.mkdir()
