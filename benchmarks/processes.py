@@ -89,13 +89,18 @@ class Child:
         assert self.ps is not None
         with self.ps.oneshot():
             times = self.ps.cpu_times()
-            return ResourceSample(
-                at=time.monotonic(),
-                cpu_seconds=times.user + times.system,
-                rss_bytes=self.ps.memory_info().rss,
-                threads=self.ps.num_threads(),
-                fds=self.ps.num_fds(),
-            )
+            rss, threads, fds = self.ps.memory_info().rss, self.ps.num_threads(), self.ps.num_fds()
+        hosts = module_hosts(self.ps)
+        return ResourceSample(
+            at=time.monotonic(),
+            cpu_seconds=times.user + times.system,
+            rss_bytes=rss,
+            threads=threads,
+            fds=fds,
+            hosts=len(hosts.unique),
+            hosts_unique_bytes=sum(hosts.unique),
+            zygote_rss_bytes=hosts.zygote_rss,
+        )
 
     async def stop(self, grace: float = 20.0) -> float:
         """SIGTERM, then SIGKILL after ``grace``; returns the seconds the process took."""
@@ -126,9 +131,41 @@ def context_switches(pid: int) -> int:
 class ResourceSample:
     at: float
     cpu_seconds: float
-    rss_bytes: int
+    rss_bytes: int  # the agent process itself
     threads: int
     fds: int
+    hosts: int = 0  # module host processes (one per running WASI container)
+    hosts_unique_bytes: int = 0  # their own pages: not shared with the zygote or each other
+    zygote_rss_bytes: int = 0  # the shared parent, counted once
+
+
+@dataclass(frozen=True)
+class Hosts:
+    unique: list[int]
+    zygote_rss: int
+
+
+def _unique_bytes(pid: int) -> int:
+    total = 0
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def module_hosts(agent: psutil.Process) -> Hosts:
+    """The agent's zygotes and their module hosts (the WASI provider's processes)."""
+    unique: list[int] = []
+    zygote_rss = 0
+    with contextlib.suppress(psutil.Error):
+        for child in agent.children():
+            with contextlib.suppress(psutil.Error):
+                if "wasmlet_wasi.zygote" not in " ".join(child.cmdline()):
+                    continue
+                zygote_rss += child.memory_info().rss
+                unique.extend(_unique_bytes(host.pid) for host in child.children())
+    return Hosts(unique, zygote_rss)
 
 
 class ControlPlaneProcess(Child):
@@ -215,6 +252,7 @@ class AgentProcess(Child):
             "json",
             "--log-level",
             "warning",
+            "--no-keep-pods-on-exit",  # a benchmark's pods end with its agent
         ]
         if qps is not None:
             argv += ["--kube-api-qps", str(qps)]

@@ -100,6 +100,13 @@ def targets(results: Figures) -> list[Figures]:
     judge(
         "agent RSS per running pod (KiB)", kib, "<= 1024", None if kib is None else kib <= MiB_KIB
     )
+    unique = _get(results, "density", "unique_kib_per_pod")
+    judge(
+        "unique memory per idle isolated pod (KiB: agent + its module host)",
+        unique,
+        "<= 2048",
+        None if unique is None else unique <= 2 * MiB_KIB,
+    )
     for state in ("empty", "loaded"):
         cpu = _get(results, "idle", state, "cpu_percent")
         calls = _get(results, "idle", state, "api_requests_per_min")
@@ -194,6 +201,10 @@ def markdown(report: Figures) -> str:
                 "threads_per_pod",
                 "fds",
                 "fds_per_pod",
+                "hosts",
+                "host_unique_kib_per_pod",
+                "unique_kib_per_pod",
+                "zygote_rss_mib",
             ),
         ),
         (

@@ -6,6 +6,12 @@ file descriptors are sampled.  The per-pod costs are the growth from the
 baseline (agent Ready, one warm-up pod Running, not counted) divided by the pods
 running.  The first step that does not get all its pods Running within the
 timeout ends the climb, and the count reached is reported.
+
+Each WASI container is a module host process forked from the provider's
+zygote: its cost is what is its own (``Private_Clean + Private_Dirty`` of
+``smaps_rollup``, pages it does not share copy-on-write with the zygote or
+anyone), reported per pod, and the zygote once.  A pod's whole cost is the
+agent's growth per pod plus its host's unique memory.
 """
 
 from __future__ import annotations
@@ -59,12 +65,15 @@ async def run(bench: Bench) -> Figures:
                     "rss_mib": sample.rss_bytes / MIB,
                     "threads": sample.threads,
                     "fds": sample.fds,
+                    "hosts": sample.hosts,
+                    "hosts_unique_mib": sample.hosts_unique_bytes / MIB,
                     "seconds": time.perf_counter() - began,
                 }
             )
             bench.say(
                 f"density: {reached} Running, agent RSS {sample.rss_bytes / MIB:.0f} MiB, "
-                f"{sample.threads} threads, {sample.fds} fds"
+                f"{sample.threads} threads, {sample.fds} fds; {sample.hosts} module hosts, "
+                f"{sample.hosts_unique_bytes / MIB:.0f} MiB of their own"
             )
             if not complete:
                 break
@@ -89,5 +98,12 @@ async def run(bench: Bench) -> Figures:
         "baseline_fds": base.fds,
         "fds": top.fds,
         "fds_per_pod": per(top.fds, base.fds),
+        "hosts": top.hosts,
+        "host_unique_kib_per_pod": (top.hosts_unique_bytes / top.hosts / 1024)
+        if top.hosts
+        else 0.0,
+        "zygote_rss_mib": top.zygote_rss_bytes / MIB,
+        "unique_kib_per_pod": per(top.rss_bytes, base.rss_bytes) / 1024
+        + ((top.hosts_unique_bytes / top.hosts / 1024) if top.hosts else 0.0),
         "curve": curve,
     }

@@ -32,7 +32,7 @@ import structlog
 
 from kubelet_core.apiclient import ApiError, Backoff, KubeApi, pod_path
 from kubelet_core.config.settings import NodeSettings
-from kubelet_core.kubeletapi import KubeletApiServer, client_ca_from_kubeconfig
+from kubelet_core.kubeletapi import ConnectionLimits, KubeletApiServer, client_ca_from_kubeconfig
 from kubelet_core.node import (
     HostInfo,
     LeaseController,
@@ -251,6 +251,7 @@ class NodeAgent:
                 allowed_host_paths=tuple(settings.allowed_host_paths),
                 default_memory_limit=settings.default_memory_limit_bytes,
                 max_open_files=settings.pod_max_open_files,
+                default_run_as_user=settings.pod_default_user,
                 keep_pods_on_exit=settings.keep_pods_on_exit and not settings.drain_on_shutdown,
             )
         )
@@ -286,6 +287,11 @@ class NodeAgent:
             tls_key_file=settings.tls_private_key_file,
             metrics_registry=self.metrics.registry,
             pods_source=self._pods_for_kubelet_api,
+            limits=ConnectionLimits(
+                max_connections=settings.kubelet_api_max_connections,
+                request_header_timeout=settings.kubelet_api_request_header_timeout_seconds,
+                idle_timeout=settings.kubelet_api_idle_timeout_seconds,
+            ),
         )
         await self.kubelet_api.start()
         self.advertised_port = self.kubelet_api.port

@@ -91,7 +91,10 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
     fast = results["throughput"]["fast_qps"]
     assert fast["agent_qps"] == 1000 and fast["running"] == fast["deleted"] == 10
     assert not [k for k in FIGURES["throughput"] if not _number(fast.get(k))]
-    assert results["density"]["reached"] == 10 and results["density"]["threads_per_pod"] > 0
+    density = results["density"]
+    assert density["reached"] == 10 and density["threads_per_pod"] >= 0
+    assert density["hosts"] == 11  # one module host per pod (the warm-up pod too)
+    assert 0 < density["host_unique_kib_per_pod"] < 16 * 1024
     assert results["actors"]["requests"] > 0 and results["actors"]["errors"] == 0
     for state in ("empty", "loaded"):
         idle = results["idle"][state]
@@ -100,7 +103,7 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
         assert _number(idle["thread_wakeups_per_s"]) and _number(idle["quiet_after_s"])
 
     assert {row["verdict"] for row in report["targets"]} <= {"pass", "miss"}
-    assert len(report["targets"]) == 10
+    assert len(report["targets"]) == 11
     markdown = (tmp_path / "results" / "report.md").read_text()
     assert "| Target |" in markdown and "Overhead ratio" in markdown
     assert "Driver API requests" in markdown and "failed" not in markdown.split("Driver")[0]

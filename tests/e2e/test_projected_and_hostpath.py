@@ -66,12 +66,29 @@ def test_host_path_under_allowed_paths(tmp_path: Path, kubectl: str) -> None:
     up = start_wasmlet(
         tmp_path / "up", kubectl, "--provider", "wasi", "--allowed-host-paths", str(shared)
     )
+    volumes = [{"name": "host", "hostPath": {"path": str(shared), "type": "Directory"}}]
+    mounts = {"volumeMounts": [{"name": "host", "mountPath": "/host"}]}
     try:
+        # The host's file permissions apply, as for any container: the directory is
+        # root's (0755), the pod runs as nobody by default, so it reads but cannot write.
+        pod = wasi_pod(
+            "hostpath-nobody",
+            ["read", "/host/greeting", "write", "/host/reply", "from nobody"],
+            container=mounts,
+            volumes=volumes,
+        )
+        up.apply(pod)
+        up.wait_phase("hostpath-nobody", "Failed")
+        log = up.kubectl("logs", "hostpath-nobody")
+        assert "from the host" in log and "ERR: cannot open /host/reply" in log
+        assert not (shared / "reply").exists()
+        # Asking for root (runAsUser: 0) writes as root would.
         pod = wasi_pod(
             "hostpath-allowed",
             ["read", "/host/greeting", "write", "/host/reply", "from the module"],
-            container={"volumeMounts": [{"name": "host", "mountPath": "/host"}]},
-            volumes=[{"name": "host", "hostPath": {"path": str(shared), "type": "Directory"}}],
+            container=mounts,
+            volumes=volumes,
+            securityContext={"runAsUser": 0},
         )
         up.apply(pod)
         up.wait_phase("hostpath-allowed", "Succeeded")

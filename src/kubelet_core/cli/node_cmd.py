@@ -56,7 +56,9 @@ def add_node_flags(parser: argparse.ArgumentParser, *, with_identity: bool = Tru
         help="leave containers running when the agent stops, for the next one to re-adopt "
         "(default: yes, as kubelet)",
     )
-    group.add_argument("--pod-default-memory-limit", help="memory limit of containers that set none (512Mi)")
+    group.add_argument(
+        "--pod-default-memory-limit", help="memory limit of containers that set none (512Mi)"
+    )
     group.add_argument("--pod-max-open-files", type=int, help="open files per container (1024)")
     group.add_argument("--config", type=Path, help="YAML or JSON settings file")
     group.add_argument("--log-format", choices=["console", "json"])

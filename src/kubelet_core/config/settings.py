@@ -101,6 +101,15 @@ class NodeSettings(BaseSettings):
     tls_cert_file: Path | None = Field(None, description="kubelet API serving certificate")
     tls_private_key_file: Path | None = Field(None, description="its private key")
     anonymous_auth: bool = Field(False, description="allow unauthenticated kubelet API calls")
+    kubelet_api_max_connections: int = Field(
+        256, ge=1, description="concurrent kubelet API connections (at most a quarter of ulimit -n)"
+    )
+    kubelet_api_request_header_timeout_seconds: float = Field(
+        10.0, gt=0, description="time a new connection has to send its first request's headers"
+    )
+    kubelet_api_idle_timeout_seconds: float = Field(
+        90.0, gt=0, description="time a kept-alive connection may wait for its next request"
+    )
 
     insecure_registries: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_host_paths: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -123,6 +132,14 @@ class NodeSettings(BaseSettings):
         "512Mi", description="memory limit of a container that sets none ('0': unbounded)"
     )
     pod_max_open_files: int = Field(1024, ge=16, description="open files per container")
+    pod_default_user: int | None = Field(
+        65534,
+        ge=0,
+        description=(
+            "uid (and gid) of containers whose pod sets no runAsUser, when the agent runs "
+            "as root (65534: nobody)"
+        ),
+    )
 
     @field_validator("pod_default_memory_limit")
     @classmethod

@@ -167,6 +167,9 @@ def runs_on_disk(container_dir: Path) -> list[int]:
     return sorted(int(n[:-4]) for n in names if n.endswith(".log") and n[:-4].isdigit())
 
 
+_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+
+
 class LogWriter:
     """Appends a run's output to its log file, rotating it by size (not thread-safe).
 
@@ -181,7 +184,11 @@ class LogWriter:
         self.path = path
         self.policy = policy
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        # Rotation works relative to the directory's fd: a writer that has since lost
+        # the right to walk the path (a module host running as the pod's user) still
+        # rotates, and a directory renamed or replaced meanwhile is never written.
+        self._dir = os.open(path.parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._fd = os.open(path.name, _APPEND, 0o640, dir_fd=self._dir)
         self._size = os.fstat(self._fd).st_size
         rotated = rotated_files(path)
         self._rotated = [int(file.name.rsplit(".", 1)[1]) for file in rotated]
@@ -204,9 +211,10 @@ class LogWriter:
 
     def _rotate(self, policy: LogPolicy) -> None:
         number = (self._rotated[-1] if self._rotated else 0) + 1
+        name = self.path.name
         try:
-            os.rename(self.path, f"{self.path}.{number}")
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            os.rename(name, f"{name}.{number}", src_dir_fd=self._dir, dst_dir_fd=self._dir)
+            fd = os.open(name, _APPEND, 0o640, dir_fd=self._dir)
         except OSError:
             os.ftruncate(self._fd, 0)
             self._size = 0
@@ -218,7 +226,7 @@ class LogWriter:
         while len(self._rotated) > policy.max_files - 1:
             old = self._rotated.pop(0)
             try:
-                os.unlink(f"{self.path}.{old}")
+                os.unlink(f"{name}.{old}", dir_fd=self._dir)
             except FileNotFoundError:
                 pass
 
@@ -226,6 +234,9 @@ class LogWriter:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        if self._dir >= 0:
+            os.close(self._dir)
+            self._dir = -1
 
 
 def _rfc3339nano(timestamp: float) -> bytes:

@@ -144,6 +144,7 @@ class PodVolumes:
                 if kind == "emptyDir":
                     path = self._dir(kind, name)
                     path.mkdir(parents=True, exist_ok=True)
+                    os.chmod(path, 0o777)  # as kubelet: writable whatever the pod's user
                     root = path
                 elif kind == "hostPath":
                     allow = self.host.allowed_host_paths if self.host is not None else ()
@@ -170,13 +171,13 @@ class PodVolumes:
         build = await self._builder.build(self._pod, kind, source)
         path = self._dir(kind, name)
         secret = kind in _SECRET_KINDS
-        if secret:
+        if secret:  # private parents keep the host's users out ...
             for parent in (path.parent.parent, path.parent):
                 parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 os.chmod(parent, 0o700)
-        await asyncio.to_thread(
-            write_payload, path, build.files, dir_mode=0o700 if secret else 0o755
-        )
+        # ... while the volume itself is readable by the pod's user (its container
+        # opens it by descriptor, without walking the private parents).
+        await asyncio.to_thread(write_payload, path, build.files, dir_mode=0o755)
         if build.refresh_at is not None:
             self._refresh_at[name] = build.refresh_at
         else:

@@ -174,6 +174,9 @@ class ProviderContext:
     default_memory_limit: int | None = None
     #: Open files one container may hold (``settings.pod_max_open_files``).
     max_open_files: int | None = None
+    #: User (and group) a container runs as when its pod sets no ``runAsUser``
+    #: and the agent runs as root (``settings.pod_default_user``); None: the agent's.
+    default_run_as_user: int | None = None
     #: Leave containers running when the agent stops, for the next agent to
     #: re-adopt (``settings.keep_pods_on_exit``, kubelet's behaviour); False stops them.
     keep_pods_on_exit: bool = False

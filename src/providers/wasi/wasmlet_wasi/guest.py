@@ -160,6 +160,7 @@ class _Host:
         self._writer: LogWriter | None = None
         self.bytes_dropped = 0
         self._exit_fd = -1
+        self._run_fd = -1
 
     # -- setup ---------------------------------------------------------------------
 
@@ -172,9 +173,14 @@ class _Host:
         self._writer = LogWriter(log_path, policy)
         self.rules.append(sandbox.FsRule(_open_dir(log_path.parent), writable=True))
         self.rules.append(sandbox.FsRule(_open_dir(self.run_dir), writable=True))
-        # Opened now: a module that used up RLIMIT_NOFILE must not cost us the exit record.
+        # Opened now: a module that used up RLIMIT_NOFILE must not cost us the exit record,
+        # and relative to the run dir's fd: the pod's user may not walk the path to it.
+        self._run_fd = _open_dir(self.run_dir)
         self._exit_fd = os.open(
-            self.run_dir / _EXIT_TEMP, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644
+            _EXIT_TEMP,
+            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+            0o644,
+            dir_fd=self._run_fd,
         )
         wasi = wasmtime.WasiConfig()
         wasi.argv = list(request["argv"])
@@ -183,6 +189,11 @@ class _Host:
         wasi.stderr_custom = self._write
         for mount in request["mounts"]:
             self._preopen(wasi, mount)
+        uid, gid = request.get("uid"), request.get("gid")
+        if uid is not None and os.geteuid() == 0 and uid != 0:
+            # What the host itself writes once it is the pod's user: rotated logs, exit.json.
+            for path in (log_path.parent, log_path, self.run_dir, self.run_dir / _EXIT_TEMP):
+                os.chown(path, uid, -1 if gid is None else gid)
         sandbox.apply_limits(
             sandbox.Limits(
                 open_files=request.get("open_files"),
@@ -326,7 +337,8 @@ class _Host:
         else:
             os.write(self._exit_fd, json.dumps(record).encode())
             os.close(self._exit_fd)
-            os.replace(self.run_dir / _EXIT_TEMP, self.run_dir / EXIT_FILE)
+            self._exit_fd = -1
+            os.replace(_EXIT_TEMP, EXIT_FILE, src_dir_fd=self._run_fd, dst_dir_fd=self._run_fd)
         if self._writer is not None:
             self._writer.close()
 

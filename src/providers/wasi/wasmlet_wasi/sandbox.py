@@ -135,13 +135,49 @@ def forbid_privileges() -> None:
 
 
 def drop_to(uid: int | None, gid: int | None) -> None:
-    """Become ``uid``/``gid`` for good (real, effective and saved ids; no groups)."""
+    """Become ``uid``/``gid`` for good (real, effective and saved ids; no groups).
+
+    Whatever the ids, every capability goes too: even a pod that asked for
+    ``runAsUser: 0`` gets a root without CAP_SYS_ADMIN, CAP_DAC_OVERRIDE and
+    the rest (no mounts, no kernel modules, no reading others' files).
+    """
+    for cap in range(64):  # the bounding set first: dropping it needs CAP_SETPCAP
+        if _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break  # EINVAL past the last capability, EPERM when not privileged
     if gid is not None:
         if os.getuid() == 0:
             os.setgroups([])
         os.setresgid(gid, gid, gid)
     if uid is not None:
         os.setresuid(uid, uid, uid)
+    _drop_capabilities()
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+_PR_CAPBSET_DROP = 24
+_SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine)
+
+
+def _drop_capabilities() -> None:
+    """Empty the effective, permitted and inheritable capability sets."""
+    if _SYS_CAPSET is None:
+        return
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    if _libc.syscall(_SYS_CAPSET, ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
 
 
 def landlock_abi() -> int:
