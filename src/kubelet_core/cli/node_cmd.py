@@ -60,6 +60,14 @@ def add_node_flags(parser: argparse.ArgumentParser, *, with_identity: bool = Tru
         "--pod-default-memory-limit", help="memory limit of containers that set none (512Mi)"
     )
     group.add_argument("--pod-max-open-files", type=int, help="open files per container (1024)")
+    group.add_argument(
+        "--pod-default-user",
+        type=int,
+        help="uid/gid of containers whose pod sets no runAsUser, for a root agent (65534)",
+    )
+    group.add_argument(
+        "--kubelet-api-max-connections", type=int, help="kubelet API connections at once (256)"
+    )
     group.add_argument("--config", type=Path, help="YAML or JSON settings file")
     group.add_argument("--log-format", choices=["console", "json"])
     group.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
@@ -91,6 +99,8 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> NodeSettin
             "keep_pods_on_exit",
             "pod_default_memory_limit",
             "pod_max_open_files",
+            "pod_default_user",
+            "kubelet_api_max_connections",
             "log_format",
             "log_level",
         )

@@ -1,0 +1,121 @@
+"""What the kernel enforces on a module host: its user, capabilities, rlimits and Landlock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from kubelet_core.containers.runtime import VolumeMount
+from tests.wasi.conftest import WASM_DIR
+from wasmlet_wasi import sandbox
+from wasmlet_wasi.runtime import RUNTIME_ADDRESS_SPACE, ModuleHosts, ModuleSpec, WasiContainer
+
+
+@pytest.fixture
+async def hosts(tmp_path: Path) -> AsyncIterator[ModuleHosts]:
+    pool = ModuleHosts(tmp_path / "compiled")
+    await pool.start()
+    yield pool
+    await pool.close()
+
+
+def status_of(container: WasiContainer) -> dict[str, str]:
+    lines = Path(f"/proc/{container.pid}/status").read_text().splitlines()
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+
+
+def limit_of(container: WasiContainer, name: str) -> str:
+    for line in Path(f"/proc/{container.pid}/limits").read_text().splitlines():
+        if line.startswith(name):
+            return line[len(name) :].split()[0]
+    raise AssertionError(f"no {name} in /proc/{container.pid}/limits")
+
+
+async def sleeper(hosts: ModuleHosts, tmp_path: Path, **fields: object) -> WasiContainer:
+    spec = ModuleSpec(
+        name="scripted",
+        module_path=WASM_DIR / "scripted.wasm",
+        argv=["scripted", "sleep", "60000"],
+        env=[],
+        mounts=[VolumeMount(tmp_path, "/data")],
+        log_path=tmp_path / "logs" / "0.log",
+        run_dir=tmp_path / "runs" / "0",
+        **fields,  # type: ignore[arg-type]
+    )
+    return await hosts.spawn(spec)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another user needs a root agent")
+async def test_host_runs_unprivileged_with_its_limits(hosts: ModuleHosts, tmp_path: Path) -> None:
+    host = await sleeper(
+        hosts, tmp_path, uid=65534, gid=65534, memory_limit=64 << 20, open_files=100
+    )
+    try:
+        status = status_of(host)
+        assert status["Uid"].split() == ["65534"] * 4
+        assert status["Gid"].split() == ["65534"] * 4
+        assert status["Groups"] == ""
+        assert int(status["CapEff"], 16) == 0 and int(status["CapBnd"], 16) == 0
+        assert status["NoNewPrivs"] == "1"
+        assert limit_of(host, "Max open files") == "100"
+        assert int(limit_of(host, "Max address space")) == (64 << 20) + RUNTIME_ADDRESS_SPACE
+        assert os.getsid(host.pid) == host.pid
+    finally:
+        await host.stop(1)
+
+
+async def test_root_in_a_pod_has_no_capabilities(hosts: ModuleHosts, tmp_path: Path) -> None:
+    host = await sleeper(hosts, tmp_path)  # runAsUser: 0 (or an unprivileged agent's own user)
+    try:
+        status = status_of(host)
+        assert int(status["CapEff"], 16) == 0 and int(status["CapPrm"], 16) == 0
+        assert status["NoNewPrivs"] == "1"
+    finally:
+        await host.stop(1)
+
+
+def test_landlock_confines_to_the_rules(tmp_path: Path) -> None:
+    """A process confined to one directory can read there and nowhere else, not even as root."""
+    if sandbox.landlock_abi() < 1:
+        pytest.fail("this kernel has no Landlock; docs/security.md says what is lost without it")
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    (inside / "ok").write_text("readable")
+    outside = tmp_path / "outside"
+    outside.write_text("secret")
+    script = textwrap.dedent(
+        f"""
+        import os
+        from wasmlet_wasi import sandbox
+        fd = os.open({str(inside)!r}, os.O_PATH | os.O_DIRECTORY)
+        sandbox.forbid_privileges()
+        assert sandbox.restrict_filesystem([sandbox.FsRule(fd, writable=False)]) >= 1
+        print(open({str(inside / "ok")!r}).read())
+        for path in ({str(outside)!r}, "/etc/hostname"):
+            try:
+                open(path).read()
+            except PermissionError:
+                print("denied", path)
+        try:
+            open({str(inside / "new")!r}, "w")
+        except PermissionError:
+            print("denied write")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n") == [
+        "readable",
+        f"denied {outside}",
+        "denied /etc/hostname",
+        "denied write",
+        "",
+    ]
