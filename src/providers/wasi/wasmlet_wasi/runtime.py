@@ -238,6 +238,7 @@ class ModuleHosts:
         self._pending: dict[int, asyncio.Future[tuple[dict[str, Any], list[int]]]] = {}
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
+        self._send_lock = asyncio.Lock()
         self.spawned = 0
 
     async def start(self) -> None:
@@ -352,18 +353,23 @@ class ModuleHosts:
     # -- the socket ------------------------------------------------------------------
 
     async def _send(self, sock: socket.socket, data: bytes, fds: list[int]) -> None:
+        """Send one request; when the socket is full, wait for room, one sender at a time
+        (an event loop keeps one writer callback per descriptor)."""
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                socket.send_fds(sock, [data], fds)
-                return
-            except BlockingIOError:
-                writable = loop.create_future()
-                loop.add_writer(sock.fileno(), writable.set_result, None)
+        async with self._send_lock:
+            while True:
                 try:
-                    await writable
-                finally:
-                    loop.remove_writer(sock.fileno())
+                    socket.send_fds(sock, [data], fds)
+                    return
+                except BlockingIOError:
+                    writable: asyncio.Future[None] = loop.create_future()
+                    loop.add_writer(
+                        sock.fileno(), lambda: writable.done() or writable.set_result(None)
+                    )
+                    try:
+                        await writable
+                    finally:
+                        loop.remove_writer(sock.fileno())
 
     def _on_readable(self) -> None:
         sock = self._sock
