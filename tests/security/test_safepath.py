@@ -208,7 +208,11 @@ def test_mkdirs_beneath_creates_missing_directories(tree: Path) -> None:
     (tree / "alias").symlink_to("a/b")
     mkdirs_beneath(tree, "alias/new/deeper", mode=0o750)
     made = tree / "a" / "b" / "new" / "deeper"
-    assert made.is_dir() and (made.stat().st_mode & 0o777) == 0o750 & ~_umask()
+    for directory in (made, made.parent):  # the umask does not narrow them (as kubelet)
+        assert directory.is_dir() and (directory.stat().st_mode & 0o7777) == 0o750
+    mkdirs_beneath(tree, "wide/open", mode=0o777)
+    assert (tree / "wide" / "open").stat().st_mode & 0o777 == 0o777
+    assert (tree / "a" / "b").stat().st_mode & 0o777 == 0o777 & ~_umask()  # existing: untouched
     mkdirs_beneath(tree, "alias/new/deeper")  # already there: nothing to do
     mkdirs_beneath(tree, "")
 

@@ -289,7 +289,8 @@ def mkdirs_beneath(root: Path, relative: str, *, mode: int = 0o755) -> None:
     Each existing component is opened beneath ``root`` (links inside are
     followed, as :func:`open_beneath`); each missing one is made with
     ``mkdir(name, dir_fd=parent)``, which creates it in the directory the
-    parent fd holds whatever is swapped in meanwhile.
+    parent fd holds whatever is swapped in meanwhile, and given ``mode``
+    whatever the umask (as kubelet's ``SafeMakeDir``).
     """
     parts = relative_parts(root, relative)
     parent = open_beneath(root, root)
@@ -303,11 +304,25 @@ def mkdirs_beneath(root: Path, relative: str, *, mode: int = 0o755) -> None:
                     os.mkdir(name, mode, dir_fd=parent)
                 except FileExistsError:
                     pass  # made meanwhile (or a dangling link: the open below refuses it)
+                else:
+                    _chmod_made(name, parent, mode)
                 fd = open_beneath(root, here)
             os.close(parent)
             parent = fd
     finally:
         os.close(parent)
+
+
+def _chmod_made(name: str, parent: int, mode: int) -> None:
+    """``mode`` on a directory just made, not narrowed by the umask (as kubelet's SafeMakeDir).
+
+    Opened without following a link: if the pod swapped one in, nothing is changed.
+    """
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
 
 
 def fd_path(fd: int) -> Path:
