@@ -35,13 +35,13 @@ def spec(tmp_path: Path, module: str, *args: str, **fields: object) -> ModuleSpe
         "env": [],
         "mounts": [],
         "run_dir": tmp_path / "runs" / module,
+        "log_path": tmp_path / f"{module}.log",
         **fields,
     }
     return ModuleSpec(
         name=module,
         module_path=WASM_DIR / f"{module}.wasm",
         argv=[module, *args],
-        log_path=tmp_path / f"{module}.log",
         **values,  # type: ignore[arg-type]
     )
 
@@ -241,3 +241,16 @@ async def test_compiled_module_cache(tmp_path: Path) -> None:
     third = WasmEngine(cache)
     assert third.load(data).source == "compiled"
     assert WasmEngine(cache).load(data).source == "disk"
+
+
+async def test_hundreds_of_starts_at_once(hosts: ModuleHosts, tmp_path: Path) -> None:
+    """More requests than the zygote's socket holds: each waits its turn, none is lost."""
+    specs = [
+        spec(tmp_path, "scripted", "echo", str(i), run_dir=tmp_path / "runs" / str(i),
+             log_path=tmp_path / f"{i}.log")
+        for i in range(600)
+    ]  # fmt: skip
+    started = await asyncio.wait_for(asyncio.gather(*(start_module(hosts, s) for s in specs)), 120)
+    statuses = await asyncio.gather(*(c.wait() for c in started))
+    assert [s.exit_code for s in statuses] == [0] * 600
+    assert all((tmp_path / f"{i}.log").read_text() == f"{i}\n" for i in range(600))
