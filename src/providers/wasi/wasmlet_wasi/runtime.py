@@ -54,6 +54,11 @@ log = structlog.get_logger(__name__)
 RUNTIME_ADDRESS_SPACE = 512 << 20
 #: Spawn requests larger than this travel in a file (a pod's argv and env can be big).
 INLINE_REQUEST = 64 << 10
+#: Spawn requests sent and not yet answered.  The zygote takes them one by one; a
+#: Unix datagram/seqpacket receiver queues at most ``net.unix.max_dgram_qlen`` (10)
+#: messages, and waiting for room through epoll proved unreliable under load, so
+#: the agent never sends more than the queue holds.
+IN_FLIGHT = 4
 #: How long to wait for the zygote to write the status of a host that died by a signal.
 STATUS_GRACE = 1.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -239,6 +244,7 @@ class ModuleHosts:
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self.spawned = 0
 
     async def start(self) -> None:
@@ -281,31 +287,9 @@ class ModuleHosts:
             await self.start()
         sock = self._sock
         assert sock is not None
-        loop = asyncio.get_running_loop()
         spec.run_dir.mkdir(parents=True, exist_ok=True)
-        ident = next(self._ids)
-        request = spec.request() | {"id": ident}
-        reply_future: asyncio.Future[tuple[dict[str, Any], list[int]]] = loop.create_future()
-        self._pending[ident] = reply_future
-        report_r, report_w = os.pipe2(os.O_CLOEXEC)
-        message = json.dumps(request).encode()
-        if len(message) > INLINE_REQUEST:  # a socket message has a size limit: pass a file
-            request_file = spec.run_dir / "request.json"
-            await asyncio.to_thread(request_file.write_bytes, message)
-            message = json.dumps({"op": "spawn", "id": ident, "file": str(request_file)}).encode()
-        try:
-            await self._send(sock, message, [report_w])
-        except BaseException:
-            self._pending.pop(ident, None)
-            os.close(report_r)
-            raise
-        finally:
-            os.close(report_w)
-        try:
-            reply, fds = await reply_future
-        except BaseException:
-            os.close(report_r)
-            raise
+        async with self._in_flight:  # flow control: see IN_FLIGHT
+            reply, fds, report_r = await self._request(sock, spec)
         if "error" in reply:
             os.close(report_r)
             raise ContainerStartError(str(reply["error"]), reason=reply.get("reason"))
@@ -324,6 +308,36 @@ class ModuleHosts:
             reason=status.reason or "StartError",
             exit_code=status.exit_code,
         )
+
+    async def _request(
+        self, sock: socket.socket, spec: ModuleSpec
+    ) -> tuple[dict[str, Any], list[int], int]:
+        """Send one spawn request; the zygote's reply, its fds, and the report pipe's read end."""
+        loop = asyncio.get_running_loop()
+        ident = next(self._ids)
+        request = spec.request() | {"id": ident}
+        reply_future: asyncio.Future[tuple[dict[str, Any], list[int]]] = loop.create_future()
+        self._pending[ident] = reply_future
+        message = json.dumps(request).encode()
+        if len(message) > INLINE_REQUEST:  # a socket message has a size limit: pass a file
+            request_file = spec.run_dir / "request.json"
+            await asyncio.to_thread(request_file.write_bytes, message)
+            message = json.dumps({"op": "spawn", "id": ident, "file": str(request_file)}).encode()
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            await self._send(sock, message, [report_w])
+        except BaseException:
+            self._pending.pop(ident, None)
+            os.close(report_r)
+            raise
+        finally:
+            os.close(report_w)
+        try:
+            reply, fds = await reply_future
+        except BaseException:
+            os.close(report_r)
+            raise
+        return reply, fds, report_r
 
     def adopt(self, run: RunDir) -> WasiContainer | None:
         """The host of ``run`` if it still runs (it survived an agent restart), else None."""
@@ -353,23 +367,15 @@ class ModuleHosts:
     # -- the socket ------------------------------------------------------------------
 
     async def _send(self, sock: socket.socket, data: bytes, fds: list[int]) -> None:
-        """Send one request; when the socket is full, wait for room, one sender at a time
-        (an event loop keeps one writer callback per descriptor)."""
-        loop = asyncio.get_running_loop()
+        """Send one request.  With at most IN_FLIGHT outstanding the zygote's queue has
+        room; should a smaller ``max_dgram_qlen`` still refuse it, retry shortly."""
         async with self._send_lock:
-            while True:
+            for attempt in itertools.count():
                 try:
                     socket.send_fds(sock, [data], fds)
                     return
                 except BlockingIOError:
-                    writable: asyncio.Future[None] = loop.create_future()
-                    loop.add_writer(
-                        sock.fileno(), lambda: writable.done() or writable.set_result(None)
-                    )
-                    try:
-                        await writable
-                    finally:
-                        loop.remove_writer(sock.fileno())
+                    await asyncio.sleep(min(0.001 * 2**attempt, 0.05))
 
     def _on_readable(self) -> None:
         sock = self._sock
