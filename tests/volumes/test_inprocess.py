@@ -233,6 +233,9 @@ async def test_host_path_allowed_and_typed(tmp_path: Path) -> None:
             {"name": "host", "mountPath": "/host", "readOnly": True},
             {"name": "made", "mountPath": "/made"},
         ]
+        # DirectoryOrCreate makes a root-owned 0755 directory, as kubelet does: only a
+        # pod running as root writes there (the node's default user, nobody, cannot).
+        manifest["spec"]["securityContext"] = {"runAsUser": 0}
         await cluster.create_pod(manifest)
         await cluster.wait_for_pod("default", "hostpath-ok", phase="Succeeded")
         assert (made / "out.txt").read_text() == "written by the module"

@@ -161,14 +161,16 @@ def test_configmap_secret_files_and_env(wasmlet: Wasmlet) -> None:
         "Keys [1st] from the EnvFrom configMap default/app-config were skipped "
         "since they are considered invalid environment variable names."
     )
-    # Secrets live on tmpfs (this machine has a writable /dev/shm), in 0700 directories.
+    # Secrets live on tmpfs (this machine has a writable /dev/shm), under 0700 directories;
+    # the volume itself is readable by the pod's user, which opens it by descriptor.
     uid = pod_uid(wasmlet, "files-env")
     shm = tmpfs_root(node_dir(wasmlet))
     assert shm is not None
     secret_dir = shm / f"default_files-env_{uid}" / "secret" / "secret"
     assert (secret_dir / "password").read_text() == "s3cret"
-    assert stat.S_IMODE(secret_dir.stat().st_mode) == 0o700
-    assert stat.S_IMODE(shm.stat().st_mode) == 0o700
+    assert stat.S_IMODE(secret_dir.stat().st_mode) == 0o755
+    for private in (secret_dir.parent, secret_dir.parent.parent, shm):
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
     assert (secret_dir / "..data").is_symlink()
     on_disk = node_dir(wasmlet) / "volumes" / f"default_files-env_{uid}"
     assert (on_disk / "configmap" / "config" / "greeting").read_text() == "hello"
@@ -246,11 +248,15 @@ def test_items_modes_and_optional(wasmlet: Wasmlet) -> None:
     wait_phase(wasmlet, "modes", "Succeeded")
     uid = pod_uid(wasmlet, "modes")
     cfg = node_dir(wasmlet) / "volumes" / f"default_modes_{uid}" / "configmap" / "cfg"
-    assert stat.S_IMODE((cfg / "nested" / "hello.txt").stat().st_mode) == 0o400
+    # The pod names no user: it runs as nobody, and its volumes are treated as with
+    # fsGroup 65534 on a real cluster (group-owned, group read added to each mode).
+    hello = (cfg / "nested" / "hello.txt").stat()
+    assert (stat.S_IMODE(hello.st_mode), hello.st_gid) == (0o440, 65534)
     shm = tmpfs_root(node_dir(wasmlet))
     assert shm is not None
     sec = shm / f"default_modes_{uid}" / "secret" / "sec"
-    assert stat.S_IMODE((sec / "token").stat().st_mode) == 0o600
+    token = (sec / "token").stat()
+    assert (stat.S_IMODE(token.st_mode), token.st_gid) == (0o640, 65534)
     wasmlet.kubectl("delete", "pod", "modes", "--wait=false")
 
 

@@ -62,6 +62,7 @@ from kubelet_core.containers import deadline
 from kubelet_core.containers.backoff import Backoff, LifecycleTimings, go_duration
 from kubelet_core.containers.deadline import ActiveDeadline
 from kubelet_core.containers.env import EnvResolver, expand_all
+from kubelet_core.containers.identity import identity_for, volume_group
 from kubelet_core.containers.images import pull_with_backoff
 from kubelet_core.containers.logs import LogStore
 from kubelet_core.containers.runtime import (
@@ -144,7 +145,12 @@ class PodRunner:
         self.context = context
         self.timings = timings
         self.logs = logs
-        self.volumes = PodVolumes(volumes_root, pod, host=volume_host)
+        self.volumes = PodVolumes(
+            volumes_root,
+            pod,
+            host=volume_host,
+            group=volume_group(pod, context.default_run_as_user),
+        )
         self.id_scheme = id_scheme
         self.env = EnvResolver(
             context.node_name,
@@ -510,6 +516,7 @@ class PodRunner:
             restart_count=restart,
             limits={str(k): str(v) for k, v in limits.items()},
             deadline_seconds=self._deadline.left(),
+            identity=identity_for(self.pod, container, self.context.default_run_as_user),
         )
 
     async def _start_and_wait(

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from kubelet_core.containers.identity import ProcessIdentity
 from kubelet_core.provider.base import KubeObject
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
@@ -67,6 +68,8 @@ class ContainerLaunch:
     restart_count: int
     limits: Mapping[str, str]  # resources.limits, e.g. {"memory": "64Mi", "cpu": "500m"}
     deadline_seconds: float | None  # CPU-time budget left from activeDeadlineSeconds
+    #: The user and groups to run as (:mod:`kubelet_core.containers.identity`).
+    identity: ProcessIdentity = dataclasses.field(default_factory=ProcessIdentity)
 
     @property
     def name(self) -> str:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import os
 import shutil
@@ -88,8 +89,17 @@ def pod_dir_name(pod: KubeObject) -> str:
 class PodVolumes:
     """The host side of one pod's volumes."""
 
-    def __init__(self, root: Path, pod: KubeObject, *, host: VolumeHost | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        pod: KubeObject,
+        *,
+        host: VolumeHost | None = None,
+        group: int | None = None,
+    ) -> None:
         self.root = root / pod_dir_name(pod)
+        #: Group owning the volumes (fsGroup, see :mod:`kubelet_core.containers.identity`).
+        self.group = group
         self.host = host
         self.secret_root = (
             host.secret_root / pod_dir_name(pod)
@@ -145,6 +155,8 @@ class PodVolumes:
                     path = self._dir(kind, name)
                     path.mkdir(parents=True, exist_ok=True)
                     os.chmod(path, 0o777)  # as kubelet: writable whatever the pod's user
+                    if self.group is not None:
+                        os.chown(path, -1, self.group)
                     root = path
                 elif kind == "hostPath":
                     allow = self.host.allowed_host_paths if self.host is not None else ()
@@ -177,7 +189,10 @@ class PodVolumes:
                 os.chmod(parent, 0o700)
         # ... while the volume itself is readable by the pod's user (its container
         # opens it by descriptor, without walking the private parents).
-        await asyncio.to_thread(write_payload, path, build.files, dir_mode=0o755)
+        files = build.files
+        if self.group is not None:  # as kubelet's fsGroup: the group may read every file
+            files = {k: dataclasses.replace(f, mode=f.mode | 0o440) for k, f in files.items()}
+        await asyncio.to_thread(write_payload, path, files, dir_mode=0o755, group=self.group)
         if build.refresh_at is not None:
             self._refresh_at[name] = build.refresh_at
         else:

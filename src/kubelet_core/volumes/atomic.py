@@ -76,8 +76,13 @@ def _same(directory: Path, payload: Payload) -> bool:
     return True
 
 
-def write_payload(target: Path, payload: Payload, *, dir_mode: int = 0o755) -> bool:
-    """Make ``target`` show exactly ``payload``; True if anything changed."""
+def write_payload(
+    target: Path, payload: Payload, *, dir_mode: int = 0o755, group: int | None = None
+) -> bool:
+    """Make ``target`` show exactly ``payload``; True if anything changed.
+
+    ``group``: the files and directories belong to that group (a pod's fsGroup).
+    """
     for path in payload:
         check_path(path)
     target.mkdir(parents=True, exist_ok=True)
@@ -97,6 +102,11 @@ def write_payload(target: Path, payload: Payload, *, dir_mode: int = 0o755) -> b
         full.parent.mkdir(parents=True, exist_ok=True)
         full.write_bytes(content.data)
         os.chmod(full, content.mode)
+    if group is not None:
+        for directory, _dirs, files in os.walk(new):
+            os.chown(directory, -1, group)
+            for name in files:
+                os.chown(os.path.join(directory, name), -1, group)
     tmp = target / _TMP_LINK
     tmp.unlink(missing_ok=True)
     os.symlink(new.name, tmp)

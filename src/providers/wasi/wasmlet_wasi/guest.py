@@ -261,7 +261,8 @@ class _Host:
 
     def confine(self) -> None:
         sandbox.forbid_privileges()
-        sandbox.drop_to(self.request.get("uid"), self.request.get("gid"))
+        request = self.request
+        sandbox.drop_to(request.get("uid"), request.get("gid"), request.get("groups") or ())
         sandbox.restrict_filesystem(self.rules)
         for rule in self.rules:
             os.close(rule.fd)

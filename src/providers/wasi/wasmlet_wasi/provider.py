@@ -162,7 +162,6 @@ class WasiProvider(ContainerProvider):
         if memory_limit is None:
             memory_limit = self.context.default_memory_limit
         run = RunDir.of(self.runs_root, launch.pod_uid, launch.name, launch.restart_count)
-        uid, gid = _run_as(launch.pod, launch.container, self.context.default_run_as_user)
         spec = ModuleSpec(
             name=launch.name,
             module_path=path,
@@ -177,8 +176,9 @@ class WasiProvider(ContainerProvider):
             working_dir=launch.working_dir,
             log_policy=self.context.log_policy,
             open_files=self.context.max_open_files,
-            uid=uid,
-            gid=gid,
+            uid=launch.identity.uid,
+            gid=launch.identity.gid,
+            groups=launch.identity.groups,
         )
         container = await self.hosts.spawn(spec)
         self._track(container, stored.digest if stored is not None else "")
@@ -262,33 +262,6 @@ class WasiProvider(ContainerProvider):
             if isinstance(secret, dict):
                 secrets.append(secret)
         return secrets
-
-
-def _run_as(
-    pod: KubeObject, container: KubeObject, default_user: int | None
-) -> tuple[int | None, int | None]:
-    """The uid and gid of the container's host, as kubelet resolves ``securityContext``.
-
-    The container's ``runAsUser``/``runAsGroup`` win over the pod's; without
-    either, a root agent runs the host as ``default_user`` (nobody), and an
-    unprivileged agent as itself.  A user other than the agent's own needs a
-    root agent.
-    """
-    pod_context = (pod.get("spec") or {}).get("securityContext") or {}
-    own = container.get("securityContext") or {}
-    uid = own.get("runAsUser", pod_context.get("runAsUser"))
-    gid = own.get("runAsGroup", pod_context.get("runAsGroup"))
-    if uid is None and os.geteuid() == 0:
-        uid = default_user
-        if gid is None:
-            gid = default_user
-    if uid is None:
-        return None, None if gid is None else int(gid)
-    if os.geteuid() != 0 and int(uid) != os.geteuid():
-        raise ContainerStartError(
-            f"cannot run as user {uid}: the node agent is not root", reason="CreateContainerError"
-        )
-    return int(uid), None if gid is None else int(gid)
 
 
 def _container(pod: KubeObject, name: str) -> KubeObject:

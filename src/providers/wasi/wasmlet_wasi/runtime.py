@@ -98,6 +98,7 @@ class ModuleSpec:
     open_files: int | None = 1024  # RLIMIT_NOFILE of the host
     uid: int | None = None  # run the host as this user (None: the agent's)
     gid: int | None = None
+    groups: Sequence[int] = ()  # supplementary groups (the pod's fsGroup among them)
 
     def request(self) -> dict[str, Any]:
         """The spawn request the zygote receives."""
@@ -132,6 +133,7 @@ class ModuleSpec:
             "address_space": address_space,
             "uid": self.uid,
             "gid": self.gid,
+            "groups": list(self.groups),
         }
 
 

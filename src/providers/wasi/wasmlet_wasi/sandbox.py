@@ -134,8 +134,8 @@ def forbid_privileges() -> None:
     _libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def drop_to(uid: int | None, gid: int | None) -> None:
-    """Become ``uid``/``gid`` for good (real, effective and saved ids; no groups).
+def drop_to(uid: int | None, gid: int | None, groups: Sequence[int] = ()) -> None:
+    """Become ``uid``/``gid`` with ``groups`` for good (real, effective and saved ids).
 
     Whatever the ids, every capability goes too: even a pod that asked for
     ``runAsUser: 0`` gets a root without CAP_SYS_ADMIN, CAP_DAC_OVERRIDE and
@@ -144,9 +144,9 @@ def drop_to(uid: int | None, gid: int | None) -> None:
     for cap in range(64):  # the bounding set first: dropping it needs CAP_SETPCAP
         if _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             break  # EINVAL past the last capability, EPERM when not privileged
+    if os.getuid() == 0 and (uid is not None or gid is not None):
+        os.setgroups(list(groups))
     if gid is not None:
-        if os.getuid() == 0:
-            os.setgroups([])
         os.setresgid(gid, gid, gid)
     if uid is not None:
         os.setresuid(uid, uid, uid)
