@@ -284,10 +284,7 @@ class ContainerProvider(Provider, ContainerRuntime):
         context: ProviderContext | None = self.__dict__.get("context")
         detach = self.survives_agent_restart and context is not None and context.keep_pods_on_exit
         results = await asyncio.gather(
-            *(
-                r.detach() if detach else r.terminate(self.shutdown_grace_seconds)
-                for r in runners
-            ),
+            *(r.detach() if detach else r.terminate(self.shutdown_grace_seconds) for r in runners),
             return_exceptions=True,
         )
         for runner, result in zip(runners, results, strict=True):
