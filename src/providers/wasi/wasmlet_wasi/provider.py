@@ -99,7 +99,9 @@ class WasiProvider(ContainerProvider):
         self.context = context
         insecure = (*self._insecure, *context.insecure_registries)
         self.modules = ModuleStore(context.modules_dir, insecure_registries=insecure)
-        self.hosts = ModuleHosts(context.data_dir / "wasi" / "compiled")
+        wasi_dir = context.data_dir / "wasi"
+        wasi_dir.mkdir(parents=True, exist_ok=True)
+        self.hosts = ModuleHosts(wasi_dir / "compiled", log_path=wasi_dir / "zygote.log")
         await self.hosts.start()
         await super().start(context)
 

@@ -238,8 +238,10 @@ class WasiContainer(RunningContainer):
 class ModuleHosts:
     """The zygote process, and the spawning and adopting of module hosts through it."""
 
-    def __init__(self, cache_dir: Path | None) -> None:
+    def __init__(self, cache_dir: Path | None, *, log_path: Path | None = None) -> None:
         self.cache_dir = cache_dir
+        #: Where the zygote's own output goes (a traceback, should it ever crash).
+        self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._pending: dict[int, asyncio.Future[tuple[dict[str, Any], list[int]]]] = {}
@@ -269,9 +271,9 @@ class ModuleHosts:
             try:
                 # Popen, not asyncio's subprocess: the zygote may outlive this event
                 # loop (it stays while hosts run), and no child watcher must track it.
-                self._process = await asyncio.to_thread(
-                    subprocess.Popen, args, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL
-                )
+                # Nor may it hold the agent's stdout/stderr open after the agent is
+                # gone: what it has to say goes to its own log file.
+                self._process = await asyncio.to_thread(self._spawn_zygote, args, theirs)
             finally:
                 theirs.close()
             ours.setblocking(False)
@@ -282,6 +284,20 @@ class ModuleHosts:
                 raise RuntimeError("the WASI zygote process failed to start")
             self._sock = ours
             loop.add_reader(ours.fileno(), self._on_readable)
+
+    def _spawn_zygote(self, args: list[str], sock: socket.socket) -> subprocess.Popen[bytes]:
+        log_file = self.log_path.open("ab") if self.log_path is not None else subprocess.DEVNULL
+        try:
+            return subprocess.Popen(
+                args,
+                pass_fds=[sock.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+            )
+        finally:
+            if not isinstance(log_file, int):
+                log_file.close()
 
     async def spawn(self, spec: ModuleSpec) -> WasiContainer:
         """Start a module host for ``spec``; ContainerStartError if the module cannot run."""
