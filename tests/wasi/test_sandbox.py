@@ -66,6 +66,7 @@ async def test_host_runs_unprivileged_with_its_limits(hosts: ModuleHosts, tmp_pa
         assert limit_of(host, "Max open files") == "100"
         assert int(limit_of(host, "Max address space")) == (64 << 20) + RUNTIME_ADDRESS_SPACE
         assert os.getsid(host.pid) == host.pid
+        assert os.getpriority(os.PRIO_PROCESS, host.pid) == 10  # below the agent
     finally:
         await host.stop(1)
 
