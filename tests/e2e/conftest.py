@@ -180,3 +180,16 @@ def wasi_pod(name: str, args: list[str], **spec: Any) -> dict[str, Any]:
             **spec,
         },
     }
+
+
+def import_bundled_script(data_dir: Path) -> None:
+    """Import the bundled scripted module into a node's data dir, as a user would
+    (only `wasmlet up` imports the bundled modules itself)."""
+    modules = REPO / "src" / "providers" / "wasi" / "wasmlet_wasi" / "modules"
+    imported = subprocess.run(
+        [sys.executable, "-m", "kubelet_core.cli.main", "modules", "--data-dir",
+         str(data_dir), "import", str(modules / "scripted.wasm"),
+         "examples.wasmlet.dev/wasi-script:v1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr

@@ -14,7 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.e2e.conftest import REPO, Wasmlet, free_port, wasi_pod
+from tests.e2e.conftest import REPO, Wasmlet, free_port, import_bundled_script, wasi_pod
 
 Spawned = tuple[subprocess.Popen[str], list[str], threading.Condition]
 
@@ -72,14 +72,7 @@ def test_node_joins_a_control_plane_from_a_kubeconfig(tmp_path: Path, kubectl: s
         assert described["status"]["capacity"]["pods"] == "7"  # env beats the file
         assert described["metadata"]["labels"]["zone"] == "lab"
         # The bundled modules are only imported by `wasmlet up`: import one as a user would.
-        modules = REPO / "src" / "providers" / "wasi" / "wasmlet_wasi" / "modules"
-        imported = subprocess.run(
-            [sys.executable, "-m", "kubelet_core.cli.main", "modules", "--data-dir",
-             str(node_dir), "import", str(modules / "scripted.wasm"),
-             "examples.wasmlet.dev/wasi-script:v1"],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert imported.returncode == 0, imported.stderr
+        import_bundled_script(node_dir)
         cluster.apply(wasi_pod("joined-pod", ["echo", "joined"], nodeName="joined-1"))
         cluster.wait_phase("joined-pod", "Succeeded")
         assert "joined" in cluster.kubectl("logs", "joined-pod")

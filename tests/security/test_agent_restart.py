@@ -14,11 +14,10 @@ import os
 import select
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import REPO, Wasmlet, free_port, wasi_pod
+from tests.e2e.conftest import Wasmlet, free_port, import_bundled_script, wasi_pod
 from tests.e2e.test_node_command import spawn, stop
 
 NODE = "restart-1"
@@ -85,14 +84,7 @@ def test_sigkilled_agent_readopts_its_pods(tmp_path: Path, kubectl: str) -> None
         cluster = Wasmlet(controlplane, cluster_dir, kubectl, cp_out, cp_printed)
         cluster.wait_for_output("control plane at")
         node_args += ["--kubeconfig", str(cluster.kubeconfig)]
-        modules = REPO / "src" / "providers" / "wasi" / "wasmlet_wasi" / "modules"
-        imported = subprocess.run(
-            [sys.executable, "-m", "kubelet_core.cli.main", "modules", "--data-dir",
-             str(node_dir), "import", str(modules / "scripted.wasm"),
-             "examples.wasmlet.dev/wasi-script:v1"],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert imported.returncode == 0, imported.stderr
+        import_bundled_script(node_dir)
         node, _, _ = spawn(*node_args)
         cluster.kubectl("wait", "--for=create", f"node/{NODE}", "--timeout=60s", timeout=70)
         keeper = wasi_pod(

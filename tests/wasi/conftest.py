@@ -11,6 +11,7 @@ from kubelet_core.provider.base import LogOptions, ProviderContext
 from tests.containers.conftest import FAST, Recorder, make_context
 from tests.fixtures.registry import auth_registry, registry, token_registry
 from wasmlet_wasi.provider import WasiProvider
+from wasmlet_wasi.runtime import ModuleHosts
 
 __all__ = ["auth_registry", "registry", "token_registry"]
 
@@ -68,3 +69,12 @@ async def _import_raw(prov: WasiProvider, path: Path, reference: str) -> None:
     manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
     store._write_blob(manifest_digest, manifest)
     store._record(reference, manifest_digest, digest, len(data))
+
+
+@pytest.fixture
+async def hosts(tmp_path: Path) -> AsyncIterator[ModuleHosts]:
+    """A zygote of its own, for driving module hosts as the provider does."""
+    pool = ModuleHosts(tmp_path / "compiled")
+    await pool.start()
+    yield pool
+    await pool.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,14 +19,6 @@ from tests.wasi.conftest import WASM_DIR
 from wasmlet_wasi.engine import WasmEngine
 from wasmlet_wasi.runs import process_start_ticks
 from wasmlet_wasi.runtime import ModuleHosts, ModuleSpec, WasiContainer, guest_argv, start_module
-
-
-@pytest.fixture
-async def hosts(tmp_path: Path) -> AsyncIterator[ModuleHosts]:
-    pool = ModuleHosts(tmp_path / "compiled")
-    await pool.start()
-    yield pool
-    await pool.close()
 
 
 def spec(tmp_path: Path, module: str, *args: str, **fields: object) -> ModuleSpec:

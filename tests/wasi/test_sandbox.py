@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,6 @@ from kubelet_core.containers.runtime import VolumeMount
 from tests.wasi.conftest import WASM_DIR
 from wasmlet_wasi import sandbox
 from wasmlet_wasi.runtime import RUNTIME_ADDRESS_SPACE, ModuleHosts, ModuleSpec, WasiContainer
-
-
-@pytest.fixture
-async def hosts(tmp_path: Path) -> AsyncIterator[ModuleHosts]:
-    pool = ModuleHosts(tmp_path / "compiled")
-    await pool.start()
-    yield pool
-    await pool.close()
 
 
 def status_of(container: WasiContainer) -> dict[str, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -115,14 +115,17 @@ class NodeSettings(BaseSettings):
     allowed_host_paths: Annotated[list[str], NoDecode] = Field(default_factory=list)
     container_log_max_size: str = "10Mi"
 
-    @field_validator("container_log_max_size")
+    @field_validator("container_log_max_size", "pod_default_memory_limit")
     @classmethod
-    def _check_log_size(cls, value: str) -> str:
-        """A positive size such as 10Mi, as kubelet's containerLogMaxSize."""
+    def _check_size(cls, value: str, info: ValidationInfo) -> str:
+        """A size such as 10Mi; the log size must be positive (kubelet's containerLogMaxSize),
+        the default memory limit may be 0 (no default)."""
         from kubelet_core.quantity import quantity_bytes
 
-        if quantity_bytes(value) < 1:  # raises ValueError for a non-quantity
-            raise ValueError(f"container log max size {value!r} must be positive")
+        least = 1 if info.field_name == "container_log_max_size" else 0
+        if quantity_bytes(value) < least:  # raises ValueError for a non-quantity
+            what = str(info.field_name).replace("_", " ")
+            raise ValueError(f"{what} {value!r} must be at least {least}")
         return value
 
     container_log_max_files: int = Field(5, ge=1)
@@ -140,15 +143,6 @@ class NodeSettings(BaseSettings):
             "as root (65534: nobody)"
         ),
     )
-
-    @field_validator("pod_default_memory_limit")
-    @classmethod
-    def _check_memory_limit(cls, value: str) -> str:
-        from kubelet_core.quantity import quantity_bytes
-
-        if quantity_bytes(value) < 0:  # raises ValueError for a non-quantity
-            raise ValueError(f"pod default memory limit {value!r} must not be negative")
-        return value
 
     @property
     def default_memory_limit_bytes(self) -> int | None:
