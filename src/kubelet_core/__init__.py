@@ -3,41 +3,69 @@
 Subclass :class:`Provider` (or :class:`ContainerProvider` for a provider that
 runs containers itself), then run it with :class:`NodeAgent` or the ``wasmlet``
 binary.  See docs/architecture.md for the layers.
+
+The public API is this module, :mod:`kubelet_core.containers` (for providers
+that run containers: runtime types, the log writer, image-pull helpers) and
+:mod:`kubelet_core.testing`; everything else is internal and may change
+between releases.  ``tests/test_public_api.py`` holds the surface to account.
 """
 
-from kubelet_core.provider import (
+from typing import TYPE_CHECKING
+
+from kubelet_core.provider.base import (
+    EventType,
+    KubeObject,
+    LogOptions,
+    LogPolicy,
+    NodeProfile,
+    PodKey,
+    Provider,
+    ProviderContext,
+    Taint,
+)
+from kubelet_core.provider.discovery import ENTRY_POINT_GROUP, available_providers, load_provider
+from kubelet_core.provider.errors import (
     ContainerConfigError,
     ContainerStartError,
     ImagePullError,
     InvalidPodSpec,
-    LogOptions,
-    NodeProfile,
     NotFound,
     NotSupported,
-    PodKey,
-    Provider,
-    ProviderContext,
     ProviderError,
-    Taint,
 )
+from kubelet_core.provider.stats import ContainerStats, PodStats, StatsProvider
+
+if TYPE_CHECKING:  # real types for type checkers; loaded lazily at run time (see below)
+    from kubelet_core.agent import NodeAgent
+    from kubelet_core.config import NodeSettings
+    from kubelet_core.containers import ContainerProvider
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "ContainerConfigError",
     "ContainerProvider",
     "ContainerStartError",
+    "ContainerStats",
+    "EventType",
     "ImagePullError",
     "InvalidPodSpec",
+    "KubeObject",
     "LogOptions",
+    "LogPolicy",
     "NodeAgent",
     "NodeProfile",
     "NodeSettings",
     "NotFound",
     "NotSupported",
     "PodKey",
+    "PodStats",
     "Provider",
     "ProviderContext",
     "ProviderError",
+    "StatsProvider",
     "Taint",
+    "available_providers",
+    "load_provider",
 ]
 
 

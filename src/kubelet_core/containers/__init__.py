@@ -2,10 +2,17 @@
 
 :class:`ContainerProvider` is the base class for providers that run
 containers themselves; they implement :class:`ContainerRuntime` (pull an
-image, start a container) and inherit everything else.
+image, start a container) and inherit everything else.  This module is the
+whole public face a runtime needs: the runtime types, where output goes
+(:class:`LogWriter`), the image-pull helpers (:class:`ModuleStore`,
+:class:`ImageReference`, pull-secret credentials), safe path resolution for
+mounts (:func:`open_beneath`), the container's identity, and the quantity
+parsers for ``resources.limits``.
 """
 
 from kubelet_core.containers.backoff import BackoffPolicy, LifecycleTimings
+from kubelet_core.containers.identity import ProcessIdentity
+from kubelet_core.containers.logs import LogWriter
 from kubelet_core.containers.provider import ContainerProvider
 from kubelet_core.containers.runtime import (
     ContainerLaunch,
@@ -18,6 +25,14 @@ from kubelet_core.containers.runtime import (
     RunningContainer,
     VolumeMount,
 )
+from kubelet_core.containers.safepath import PathEscapeError, open_beneath
+from kubelet_core.modules import (
+    ImageReference,
+    ModuleStore,
+    RegistryCredentials,
+    credentials_from_pull_secrets,
+)
+from kubelet_core.quantity import quantity_bytes, quantity_cores
 
 __all__ = [
     "BackoffPolicy",
@@ -27,9 +42,19 @@ __all__ = [
     "ContainerUsage",
     "ExitStatus",
     "ImageRef",
+    "ImageReference",
     "LifecycleTimings",
+    "LogWriter",
+    "ModuleStore",
+    "PathEscapeError",
+    "ProcessIdentity",
     "PullPolicy",
     "RecoveredContainer",
+    "RegistryCredentials",
     "RunningContainer",
     "VolumeMount",
+    "credentials_from_pull_secrets",
+    "open_beneath",
+    "quantity_bytes",
+    "quantity_cores",
 ]

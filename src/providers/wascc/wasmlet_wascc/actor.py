@@ -23,7 +23,7 @@ import collections
 import time
 from collections.abc import Mapping
 
-from kubelet_core.containers.runtime import ContainerUsage, ExitStatus, RunningContainer
+from kubelet_core.containers import ContainerUsage, ExitStatus, RunningContainer
 from wasmlet_wascc.capabilities.base import ActorBinding, Capability
 from wasmlet_wascc.claims import ActorClaims
 from wasmlet_wascc.logfile import ContainerLog

@@ -15,8 +15,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from kubelet_core.containers.logs import LogWriter
-from kubelet_core.provider.base import LogPolicy
+from kubelet_core import LogPolicy
+from kubelet_core.containers import LogWriter
 
 
 class ContainerLog:

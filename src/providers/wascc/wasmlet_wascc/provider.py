@@ -33,17 +33,26 @@ from typing import Any
 
 import structlog
 
-from kubelet_core.containers import ContainerProvider, RunningContainer
-from kubelet_core.containers.runtime import ContainerLaunch, ImageRef, PullPolicy
-from kubelet_core.modules import (
+from kubelet_core import (
+    ContainerStartError,
+    ImagePullError,
+    InvalidPodSpec,
+    KubeObject,
+    NodeProfile,
+    ProviderContext,
+)
+from kubelet_core.containers import (
+    ContainerLaunch,
+    ContainerProvider,
+    ImageRef,
     ImageReference,
     ModuleStore,
+    PullPolicy,
     RegistryCredentials,
+    RunningContainer,
     credentials_from_pull_secrets,
 )
-from kubelet_core.provider.base import KubeObject, NodeProfile, ProviderContext
-from kubelet_core.provider.errors import ContainerStartError, ImagePullError, InvalidPodSpec
-from kubelet_core.quantity import quantity_bytes as parse_bytes
+from kubelet_core.containers import quantity_bytes as parse_bytes
 from wasmlet_wascc.actor import RunningActor
 from wasmlet_wascc.capabilities import (
     ActorBinding,

@@ -38,7 +38,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from kubelet_core.quantity import quantity_bytes as parse_bytes
+from kubelet_core.containers import quantity_bytes as parse_bytes
 
 
 class WasccSettings(BaseSettings):

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import wasmtime
 
-from kubelet_core.provider.errors import ContainerStartError
+from kubelet_core import ContainerStartError
 
 #: Address space a linear memory reserves ahead of its size (it moves when it outgrows it).
 GROWTH_RESERVATION = 1 << 20

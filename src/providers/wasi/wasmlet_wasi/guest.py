@@ -53,10 +53,8 @@ from typing import Any, NoReturn
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from kubelet_core.containers import ExitStatus
-from kubelet_core.containers.logs import LogWriter
-from kubelet_core.provider.base import LogPolicy
-from kubelet_core.provider.errors import ContainerStartError
+from kubelet_core import ContainerStartError, LogPolicy
+from kubelet_core.containers import ExitStatus, LogWriter
 from wasmlet_wasi import sandbox
 from wasmlet_wasi.engine import LoadedModule, WasmEngine, first_line
 from wasmlet_wasi.runs import EXIT_FILE, exit_to_json, write_record
@@ -368,7 +366,7 @@ def _open_mount(host: str, root: str | None) -> int:
             raise ContainerStartError(
                 f"host path {host} is missing; WASI can only preopen directories"
             ) from None
-    from kubelet_core.containers.safepath import open_beneath
+    from kubelet_core.containers import open_beneath
 
     try:
         return open_beneath(Path(root), Path(host), flags=flags)

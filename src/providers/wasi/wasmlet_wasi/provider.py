@@ -34,25 +34,28 @@ from typing import Any, ClassVar
 
 import structlog
 
+from kubelet_core import (
+    ContainerStartError,
+    ImagePullError,
+    KubeObject,
+    NodeProfile,
+    ProviderContext,
+)
 from kubelet_core.containers import (
     ContainerLaunch,
     ContainerProvider,
     ExitStatus,
     ImageRef,
+    ImageReference,
     LifecycleTimings,
+    ModuleStore,
     PullPolicy,
     RecoveredContainer,
     RunningContainer,
-)
-from kubelet_core.modules import (
-    ImageReference,
-    ModuleStore,
     credentials_from_pull_secrets,
 )
-from kubelet_core.provider.base import KubeObject, NodeProfile, ProviderContext
-from kubelet_core.provider.errors import ContainerStartError, ImagePullError
-from kubelet_core.quantity import quantity_bytes as memory_bytes
-from kubelet_core.quantity import quantity_cores as cpu_cores
+from kubelet_core.containers import quantity_bytes as memory_bytes
+from kubelet_core.containers import quantity_cores as cpu_cores
 from wasmlet_wasi.engine import wasmtime_version
 from wasmlet_wasi.runs import RunDir, pod_uids, remove_pod, runs_of_pod
 from wasmlet_wasi.runtime import ModuleHosts, ModuleSpec, WasiContainer, guest_argv

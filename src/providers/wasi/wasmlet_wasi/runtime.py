@@ -43,9 +43,8 @@ from typing import Any
 
 import structlog
 
+from kubelet_core import ContainerStartError, LogPolicy
 from kubelet_core.containers import ContainerUsage, ExitStatus, RunningContainer, VolumeMount
-from kubelet_core.provider.base import LogPolicy
-from kubelet_core.provider.errors import ContainerStartError
 from wasmlet_wasi.runs import RunDir, exit_from_json, process_start_ticks
 
 log = structlog.get_logger(__name__)

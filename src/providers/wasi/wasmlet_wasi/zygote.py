@@ -39,8 +39,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kubelet_core import ContainerStartError
 from kubelet_core.containers import ExitStatus
-from kubelet_core.provider.errors import ContainerStartError
 from wasmlet_wasi.engine import WasmEngine
 from wasmlet_wasi.guest import _now, host_main
 from wasmlet_wasi.runs import EXIT_FILE, HOST_FILE, exit_to_json, process_start_ticks, write_record

@@ -28,7 +28,7 @@ import importlib.metadata
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
-from kubelet_core.provider.base import EventType, KubeObject
+from kubelet_core import EventType, KubeObject
 from wasmlet_wascc.logfile import ContainerLog
 from wasmlet_wascc.wapc import HostCallError
 
