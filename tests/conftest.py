@@ -6,7 +6,8 @@ import pytest
 
 from tests.components import kubectl_path, require
 
-pytest_plugins = ["tests.fixtures.registry"]
+# The kit provider authors use (cluster, run_node) is opt-in; this suite uses it too.
+pytest_plugins = ["kubelet_core.testing.plugin", "tests.fixtures.registry"]
 
 
 @pytest.fixture(scope="session")
