@@ -176,13 +176,15 @@ class PodRunner:
             ContainerRecord(c["name"], str(c.get("image", "")), False, waiting(first))
             for c in spec.get("containers") or []
         ]
-        # A pod re-created after an agent restart continues after the runs on disk;
-        # a runtime whose containers outlive the agent is asked for the last one first.
+        # A pod re-created after an agent restart continues after the runs on disk: the
+        # last one is recovered (see _recover_run) before anything starts.
         self._recover: dict[str, int] = {}
+        self._lost: set[str] = set()  # died with the agent: restart without back-off
         for record in (*self.init_records, *self.app_records):
             record.restart_count = logs.next_restart(pod, record.name)
-            if record.restart_count and runtime.survives_agent_restart:
+            if record.restart_count:
                 self._recover[record.name] = record.restart_count - 1
+        self._apps_ran = any(r.restart_count for r in self.app_records)
         self._runs: dict[str, ContainerRun] = {}
         self._started_events: dict[str, asyncio.Event] = {}
         self._sidecars: list[asyncio.Task[None]] = []
@@ -365,6 +367,8 @@ class PodRunner:
             if self.spec.get("restartPolicy", "Always") == "Never":
                 self.notify()
                 return False
+            if self._restart_lost(record):
+                continue
             await self._crash_backoff(record, backoff, ran_for)
 
     async def _supervise(self, record: ContainerRecord) -> None:
@@ -382,7 +386,17 @@ class PodRunner:
             policy = container.get("restartPolicy") or self.spec.get("restartPolicy", "Always")
             if policy == "Never" or (policy == "OnFailure" and status.exit_code == 0):
                 return
+            if self._restart_lost(record):
+                continue
             await self._crash_backoff(record, backoff, ran_for)
+
+    def _restart_lost(self, record: ContainerRecord) -> bool:
+        """A container that died with the agent starts again at once (no back-off)."""
+        if record.name not in self._lost:
+            return False
+        self._lost.discard(record.name)
+        record.restart_count += 1
+        return True
 
     async def _crash_backoff(
         self, record: ContainerRecord, backoff: Backoff, ran_for: float
@@ -452,6 +466,8 @@ class PodRunner:
         restart = self._recover.pop(record.name, None)
         if restart is None:
             return None
+        if not self.runtime.survives_agent_restart:
+            return self._lost_with_agent(record, restart)
         try:
             found = await self.runtime.recover_container(self.pod, record.name, restart)
         except Exception as exc:
@@ -473,6 +489,32 @@ class PodRunner:
             return status, asyncio.get_running_loop().time() - run.started_loop
         status = found.exit or ExitStatus(137, "ContainerStatusUnknown", "")
         record.set_terminated(status, found.started_at, found.finished_at or rfc3339())
+        self.notify()
+        return status, 0.0
+
+    def _lost_with_agent(self, record: ContainerRecord, restart: int) -> tuple[ExitStatus, float]:
+        """A run of a runtime that lives inside the agent: it ended when the agent did.
+
+        Its state is unknown, as kubelet reports a container it cannot find
+        (``ContainerStatusUnknown``, exit code 137); the restart policy then
+        decides -- a ``restartPolicy: Never`` container is not run a second
+        time, others start again at once (the agent stopped, not the
+        container).  An init container is known to have succeeded when an app
+        container had started after it.
+        """
+        record.restart_count = restart
+        record.container_id = f"{self.id_scheme}://{self.uid}/{record.name}/{restart}"
+        if record.is_init and not record.sidecar and self._apps_ran:
+            status = ExitStatus(0, "Completed")
+        else:
+            status = ExitStatus(
+                137,
+                "ContainerStatusUnknown",
+                "The container could not be located when the agent restarted: it ran "
+                "inside the agent, which stopped",
+            )
+            self._lost.add(record.name)
+        record.set_terminated(status, "", "")
         self.notify()
         return status, 0.0
 

@@ -57,8 +57,8 @@ class ContainerRecord:
         body: KubeObject = {
             "exitCode": exit_status.exit_code,
             "reason": exit_status.effective_reason,
-            "startedAt": started_at,
-            "finishedAt": finished_at,
+            "startedAt": started_at or None,  # null when unknown, as kubelet reports it
+            "finishedAt": finished_at or None,
         }
         if exit_status.message:
             body["message"] = exit_status.message
