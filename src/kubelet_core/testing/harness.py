@@ -5,9 +5,12 @@ against a real API server over real HTTP, with the real node agent.  In the
 spirit of kopf's ``KopfRunner``::
 
     async with ClusterHarness.start(tmp_path) as cluster:
-        async with cluster.node(MyProvider()) as node:
-            pod = await cluster.create_pod(pod_manifest(node.node_name, image="x"))
+        async with cluster.node(MyProvider(), node_name="n1"):
+            pod = await cluster.create_pod(pod_manifest("p1", node_name="n1"))
             await cluster.wait_for_pod("default", pod, phase="Succeeded")
+
+The pytest plugin (:mod:`kubelet_core.testing.plugin`, enabled with
+``pytest_plugins``) gives this as the ``cluster`` fixture.
 
 Waiting is event-driven: ``wait_for_pod`` watches the pod and returns as soon
 as the condition holds, or fails with the last state seen after ``timeout``.
