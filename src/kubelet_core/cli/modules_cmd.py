@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kubelet_core.cli.actions import ActionParsers
 from kubelet_core.cli.errors import UserError
 from kubelet_core.config import load_settings
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser("modules", help="manage the local module store")
-    parser.add_argument("--data-dir", type=Path, help="state directory (default: ~/.wasmlet)")
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = ActionParsers(parser, _shared_flags)
     imp = actions.add_parser("import", help="add a local .wasm file under an image reference")
     imp.add_argument("file", type=Path)
     imp.add_argument("reference", help="e.g. registry.example/hello:v1")
@@ -35,6 +35,11 @@ def register(commands: Any) -> None:
     gc = actions.add_parser("gc", help="delete unreferenced bytes, and old modules over a budget")
     gc.add_argument("--budget", help="keep at most this much, e.g. 500Mi (default: no limit)")
     gc.set_defaults(handler=run_gc)
+
+
+def _shared_flags(flags: argparse._ActionsContainer) -> None:
+    """Flags of every action, before or after it: ``modules ls --data-dir D``."""
+    flags.add_argument("--data-dir", type=Path, help="state directory (default: ~/.wasmlet)")
 
 
 def _store(args: argparse.Namespace) -> Any:
