@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -55,7 +57,10 @@ async def test_host_runs_unprivileged_with_its_limits(hosts: ModuleHosts, tmp_pa
         assert int(status["CapEff"], 16) == 0 and int(status["CapBnd"], 16) == 0
         assert status["NoNewPrivs"] == "1"
         assert limit_of(host, "Max open files") == "100"
-        assert int(limit_of(host, "Max address space")) == (64 << 20) + RUNTIME_ADDRESS_SPACE
+        # What it mapped at fork (the zygote's, shared) plus the memory limit and allowance.
+        address_space = int(limit_of(host, "Max address space"))
+        assert address_space > (64 << 20) + RUNTIME_ADDRESS_SPACE
+        assert address_space < (64 << 20) + RUNTIME_ADDRESS_SPACE + (2 << 30)
         assert os.getsid(host.pid) == host.pid
         assert os.getpriority(os.PRIO_PROCESS, host.pid) == 10  # below the agent
     finally:
@@ -111,3 +116,58 @@ def test_landlock_confines_to_the_rules(tmp_path: Path) -> None:
         "denied write",
         "",
     ]
+
+
+START_SPIN = """
+(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func $spin (loop $forever (br $forever)))
+  (start $spin)
+  (func (export "_start")))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another user needs a root agent")
+async def test_a_start_function_runs_confined_and_is_bounded(
+    hosts: ModuleHosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wasm start function runs at instantiation: only after every limit is in place
+    (it was once run as root, before them), and a start that never ends is killed."""
+    import wasmtime
+
+    from kubelet_core import ContainerStartError
+    from wasmlet_wasi import runtime
+
+    module = tmp_path / "startspin.wasm"
+    module.write_bytes(wasmtime.wat2wasm(START_SPIN))
+    monkeypatch.setattr(runtime, "START_TIMEOUT", 3.0)
+    spec = ModuleSpec(
+        name="startspin",
+        module_path=module,
+        argv=["startspin"],
+        env=[],
+        mounts=[],
+        log_path=tmp_path / "logs" / "0.log",
+        run_dir=tmp_path / "runs" / "0",
+        uid=65534,
+        gid=65534,
+    )
+    spawning = asyncio.create_task(hosts.spawn(spec))
+    record = spec.run_dir / "host.json"
+    async with asyncio.timeout(3):
+        while not record.exists():  # the zygote writes it right after the fork
+            await asyncio.sleep(0.01)
+    pid = int(json.loads(record.read_text())["pid"])
+    async with asyncio.timeout(3):
+        while Path(f"/proc/{pid}/status").read_text().find("NoNewPrivs:\t1") < 0:
+            await asyncio.sleep(0.01)  # setting up: confined before the start function
+    status = dict(
+        line.split(":\t", 1)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if ":\t" in line
+    )
+    assert status["Uid"].split()[0] == "65534" and int(status["CapEff"], 16) == 0
+    with pytest.raises(ContainerStartError, match="did not finish instantiating"):
+        await spawning
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()

@@ -159,6 +159,7 @@ class _Host:
         self._callback: Any = None
         self._writer: LogWriter | None = None
         self.bytes_dropped = 0
+        self.landlock = True  # False where the kernel has no Landlock
         self._exit_fd = -1
         self._run_fd = -1
 
@@ -194,13 +195,6 @@ class _Host:
             # What the host itself writes once it is the pod's user: rotated logs, exit.json.
             for path in (log_path.parent, log_path, self.run_dir, self.run_dir / _EXIT_TEMP):
                 os.chown(path, uid, -1 if gid is None else gid)
-        sandbox.apply_limits(
-            sandbox.Limits(
-                open_files=request.get("open_files"),
-                address_space=request.get("address_space"),
-                cpu_seconds=_ceil(request.get("cpu_budget")),
-            )
-        )
         store = self.store = wasmtime.Store(self.engine.engine)
         if self.memory_limit is not None:
             store.set_limits(memory_size=self.memory_limit)
@@ -215,6 +209,11 @@ class _Host:
             store.set_epoch_deadline(self.clock.delta)
         else:
             store.set_epoch_deadline(NO_DEADLINE)
+
+    def instantiate(self) -> None:
+        """Instantiate the module -- confined already: a wasm start function runs here."""
+        store = self.store
+        assert store is not None
         try:
             instance = self.instance = self.loaded.pre.instantiate(store)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
@@ -260,22 +259,38 @@ class _Host:
             self.bytes_dropped += len(data)
 
     def confine(self) -> None:
-        sandbox.forbid_privileges()
+        """Every kernel limit, before any guest code runs (a start function included)."""
         request = self.request
+        extra = request.get("address_space")
+        sandbox.apply_limits(
+            sandbox.Limits(
+                open_files=request.get("open_files"),
+                # What the host maps now (the zygote's code and modules, shared) plus
+                # the pod's allowance: a zygote grown by other pods' modules must not
+                # eat into this pod's memory.
+                address_space=None if extra is None else _mapped_bytes() + int(extra),
+                cpu_seconds=_ceil(request.get("cpu_budget")),
+            )
+        )
+        sandbox.forbid_privileges()
         sandbox.drop_to(request.get("uid"), request.get("gid"), request.get("groups") or ())
-        sandbox.restrict_filesystem(self.rules)
+        if not sandbox.restrict_filesystem(self.rules):
+            self.landlock = False
         for rule in self.rules:
             os.close(rule.fd)
         self.rules.clear()
+        # Below the node's own work: a pod that spins cannot starve the agent's lease
+        # renewals and API answers (kubelet gets this from its system-reserved cgroup).
+        os.setpriority(os.PRIO_PROCESS, 0, POD_NICENESS)
+        if self.clock.needed:
+            threading.Thread(target=_tick, args=(self.engine.engine,), daemon=True).start()
+        self.clock.start()
 
     # -- running -------------------------------------------------------------------
 
     def run(self) -> ExitStatus:
         store, instance = self.store, self.instance
         assert store is not None and instance is not None
-        if self.clock.needed:
-            threading.Thread(target=_tick, args=(self.engine.engine,), daemon=True).start()
-        self.clock.start()
         try:
             start = instance.exports(store)["_start"]
             assert isinstance(start, wasmtime.Func)
@@ -342,6 +357,12 @@ class _Host:
             os.replace(_EXIT_TEMP, EXIT_FILE, src_dir_fd=self._run_fd, dst_dir_fd=self._run_fd)
         if self._writer is not None:
             self._writer.close()
+
+
+def _mapped_bytes() -> int:
+    """This process's address space now (VmSize)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[0])
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def _ceil(value: float | None) -> int | None:
@@ -412,6 +433,7 @@ def host_main(
         try:
             host.prepare()
             host.confine()
+            host.instantiate()
         except (ContainerStartError, OSError) as exc:
             if isinstance(exc, ContainerStartError):
                 failed = ExitStatus(exc.exit_code, exc.reason, exc.message)
@@ -420,10 +442,7 @@ def host_main(
             _report(report_fd, exit_to_json(failed, _now()) | {"error": True})
             host.finish(failed)
             os._exit(0)
-        # Below the node's own work: a pod that spins cannot starve the agent's lease
-        # renewals and API answers (kubelet gets this from its system-reserved cgroup).
-        os.setpriority(os.PRIO_PROCESS, 0, POD_NICENESS)
-        _report(report_fd, {"started": True})
+        _report(report_fd, {"started": True, "landlock": host.landlock})
         os.close(report_fd)
         status = host.run()
         host.finish(status)

@@ -49,8 +49,11 @@ from wasmlet_wasi.runs import RunDir, exit_from_json, process_start_ticks
 
 log = structlog.get_logger(__name__)
 
-#: Address space a module host needs besides its linear memory (runtime, code, stacks).
+#: Address space a module host may map beyond what it maps at fork and its linear memory
+#: (its store and instance, stacks, malloc arenas).
 RUNTIME_ADDRESS_SPACE = 512 << 20
+#: Longest a module may take from fork to running ``_start`` (instantiation, a start function).
+START_TIMEOUT = 60.0
 #: Spawn requests larger than this travel in a file (a pod's argv and env can be big).
 INLINE_REQUEST = 64 << 10
 #: Spawn requests sent and not yet answered.  The zygote takes them one by one; a
@@ -248,6 +251,7 @@ class ModuleHosts:
         self._lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self._warned_landlock = False
         self.spawned = 0
 
     async def start(self) -> None:
@@ -314,8 +318,23 @@ class ModuleHosts:
         container = WasiContainer(
             int(reply["pid"]), fds[0], RunDir(spec.run_dir), started_at=time.time()
         )
-        report = await _read_report(report_r)
+        try:
+            report = await asyncio.wait_for(_read_report(report_r), START_TIMEOUT)
+        except BaseException as exc:  # cancelled, or a start function that never returns
+            await container.stop(0)
+            if not isinstance(exc, TimeoutError):
+                raise
+            raise ContainerStartError(
+                f"the module did not finish instantiating within {START_TIMEOUT:g}s "
+                "(a wasm start function that does not return?)"
+            ) from None
         if report.get("started"):
+            if report.get("landlock") is False and not self._warned_landlock:
+                self._warned_landlock = True
+                log.warning(
+                    "this kernel has no Landlock: module hosts run without filesystem "
+                    "confinement beyond wasmtime's own (docs/security.md)"
+                )
             return container
         status = await container.wait()
         if report.get("error"):
