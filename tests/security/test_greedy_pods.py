@@ -107,3 +107,88 @@ async def test_deleting_a_pod_blocked_in_a_wasi_call_frees_it_at_once(tmp_path: 
         print(
             f"host of a pod in a 600 s sleep gone {time.perf_counter() - began:.3f}s after delete"
         )
+
+
+async def wait_deleted(cluster: ClusterHarness, name: str, timeout: float = 30) -> None:
+    """Until pod ``name`` is gone from the API (the agent deletes it after cleaning up)."""
+    pods, selector = "/api/v1/namespaces/default/pods", {"fieldSelector": f"metadata.name={name}"}
+    async with asyncio.timeout(timeout):
+        listing = await cluster.api.request("GET", pods, params=selector)
+        if not listing["items"]:
+            return
+        params = {**selector, "resourceVersion": listing["metadata"]["resourceVersion"]}
+        async for event in cluster.api.watch(pods, params=params):
+            if event.get("type") == "DELETED":
+                return
+
+
+async def test_a_tree_nested_deeper_than_python_recurses_cannot_jam_the_node(
+    tmp_path: Path,
+) -> None:
+    """Review finding: 1,500 nested directories in an emptyDir stopped sizeLimit checks,
+    left the volume behind after deletion and kept the next agent from starting."""
+    provider = WasiProvider()
+    async with ClusterHarness.start(tmp_path) as cluster:
+        async with cluster.node(provider):
+            await import_script(provider)
+            pod = script_pod("deep", ["nest", "1500", "/v", "sleep", "600000"])
+            pod["spec"]["volumes"] = [{"name": "v", "emptyDir": {"sizeLimit": "1Mi"}}]
+            pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "v", "mountPath": "/v"}]
+            await cluster.create_pod(pod)
+            evicted = await cluster.wait_for_pod("default", "deep", phase="Failed", timeout=60)
+            assert evicted["status"]["reason"] == "Evicted"
+            assert "cannot be measured" in evicted["status"]["message"]
+            uid = evicted["metadata"]["uid"]
+            volume = tmp_path / "nodes" / "test-node" / "volumes" / f"default_deep_{uid}"
+            await cluster.api.request("DELETE", "/api/v1/namespaces/default/pods/deep")
+            await wait_deleted(cluster, "deep")  # a Failed pod goes at once; then the cleanup
+            assert await asyncio.to_thread(vanishes, volume), "the volume was not removed"
+            # A tree left by a crashed agent does not stop the next one from starting.
+            leftover = tmp_path / "nodes" / "test-node" / "volumes" / "default_ghost_0000-dead"
+            await asyncio.to_thread(nest_dirs, leftover / "empty-dir" / "v", 1500)
+        async with cluster.node(WasiProvider()):
+            assert not leftover.exists()
+
+
+def vanishes(path: Path, timeout: float = 20) -> bool:
+    """Whether ``path`` is gone within ``timeout`` (the agent removes it after the API
+    forgets the pod, and says so nowhere: bounded polling, in a thread)."""
+    deadline = time.monotonic() + timeout
+    while path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def nest_dirs(path: Path, depth: int) -> None:
+    path.mkdir(parents=True)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+
+
+async def test_config_and_secret_volumes_are_read_only_even_for_root(tmp_path: Path) -> None:
+    """Review finding: a runAsUser 0 container could rewrite its configMap volume."""
+    provider = WasiProvider()
+    async with ClusterHarness.start(tmp_path) as cluster, cluster.node(provider):
+        await import_script(provider)
+        await cluster.api.request(
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            body={"metadata": {"name": "cfg"}, "data": {"key": "original"}},
+        )
+        pod = script_pod(
+            "tamper", ["write", "/cfg/key", "tampered"], securityContext={"runAsUser": 0}
+        )
+        pod["spec"]["volumes"] = [{"name": "cfg", "configMap": {"name": "cfg"}}]
+        pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "cfg", "mountPath": "/cfg"}]
+        await cluster.create_pod(pod)
+        done = await cluster.wait_for_pod("default", "tamper", phase="Failed", timeout=30)
+        assert done["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
+        (volume,) = (tmp_path / "nodes" / "test-node" / "volumes").glob("default_tamper_*")
+        assert (volume / "configmap" / "cfg" / "key").read_text() == "original"

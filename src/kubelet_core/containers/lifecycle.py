@@ -830,7 +830,7 @@ class PodRunner:
         """The containers running now (for stats)."""
         return [run for run in self._runs.values() if not run.finished]
 
-    def cleanup(self) -> None:
-        """Remove the pod's volumes and logs (after :meth:`terminate`)."""
-        self.volumes.remove()
-        self.logs.remove_pod(self.pod)
+    async def cleanup(self) -> None:
+        """Remove the pod's volumes and logs (after :meth:`terminate`), off the event loop."""
+        await self.volumes.aremove()
+        await asyncio.to_thread(self.logs.remove_pod, self.pod)

@@ -41,7 +41,6 @@ What the lifecycle expects of the runtime half:
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import ClassVar
@@ -61,6 +60,7 @@ from kubelet_core.provider.names import InvalidName
 from kubelet_core.provider.stats import PodStats
 from kubelet_core.volumes.host import make_volume_host
 from kubelet_core.volumes.sources import VolumeHost
+from kubelet_core.volumes.trees import remove_tree
 
 log = structlog.get_logger(__name__)
 
@@ -164,11 +164,11 @@ class ContainerProvider(Provider, ContainerRuntime):
                     wanted = volume_names.get(pod_dir.name.rsplit("_", 1)[-1], set())
                 for kind in ("configmap", "secret", "downward-api", "projected"):
                     if not wanted:
-                        shutil.rmtree(pod_dir / kind, ignore_errors=True)
+                        remove_tree(pod_dir / kind)
                         continue
                     for volume in (pod_dir / kind).iterdir() if (pod_dir / kind).is_dir() else ():
                         if volume.name not in wanted:
-                            shutil.rmtree(volume, ignore_errors=True)
+                            remove_tree(volume)
         if removed:
             log.info("removed stale pod volume directories", count=len(removed))
 
@@ -204,13 +204,14 @@ class ContainerProvider(Provider, ContainerRuntime):
             # Unknown (or already deleted): still make sure nothing is left on disk.
             context = self.__dict__.get("context")
             if context is not None and _meta(pod).get("uid"):
-                LogStore(context.data_dir / "pods").remove_pod(pod)
-                PodVolumes(
+                volumes = PodVolumes(
                     context.data_dir / "volumes", pod, host=self.__dict__.get("volume_host")
-                ).remove()
+                )
+                await asyncio.to_thread(LogStore(context.data_dir / "pods").remove_pod, pod)
+                await volumes.aremove()
             return
         await runner.terminate(max(0.0, float(grace_period_seconds)))
-        runner.cleanup()
+        await runner.cleanup()  # off the event loop: a pod's files can take seconds to remove
         if self._runners.get(key) is runner:
             del self._runners[key]
 

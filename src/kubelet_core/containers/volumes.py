@@ -42,7 +42,6 @@ import contextlib
 import dataclasses
 import errno
 import os
-import shutil
 import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -59,7 +58,8 @@ from kubelet_core.volumes.atomic import PayloadError, write_payload
 from kubelet_core.volumes.hostpath import HostPathError, check_host_path
 from kubelet_core.volumes.safepath import PathEscapeError, mkdirs_beneath, resolve_within
 from kubelet_core.volumes.sources import Builder, MountError, VolumeHost
-from kubelet_core.volumes.usage import disk_usage
+from kubelet_core.volumes.trees import remove_tree
+from kubelet_core.volumes.usage import TreeTooDeep, disk_usage
 
 log = structlog.get_logger(__name__)
 
@@ -276,17 +276,26 @@ class PodVolumes:
                 path = self._paths.get(name)
                 if path is None:
                     continue
-                used = await asyncio.to_thread(disk_usage, path)
+                raw = next(
+                    (v.get("emptyDir") or {}).get("sizeLimit")
+                    for v in self._volumes()
+                    if v.get("name") == name
+                )
+                try:
+                    used = await asyncio.to_thread(disk_usage, path)
+                except TreeTooDeep as exc:  # cannot be measured: over the limit (fail closed)
+                    evict(f'Usage of EmptyDir volume "{name}" cannot be measured: {exc}. ')
+                    return
                 if used > limit:
-                    raw = next(
-                        (v.get("emptyDir") or {}).get("sizeLimit")
-                        for v in self._volumes()
-                        if v.get("name") == name
-                    )
                     evict(f'Usage of EmptyDir volume "{name}" exceeds the limit "{raw}". ')
                     return
 
     # -- mounts ------------------------------------------------------------------------------
+
+    def _is_content(self, name: str) -> bool:
+        return any(
+            v.get("name") == name and volume_type(v) in CONTENT_KINDS for v in self._volumes()
+        )
 
     def mounts_for(self, container: KubeObject, env: Mapping[str, str]) -> list[VolumeMount]:
         """The container's mounts as host paths; ContainerConfigError if one cannot be made."""
@@ -309,7 +318,9 @@ class PodVolumes:
                 VolumeMount(
                     host_path=host,
                     container_path=str(mount.get("mountPath", "")),
-                    read_only=bool(mount.get("readOnly", False)),
+                    # configMap, secret, downwardAPI and projected volumes are always
+                    # mounted read-only, as kubelet does, whatever the mount says.
+                    read_only=bool(mount.get("readOnly", False)) or self._is_content(name),
                     root=self._roots.get(name),
                 )
             )
@@ -351,13 +362,27 @@ class PodVolumes:
     # -- removing ------------------------------------------------------------------------------
 
     def remove(self) -> None:
+        """Stop watching and remove the files (blocking: see :meth:`aremove`)."""
+        self.release()
+        self.remove_files()
+
+    async def aremove(self) -> None:
+        """:meth:`remove`, with the file removal off the event loop."""
+        self.release()
+        await asyncio.to_thread(self.remove_files)
+
+    def release(self) -> None:
+        """Stop the volume's updates and watches (event-loop side)."""
         self.stop_sync()
         if self.host is not None and self._builder is not None:
             self.host.objects.unsubscribe(self._builder.owner)
             self.host.tokens.forget_pod(self._uid)
-        shutil.rmtree(self.root, ignore_errors=True)
+
+    def remove_files(self) -> None:
+        """Remove the pod's volume directories (any thread)."""
+        remove_tree(self.root)  # a pod's tree can be nested arbitrarily deep
         if self.secret_root is not None:
-            shutil.rmtree(self.secret_root, ignore_errors=True)
+            remove_tree(self.secret_root)
 
 
 def _sub_path_error(message: str, sub_path: str, exc: OSError) -> ContainerConfigError:
@@ -387,6 +412,6 @@ def remove_stale(roots: Iterable[Path], keep_uids: set[str] | None) -> list[str]
             uid = entry.name.rsplit("_", 1)[-1]
             if keep_uids is not None and uid in keep_uids:
                 continue
-            shutil.rmtree(entry, ignore_errors=True)
+            remove_tree(entry)
             removed.append(entry.name)
     return removed

@@ -21,6 +21,7 @@
  *                        ("flood 000000001 xxx...")
  *   symlink TARGET LINK  create the symbolic link LINK pointing at TARGET
  *   mkdir PATH           create the directory PATH
+ *   nest N PATH          create N directories nested in PATH (PATH/d/d/...)
  *   open_many N          open the root preopen up to N times and keep every fd
  *                        open; prints "opened K", the count reached
  *   trap                 execute `unreachable`
@@ -78,7 +79,8 @@ int main(int argc, char **argv) {
         int need = 1;
         if (!strcmp(cmd, "trap")) need = 0;
         else if (!strcmp(cmd, "write") || !strcmp(cmd, "append") || !strcmp(cmd, "assert_env") ||
-                 !strcmp(cmd, "assert_content") || !strcmp(cmd, "symlink"))
+                 !strcmp(cmd, "assert_content") || !strcmp(cmd, "symlink") ||
+                 !strcmp(cmd, "nest"))
             need = 2;
         else if (!strcmp(cmd, "wait_for_content")) need = 3;
         if ((need >= 1 && !a) || (need >= 2 && !b) || (need == 3 && !c)) {
@@ -177,6 +179,17 @@ int main(int argc, char **argv) {
             if (symlink(a, b) != 0) return fail("cannot symlink", b);
         } else if (!strcmp(cmd, "mkdir")) {
             if (mkdir(a, 0755) != 0) return fail("cannot mkdir", a);
+        } else if (!strcmp(cmd, "nest")) {
+            static char path[8192];
+            long levels = atol(a);
+            size_t len = strlen(b);
+            if (len >= sizeof path) return fail("path too long", b);
+            memcpy(path, b, len + 1);
+            for (long k = 0; k < levels && len + 2 < sizeof path; k++) {
+                memcpy(path + len, "/d", 3);
+                len += 2;
+                if (mkdir(path, 0755) != 0) return fail("cannot mkdir", path);
+            }
         } else if (!strcmp(cmd, "open_many")) {
             long want = atol(a), k = 0;
             for (; k < want; k++)

@@ -123,10 +123,12 @@ class WasiProvider(ContainerProvider):
             await self.modules.aclose()
 
     async def delete_pod(self, pod: KubeObject, grace_period_seconds: float) -> None:
-        await super().delete_pod(pod, grace_period_seconds)
-        uid = str((pod.get("metadata") or {}).get("uid") or "")
-        if uid:  # a pod deleted before this agent re-adopted it may still have hosts
-            await asyncio.to_thread(_kill_and_forget, self.runs_root, uid)
+        try:
+            await super().delete_pod(pod, grace_period_seconds)
+        finally:  # whatever failed above, no host of a deleted pod runs on
+            uid = str((pod.get("metadata") or {}).get("uid") or "")
+            if uid:  # a pod deleted before this agent re-adopted it may still have hosts
+                await asyncio.to_thread(_kill_and_forget, self.runs_root, uid)
 
     # -- ContainerRuntime ----------------------------------------------------------
 
