@@ -10,7 +10,14 @@ import pytest
 
 from kubelet_core.kubeletapi import KubeletApiServer
 from kubelet_core.kubeletapi.auth import request_attributes
-from tests.kubeletapi.conftest import NODE, FileLogProvider, Pki, ReviewServer, fetch
+from tests.kubeletapi.conftest import (
+    NODE,
+    FileLogProvider,
+    Pki,
+    ReviewServer,
+    client_context,
+    fetch,
+)
 
 
 async def test_no_credentials_is_401(server: KubeletApiServer, http: aiohttp.ClientSession) -> None:
@@ -145,3 +152,17 @@ def test_paths_map_to_node_subresources_as_kubelet_does(
         subresource,
         "n1",
     )
+
+
+async def test_a_forbidden_request_closes_its_connection(
+    server: KubeletApiServer, http: aiohttp.ClientSession
+) -> None:
+    """Review finding: 403s were kept alive, so any valid but unprivileged token could
+    hold the whole connection cap."""
+    async with http.get(
+        server.url + "/healthz",
+        headers={"Authorization": "Bearer nobody-token"},
+        ssl=client_context(server, None),
+    ) as response:
+        assert response.status == 403
+        assert response.headers.get("Connection", "").lower() == "close"

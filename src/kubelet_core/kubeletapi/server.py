@@ -205,11 +205,17 @@ class KubeletApiServer:
             decision = await self._authorizer.authorize(user, attrs)
         except auth.AuthError as error:
             log.warning("kubelet API authorization failed", error=str(error))
-            raise web.HTTPInternalServerError(
+            failed = web.HTTPInternalServerError(
                 text=f"Authorization error ({attrs.describe(user)})"
-            ) from None
+            )
+            failed.force_close()
+            raise failed from None
         if not decision.allowed:
-            raise web.HTTPForbidden(text=f"Forbidden ({attrs.describe(user)})")
+            # Closed too: a peer with a valid but unprivileged token must not be able to
+            # hold the connection cap with kept-alive connections it cannot use.
+            forbidden = web.HTTPForbidden(text=f"Forbidden ({attrs.describe(user)})")
+            forbidden.force_close()
+            raise forbidden
         return await handler(request)
 
     async def _healthz(self, request: web.Request) -> web.Response:
