@@ -34,9 +34,11 @@ after reading what is left.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import os
 import shutil
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -127,7 +129,11 @@ class LogStore:
                 continue
             if run <= restart_count - KEEP_RUNS or (run == restart_count and old != path):
                 old.unlink(missing_ok=True)
-        path.write_bytes(b"")
+        # The run's directory may belong to the pod's user: never follow a link there.
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_symlink():
+                path.unlink()
+        os.close(os.open(path, _TRUNCATE, 0o640))
         return path
 
     def find_pod_dir(self, namespace: str, name: str) -> Path | None:
@@ -167,7 +173,8 @@ def runs_on_disk(container_dir: Path) -> list[int]:
     return sorted(int(n[:-4]) for n in names if n.endswith(".log") and n[:-4].isdigit())
 
 
-_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+_TRUNCATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
 class LogWriter:
@@ -229,6 +236,10 @@ class LogWriter:
                 os.unlink(f"{name}.{old}", dir_fd=self._dir)
             except FileNotFoundError:
                 pass
+
+    def chown(self, uid: int, gid: int = -1) -> None:
+        """Give the current file to ``uid`` (by descriptor: no path, no link followed)."""
+        os.fchown(self._fd, uid, gid)
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -298,15 +309,22 @@ class _Stamper:
         return bytes(out)
 
 
+def _open_log(path: Path) -> tuple[int, os.stat_result] | None:
+    """A log file, opened for reading; None if it is gone -- or is not a regular file
+    (a link planted by the pod's user must never serve another file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (FileNotFoundError, OSError):
+        return None  # pruned meanwhile, or a link (ELOOP)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        return None
+    return fd, info
+
+
 def _open_all(paths: list[Path]) -> list[tuple[int, os.stat_result]]:
-    opened = []
-    for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # pruned meanwhile
-        opened.append((fd, os.fstat(fd)))
-    return opened
+    return [opened for opened in map(_open_log, paths) if opened is not None]
 
 
 def _open_after(path: Path, inode: int) -> tuple[int, os.stat_result] | None:
@@ -329,11 +347,9 @@ def _open_after(path: Path, inode: int) -> tuple[int, os.stat_result] | None:
             inodes.append(-1)
     start = inodes.index(inode) + 1 if inode in inodes else 0
     for file in files[start:]:
-        try:
-            fd = os.open(file, os.O_RDONLY)
-        except FileNotFoundError:
-            continue
-        return fd, os.fstat(fd)
+        opened = _open_log(file)
+        if opened is not None:
+            return opened
     return None
 
 

@@ -7,32 +7,36 @@ thread, in this order:
    process group never reaches it), the zygote's descriptors closed, stdio on
    ``/dev/null``;
 2. open what the module may use while still privileged: the log file
-   (through the core's :class:`~kubelet_core.containers.logs.LogWriter`, so
-   rotation applies), every volume mount beneath its trusted root
+   (through the core's :class:`~kubelet_core.containers.LogWriter`, so
+   rotation applies) and every volume mount beneath its trusted root
    (``VolumeMount.root``: a link planted after the agent's check cannot
-   redirect it), the run directory;
-3. kernel limits (:mod:`wasmlet_wasi.sandbox`): rlimits, then the store with
-   ``limits.memory`` on linear memory, WASI context, instantiation;
-4. no new privileges, the pod's uid/gid, Landlock beneath the mounts, the log
-   directory and the run directory;
-5. report ``started`` (or the start error) on the report pipe to the agent,
-   run ``_start``, write ``exit.json`` and leave with ``os._exit``.
+   redirect it); build the store and the WASI context;
+3. confine itself (:mod:`wasmlet_wasi.sandbox`): rlimits, no new privileges,
+   the pod's user and groups with no capabilities, Landlock beneath the
+   mounts and the log directory, nice 10, the CPU clock;
+4. only then instantiate the module (a wasm start function runs here, so it
+   runs confined), report ``started`` (or the start error) on the report pipe
+   to the agent, and run ``_start``;
+5. write how it ended on the status pipe -- one write, on a pipe opened before
+   the module ran, so no exhausted descriptor table can lose it -- and leave
+   with ``os._exit``.  The zygote (root) turns that into the run's
+   ``exit.json``; the run directory is never the pod user's.
 
 stdout and stderr reach the log through ``stdout_custom``: a Python call per
 write, but in this process, on the module's own thread, so the cost is
 charged to the pod's CPU and never takes the agent's GIL.
 
 Limits that need a clock (``activeDeadlineSeconds``' CPU budget, a CPU limit
-below one core) use the epoch-deadline callback as before, with a ticker
-thread that exists only in hosts that have such a limit; stopping is a
-SIGKILL from the agent, so no host needs a clock to be stoppable.
+below one core) use the epoch-deadline callback, with a ticker thread that
+exists only in hosts that have such a limit; stopping is a SIGKILL from the
+agent, so no host needs a clock to be stoppable.
 
 Exit statuses: ``_start`` returning is 0; ``proc_exit(n)`` is n (wasmtime
 only accepts 0..125); an exit status >= 126 makes wasmtime raise a plain
 error, reported as exit code 1 with that explanation; a trap is exit code 1,
 reason ``Error``, with the trap's message; a module that fails with its
 linear memory at the limit is ``OOMKilled`` (wasmtime-py cannot tell a
-refused ``memory.grow`` apart, see :func:`_maybe_oom`).
+refused ``memory.grow`` apart, see :meth:`_Host._maybe_oom`).
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ from kubelet_core import ContainerStartError, LogPolicy
 from kubelet_core.containers import ExitStatus, LogWriter
 from wasmlet_wasi import sandbox
 from wasmlet_wasi.engine import LoadedModule, WasmEngine, first_line
-from wasmlet_wasi.runs import EXIT_FILE, exit_to_json, write_record
+from wasmlet_wasi.runs import exit_to_json
 
 #: CPU throttle period (like CFS's cpu.cfs_period_us).
 THROTTLE_PERIOD = 0.100
@@ -67,7 +71,6 @@ TICK = 0.010
 NO_DEADLINE = 1 << 40
 #: Scheduling priority of a running module (nice value; the agent stays at 0).
 POD_NICENESS = 10
-_EXIT_TEMP = ".exit.json.tmp"
 
 _Callback = ctypes.CFUNCTYPE(
     ctypes.c_size_t,
@@ -145,11 +148,13 @@ def _tick(engine: wasmtime.Engine) -> None:
 class _Host:
     """One module run inside this process (see the module docstring)."""
 
-    def __init__(self, engine: WasmEngine, loaded: LoadedModule, request: dict[str, Any]) -> None:
+    def __init__(
+        self, engine: WasmEngine, loaded: LoadedModule, request: dict[str, Any], status_fd: int
+    ) -> None:
         self.engine = engine
+        self.status_fd = status_fd  # where the exit status goes (the zygote reads it)
         self.loaded = loaded
         self.request = request
-        self.run_dir = Path(request["run_dir"])
         self.memory_limit: int | None = request.get("memory_limit")
         self.clock = _Clock(request.get("cpu_limit"), request.get("cpu_budget"))
         self.memory: wasmtime.Memory | None = None
@@ -160,8 +165,6 @@ class _Host:
         self._writer: LogWriter | None = None
         self.bytes_dropped = 0
         self.landlock = True  # False where the kernel has no Landlock
-        self._exit_fd = -1
-        self._run_fd = -1
 
     # -- setup ---------------------------------------------------------------------
 
@@ -173,16 +176,6 @@ class _Host:
             policy = LogPolicy(request["log_max_bytes"], request["log_max_files"])
         self._writer = LogWriter(log_path, policy)
         self.rules.append(sandbox.FsRule(_open_dir(log_path.parent), writable=True))
-        self.rules.append(sandbox.FsRule(_open_dir(self.run_dir), writable=True))
-        # Opened now: a module that used up RLIMIT_NOFILE must not cost us the exit record,
-        # and relative to the run dir's fd: the pod's user may not walk the path to it.
-        self._run_fd = _open_dir(self.run_dir)
-        self._exit_fd = os.open(
-            _EXIT_TEMP,
-            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
-            0o644,
-            dir_fd=self._run_fd,
-        )
         wasi = wasmtime.WasiConfig()
         wasi.argv = list(request["argv"])
         wasi.env = [tuple(pair) for pair in request["env"]]
@@ -192,9 +185,11 @@ class _Host:
             self._preopen(wasi, mount)
         uid, gid = request.get("uid"), request.get("gid")
         if uid is not None and os.geteuid() == 0 and uid != 0:
-            # What the host itself writes once it is the pod's user: rotated logs, exit.json.
-            for path in (log_path.parent, log_path, self.run_dir, self.run_dir / _EXIT_TEMP):
-                os.chown(path, uid, -1 if gid is None else gid)
+            # What the host itself writes once it is the pod's user: its rotated logs.
+            # (Its run record stays root's: the zygote writes it from the status pipe.)
+            owner_gid = -1 if gid is None else gid
+            os.chown(log_path.parent, uid, owner_gid, follow_symlinks=False)
+            self._writer.chown(uid, owner_gid)
         store = self.store = wasmtime.Store(self.engine.engine)
         if self.memory_limit is not None:
             store.set_limits(memory_size=self.memory_limit)
@@ -348,13 +343,11 @@ class _Host:
     def finish(self, status: ExitStatus) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         record = exit_to_json(status, _now()) | {"cpu_seconds": usage.ru_utime + usage.ru_stime}
-        if self._exit_fd < 0:
-            write_record(self.run_dir / EXIT_FILE, record)
-        else:
-            os.write(self._exit_fd, json.dumps(record).encode())
-            os.close(self._exit_fd)
-            self._exit_fd = -1
-            os.replace(_EXIT_TEMP, EXIT_FILE, src_dir_fd=self._run_fd, dst_dir_fd=self._run_fd)
+        record["message"] = str(record.get("message") or "")[:2048]
+        # One write below PIPE_BUF, on a pipe opened before the module ran: it cannot
+        # fail for want of a descriptor, and the zygote (root) makes it the run record.
+        with contextlib.suppress(OSError):
+            os.write(self.status_fd, json.dumps(record).encode()[:4000])
         if self._writer is not None:
             self._writer.close()
 
@@ -423,13 +416,14 @@ def host_main(
     loaded: LoadedModule,
     request: dict[str, Any],
     report_fd: int,
+    status_fd: int,
     close: Sequence[int],
 ) -> NoReturn:
     """The forked child's whole life (never returns)."""
     host: _Host | None = None
     try:
         _leave_zygote(close)
-        host = _Host(engine, loaded, request)
+        host = _Host(engine, loaded, request, status_fd)
         try:
             host.prepare()
             host.confine()

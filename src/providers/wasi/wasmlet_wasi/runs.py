@@ -7,9 +7,13 @@ or is killed; a restarted agent finds its runs again from these records:
     ``host.json``  written by the agent once the host runs: pid, the process's
                    start time in clock ticks (``/proc/<pid>/stat`` field 22, so
                    a recycled pid is never mistaken for the host), start time;
-    ``exit.json``  written by the host itself when the module ends (exit code,
-                   reason, message), or by the zygote that reaps it when it
-                   died by a signal.
+    ``exit.json``  written by the zygote when it reaps the host: what the host
+                   said on its status pipe as the module ended (exit code,
+                   reason, message, CPU time), or, for a host that died by a
+                   signal, what its wait status says.
+
+The directory is root's: a host, which runs as the pod's user, never writes
+here, so nothing a pod plants can redirect or forge a record.
 
 Both are written to a temporary name and renamed, so a reader sees a whole
 record or none.  The directory is removed with the pod.
@@ -32,9 +36,16 @@ EXIT_FILE = "exit.json"
 
 
 def write_record(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temp file, fsync-free rename)."""
+    """Write ``data`` as JSON to ``path`` atomically (temp file, fsync-free rename).
+
+    The temporary file is created exclusively and never through a link.
+    """
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(json.dumps(data))
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with open(os.open(temporary, flags, 0o644), "w") as out:
+        out.write(json.dumps(data))
     os.replace(temporary, path)
 
 

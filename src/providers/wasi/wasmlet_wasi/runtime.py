@@ -159,6 +159,7 @@ class WasiContainer(RunningContainer):
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future[ExitStatus] = self._loop.create_future()
         self._killed = False
+        self._recorded = asyncio.Event()
         self._final = ContainerUsage()
         self._loop.add_reader(pidfd, self._on_exit)
 
@@ -211,11 +212,18 @@ class WasiContainer(RunningContainer):
         self._final = self.usage() if self._final == ContainerUsage() else self._final
         self._loop.create_task(self._collect())
 
+    def status_recorded(self) -> None:
+        """The zygote says it has written this host's ``exit.json``."""
+        self._recorded.set()
+
     async def _collect(self) -> None:
         record = self.run.exit()
         deadline = self._loop.time() + STATUS_GRACE
         while record is None and not self._killed and self._loop.time() < deadline:
-            await asyncio.sleep(0.02)  # the zygote writes it right after reaping
+            # The zygote writes it right after reaping, and says so; an adopted host's
+            # zygote may be gone (another agent's): then look again shortly.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._recorded.wait(), 0.02)
             record = self.run.exit()
         status = record[0] if record is not None else None
         cpu = (self.run.exit_record() or {}).get("cpu_seconds")
@@ -252,6 +260,7 @@ class ModuleHosts:
         self._send_lock = asyncio.Lock()
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._warned_landlock = False
+        self._hosts: dict[int, WasiContainer] = {}  # this zygote's live hosts, by pid
         self.spawned = 0
 
     async def start(self) -> None:
@@ -318,6 +327,7 @@ class ModuleHosts:
         container = WasiContainer(
             int(reply["pid"]), fds[0], RunDir(spec.run_dir), started_at=time.time()
         )
+        self._hosts[container.pid] = container
         try:
             report = await asyncio.wait_for(_read_report(report_r), START_TIMEOUT)
         except BaseException as exc:  # cancelled, or a start function that never returns
@@ -438,6 +448,11 @@ class ModuleHosts:
                 reply: dict[str, Any] = json.loads(data)
             except ValueError:
                 reply = {}
+            if "exited" in reply:  # a host's exit record is written
+                host = self._hosts.pop(int(reply["exited"]), None)
+                if host is not None:
+                    host.status_recorded()
+                continue
             waiter = self._pending.pop(int(reply.get("id", 0)), None)
             if waiter is None or waiter.done():
                 for fd in fds:

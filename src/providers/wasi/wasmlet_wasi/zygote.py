@@ -68,6 +68,8 @@ class Zygote:
         self.sock = sock
         self.engine = engine
         self.children: dict[int, Path] = {}  # pid -> run dir
+        #: pid -> the read end of the host's status pipe, and what it said so far
+        self.statuses: dict[int, tuple[int, bytearray]] = {}
         self.connected = True
         self.selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -132,11 +134,16 @@ class Zygote:
             return
         run_dir = Path(request["run_dir"])
         run_dir.mkdir(parents=True, exist_ok=True)
+        status_r, status_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid == 0:
             close = [self.sock.fileno(), self._wake_r, self._wake_w, self.selector.fileno()]
-            host_main(self.engine, loaded, request, report_fd, close)
+            close += [status_r, *(fd for fd, _ in self.statuses.values())]
+            host_main(self.engine, loaded, request, report_fd, status_w, close)
         os.close(report_fd)
+        os.close(status_w)
+        os.set_blocking(status_r, False)
+        self.statuses[pid] = (status_r, bytearray())
         pidfd = os.pidfd_open(pid)
         write_record(
             run_dir / HOST_FILE,
@@ -156,11 +163,27 @@ class Zygote:
             if pid == 0:
                 return
             run_dir = self.children.pop(pid, None)
-            if run_dir is not None and not (run_dir / EXIT_FILE).exists():
+            said = self._status_said(pid)
+            if run_dir is not None:
+                record = said or exit_to_json(status_of_wait(wait_status), _now())
                 with contextlib.suppress(OSError):
-                    write_record(
-                        run_dir / EXIT_FILE, exit_to_json(status_of_wait(wait_status), _now())
-                    )
+                    write_record(run_dir / EXIT_FILE, record)
+            self._reply({"exited": pid})
+
+    def _status_said(self, pid: int) -> dict[str, Any] | None:
+        """What host ``pid`` wrote on its status pipe before it ended (its exit record)."""
+        fd, data = self.statuses.pop(pid, (-1, bytearray()))
+        if fd < 0:
+            return None
+        with contextlib.suppress(OSError):
+            while chunk := os.read(fd, 4096):
+                data.extend(chunk)
+        os.close(fd)
+        try:
+            record = json.loads(bytes(data)) if data else None
+        except ValueError:
+            return None
+        return record if isinstance(record, dict) and "exit_code" in record else None
 
 
 def main(argv: list[str] | None = None) -> None:
