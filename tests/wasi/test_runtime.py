@@ -27,11 +27,11 @@ def spec(tmp_path: Path, module: str, *args: str, **fields: object) -> ModuleSpe
         "mounts": [],
         "run_dir": tmp_path / "runs" / module,
         "log_path": tmp_path / f"{module}.log",
+        "module_path": WASM_DIR / f"{module}.wasm",
         **fields,
     }
     return ModuleSpec(
         name=module,
-        module_path=WASM_DIR / f"{module}.wasm",
         argv=[module, *args],
         **values,  # type: ignore[arg-type]
     )
@@ -245,3 +245,36 @@ async def test_hundreds_of_starts_at_once(hosts: ModuleHosts, tmp_path: Path) ->
     statuses = await asyncio.gather(*(c.wait() for c in started))
     assert [s.exit_code for s in statuses] == [0] * 600
     assert all((tmp_path / f"{i}.log").read_text() == f"{i}\n" for i in range(600))
+
+
+def big_module(functions: int) -> bytes:
+    """A valid WASI command with many functions: seconds to compile."""
+    import wasmtime
+
+    body = "(local.get 0)" + " (i32.const 3) (i32.mul) (i32.const 7) (i32.add)" * 40
+    funcs = "".join(f"(func (param i32) (result i32) {body})" for _ in range(functions))
+    return bytes(
+        wasmtime.wat2wasm(
+            '(module (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))'
+            f' (memory (export "memory") 1) {funcs} (func (export "_start")))'
+        )
+    )
+
+
+async def test_compiling_a_big_module_holds_up_no_other_start(
+    hosts: ModuleHosts, tmp_path: Path
+) -> None:
+    """Review finding: compiling ran in the zygote itself, as root, and every start on
+    the node waited behind it.  Now a confined worker compiles; the zygote goes on."""
+    warm = await start_module(hosts, spec(tmp_path, "hello"))  # compiled and cached
+    assert (await warm.wait()).exit_code == 0
+    big = tmp_path / "big.wasm"
+    big.write_bytes(await asyncio.to_thread(big_module, 24000))
+    compiling = asyncio.create_task(
+        start_module(hosts, spec(tmp_path, "big", module_path=big, run_dir=tmp_path / "b"))
+    )
+    quick = await start_module(hosts, spec(tmp_path, "hello", run_dir=tmp_path / "q"))
+    assert not compiling.done(), "a start waited for another module's compilation"
+    assert (await quick.wait()).exit_code == 0
+    host = await asyncio.wait_for(compiling, 120)
+    assert (await host.wait()).exit_code == 0

@@ -55,7 +55,9 @@ class CompiledModuleCache:
             return None
 
     def save(self, module_digest: str, module: wasmtime.Module) -> None:
-        payload = bytes(module.serialize())
+        self.save_serialized(module_digest, bytes(module.serialize()))
+
+    def save_serialized(self, module_digest: str, payload: bytes) -> None:
         path = self.path_for(module_digest)
         part = path.with_name(f".{os.getpid()}-{secrets.token_hex(4)}.part")
         try:

@@ -85,61 +85,107 @@ class WasmEngine:
 
     # -- modules -------------------------------------------------------------------
 
-    def load_file(self, path: Path) -> LoadedModule:
-        """:meth:`load` for a module file; a file seen before is neither re-read nor re-hashed.
+    def lookup(self, path: Path) -> Lookup:
+        """The module file's digest and bytes, and its compiled form if a cache has it.
 
         Store files are content-addressed and never rewritten in place, so the
-        file's identity (inode, size, mtime) stands for its digest.
+        file's identity (inode, size, mtime) stands for its digest: a file seen
+        before is neither re-read nor re-hashed.  ContainerStartError if it
+        cannot be read or is not wasm.
         """
+        started = time.perf_counter()
         try:
             info = path.stat()
             key = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
             digest = self._digests.get(key)
-            if digest is not None:
-                loaded = self._memory.get(digest)
-                if loaded is not None:
-                    self._memory.move_to_end(digest)
-                    return dataclasses.replace(loaded, source="memory", seconds=0.0)
+            if digest is not None and digest in self._memory:
+                self._memory.move_to_end(digest)
+                return Lookup(
+                    digest,
+                    b"",
+                    dataclasses.replace(self._memory[digest], source="memory", seconds=0.0),
+                )
             data = path.read_bytes()
         except OSError as exc:
             raise ContainerStartError(f"cannot read module {path}: {exc.strerror or exc}") from None
-        loaded = self.load(data)
-        self._digests[key] = loaded.digest
-        return loaded
+        digest = _digest(data)
+        self._digests[key] = digest
+        loaded = self._cached(digest, started)
+        return Lookup(digest, data, loaded)
+
+    def compile_serialized(self, data: bytes) -> bytes:
+        """Compile ``data`` and return its serialized form (run in a confined worker)."""
+        try:
+            return bytes(wasmtime.Module(self.engine, data).serialize())
+        except wasmtime.WasmtimeError as exc:
+            raise ContainerStartError(f"invalid wasm module: {first_line(exc)}") from None
+
+    def adopt(self, digest: str, serialized: bytes, seconds: float) -> LoadedModule:
+        """Load a module a worker compiled; cache it on disk and in memory."""
+        try:
+            module = wasmtime.Module.deserialize(self.engine, serialized)
+        except wasmtime.WasmtimeError as exc:
+            raise ContainerStartError(
+                f"cannot load the compiled module: {first_line(exc)}"
+            ) from None
+        if self.disk_cache is not None:
+            self.disk_cache.save_serialized(digest, serialized)
+        return self._remember(digest, module, "compiled", seconds)
 
     def load(self, data: bytes) -> LoadedModule:
-        """Compile (or fetch from a cache) the module in ``data``; raise ContainerStartError."""
-        if not data.startswith(WASM_MAGIC):
-            preview = data[:16]
-            raise ContainerStartError(
-                f"not a wasm module: the image's bytes do not start with \\0asm ({preview!r})"
-            )
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        """Compile (or fetch from a cache) the module in ``data``, in this process."""
+        digest = _digest(data)
         started = time.perf_counter()
         with self._load_lock:
-            loaded = self._memory.get(digest)
+            loaded = self._cached(digest, started)
             if loaded is not None:
-                self._memory.move_to_end(digest)
-                return dataclasses.replace(
-                    loaded, source="memory", seconds=time.perf_counter() - started
-                )
-            module = self.disk_cache.load(self.engine, digest) if self.disk_cache else None
-            source = "disk"
-            if module is None:
-                source = "compiled"
-                try:
-                    module = wasmtime.Module(self.engine, data)
-                except wasmtime.WasmtimeError as exc:
-                    raise ContainerStartError(f"invalid wasm module: {first_line(exc)}") from None
-                if self.disk_cache is not None:
-                    self.disk_cache.save(digest, module)
-            check_runnable(module)
-            pre = self.linker.instantiate_pre(module)
-            loaded = LoadedModule(digest, module, pre, source, time.perf_counter() - started)
-            self._memory[digest] = loaded
-            while len(self._memory) > self._memory_size:
-                self._memory.popitem(last=False)
-            return loaded
+                return loaded
+            serialized = self.compile_serialized(data)
+            module = wasmtime.Module.deserialize(self.engine, serialized)
+            if self.disk_cache is not None:
+                self.disk_cache.save_serialized(digest, serialized)
+            return self._remember(digest, module, "compiled", time.perf_counter() - started)
+
+    def _cached(self, digest: str, started: float) -> LoadedModule | None:
+        loaded = self._memory.get(digest)
+        if loaded is not None:
+            self._memory.move_to_end(digest)
+            return dataclasses.replace(
+                loaded, source="memory", seconds=time.perf_counter() - started
+            )
+        module = self.disk_cache.load(self.engine, digest) if self.disk_cache else None
+        if module is None:
+            return None
+        return self._remember(digest, module, "disk", time.perf_counter() - started)
+
+    def _remember(
+        self, digest: str, module: wasmtime.Module, source: str, seconds: float
+    ) -> LoadedModule:
+        check_runnable(module)
+        pre = self.linker.instantiate_pre(module)
+        loaded = LoadedModule(digest, module, pre, source, seconds)
+        self._memory[digest] = loaded
+        while len(self._memory) > self._memory_size:
+            self._memory.popitem(last=False)
+        return loaded
+
+
+@dataclasses.dataclass(frozen=True)
+class Lookup:
+    """What :meth:`WasmEngine.lookup` found: ``loaded`` is None when it must be compiled."""
+
+    digest: str
+    data: bytes
+    loaded: LoadedModule | None
+
+
+def _digest(data: bytes) -> str:
+    if not data.startswith(WASM_MAGIC):
+        preview = data[:16]
+        raise ContainerStartError(
+            f"not a wasm module: the image's bytes do not start with \\0asm ({preview!r})"
+        )
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def check_runnable(module: wasmtime.Module) -> None:

@@ -397,7 +397,7 @@ def _report(fd: int, message: dict[str, Any]) -> None:
         os.write(fd, data)
 
 
-def _leave_zygote(close: Sequence[int]) -> None:
+def leave_zygote(close: Sequence[int]) -> None:
     for fd in close:
         with contextlib.suppress(OSError):
             os.close(fd)
@@ -422,7 +422,7 @@ def host_main(
     """The forked child's whole life (never returns)."""
     host: _Host | None = None
     try:
-        _leave_zygote(close)
+        leave_zygote(close)
         host = _Host(engine, loaded, request, status_fd)
         try:
             host.prepare()

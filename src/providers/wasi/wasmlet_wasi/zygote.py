@@ -17,8 +17,10 @@ starts this small process once and asks it over a ``SOCK_SEQPACKET`` socket:
   (the agent waits for and kills the host through it, immune to pid reuse),
   or ``{"id": n, "error": ...}`` when the module cannot even be loaded.
 
-The zygote reaps its hosts and writes ``exit.json`` for one that died by a
-signal without writing its own.  When the agent goes away (its end of the
+The zygote reaps its hosts and writes each one's ``exit.json`` (from what
+the host said on its status pipe, or from its wait status).  A module that is
+in no cache is compiled by a confined worker the zygote forks
+(:mod:`wasmlet_wasi.compiler`), so other starts go on meanwhile.  When the agent goes away (its end of the
 socket closes) the zygote forks no more, but stays until its last host has
 ended, so every run keeps a complete record for the agent that comes next
 (:mod:`wasmlet_wasi.runs`).  Run it as ``python -m wasmlet_wasi.zygote
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import gc
 import json
 import os
@@ -36,12 +39,14 @@ import selectors
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from kubelet_core import ContainerStartError
 from kubelet_core.containers import ExitStatus
-from wasmlet_wasi.engine import WasmEngine
+from wasmlet_wasi.compiler import compile_main
+from wasmlet_wasi.engine import LoadedModule, WasmEngine
 from wasmlet_wasi.guest import _now, host_main
 from wasmlet_wasi.runs import EXIT_FILE, HOST_FILE, exit_to_json, process_start_ticks, write_record
 
@@ -63,6 +68,15 @@ def status_of_wait(wait_status: int) -> ExitStatus:
     return ExitStatus(code or 1, "Error", "module host ended without an exit status")
 
 
+@dataclasses.dataclass
+class _Compile:
+    pid: int
+    fd: int  # the read end of the worker's output
+    began: float
+    output: bytearray = dataclasses.field(default_factory=bytearray)
+    waiting: list[tuple[dict[str, Any], int]] = dataclasses.field(default_factory=list)
+
+
 class Zygote:
     def __init__(self, sock: socket.socket, engine: WasmEngine) -> None:
         self.sock = sock
@@ -70,6 +84,8 @@ class Zygote:
         self.children: dict[int, Path] = {}  # pid -> run dir
         #: pid -> the read end of the host's status pipe, and what it said so far
         self.statuses: dict[int, tuple[int, bytearray]] = {}
+        #: module digest -> its compilation under way, and the spawns waiting for it
+        self.compiles: dict[str, _Compile] = {}
         self.connected = True
         self.selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -80,14 +96,16 @@ class Zygote:
         signal.set_wakeup_fd(self._wake_w)
         self.selector.register(self.sock, selectors.EVENT_READ)
         self.selector.register(self._wake_r, selectors.EVENT_READ)
-        while self.connected or self.children:
+        while self.connected or self.children or self.compiles:
             for key, _ in self.selector.select():
                 if key.fileobj is self.sock:
                     self._receive()
-                else:
+                elif key.fileobj == self._wake_r:
                     with contextlib.suppress(BlockingIOError):
                         while os.read(self._wake_r, 4096):
                             pass
+                else:
+                    self._compiled_some(key.data)
             self._reap()
 
     def _receive(self) -> None:
@@ -125,21 +143,82 @@ class Zygote:
             socket.send_fds(self.sock, [json.dumps(message).encode()], fds or [])
 
     def _spawn(self, request: dict[str, Any], report_fd: int) -> None:
-        ident = request.get("id")
         try:
-            loaded = self.engine.load_file(Path(request["module"]))
+            found = self.engine.lookup(Path(request["module"]))
         except ContainerStartError as exc:
-            os.close(report_fd)
-            self._reply({"id": ident, "error": exc.message, "reason": exc.reason})
+            self._refuse(request, report_fd, exc)
             return
+        if found.loaded is not None:
+            self._fork_host(found.loaded, request, report_fd)
+            return
+        pending = self.compiles.get(found.digest)
+        if pending is None:
+            pending = self.compiles[found.digest] = self._start_compile(found.data)
+            self.selector.register(pending.fd, selectors.EVENT_READ, found.digest)
+        pending.waiting.append((request, report_fd))
+
+    def _refuse(self, request: dict[str, Any], report_fd: int, exc: ContainerStartError) -> None:
+        os.close(report_fd)
+        self._reply({"id": request.get("id"), "error": exc.message, "reason": exc.reason})
+
+    def _own_fds(self) -> list[int]:
+        """What a forked child must close: every descriptor of the zygote's own."""
+        fds = [self.sock.fileno(), self._wake_r, self._wake_w, self.selector.fileno()]
+        fds += [fd for fd, _ in self.statuses.values()]
+        fds += [compile.fd for compile in self.compiles.values()]
+        return [fd for fd in fds if fd >= 0]
+
+    def _start_compile(self, data: bytes) -> _Compile:
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:
+            compile_main(self.engine, data, out_w, [out_r, *self._own_fds()])
+        os.close(out_w)
+        os.set_blocking(out_r, False)
+        return _Compile(pid, out_r, time.monotonic())
+
+    def _compiled_some(self, digest: str) -> None:
+        """Read what a compile worker wrote; once it is done, start what waited for it."""
+        pending = self.compiles[digest]
+        try:
+            while chunk := os.read(pending.fd, 1 << 20):
+                pending.output.extend(chunk)
+            # EOF: the worker is done (or dead)
+        except BlockingIOError:
+            return
+        self.selector.unregister(pending.fd)
+        os.close(pending.fd)
+        del self.compiles[digest]
+        output = bytes(pending.output)
+        error: ContainerStartError | None = None
+        loaded = None
+        if output.startswith(b"OK"):
+            try:
+                loaded = self.engine.adopt(digest, output[2:], time.monotonic() - pending.began)
+            except ContainerStartError as exc:
+                error = exc
+        else:
+            reason = output[2:].decode(errors="replace") if output.startswith(b"ER") else ""
+            error = ContainerStartError(
+                reason or "compiling the module failed (its compiler ran out of time or memory)"
+            )
+        for request, report_fd in pending.waiting:
+            if loaded is not None:
+                self._fork_host(loaded, request, report_fd)
+            else:
+                assert error is not None
+                self._refuse(request, report_fd, error)
+
+    def _fork_host(self, loaded: LoadedModule, request: dict[str, Any], report_fd: int) -> None:
+        ident = request.get("id")
         run_dir = Path(request["run_dir"])
         run_dir.mkdir(parents=True, exist_ok=True)
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid == 0:
-            close = [self.sock.fileno(), self._wake_r, self._wake_w, self.selector.fileno()]
-            close += [status_r, *(fd for fd, _ in self.statuses.values())]
-            host_main(self.engine, loaded, request, report_fd, status_w, close)
+            host_main(
+                self.engine, loaded, request, report_fd, status_w, [status_r, *self._own_fds()]
+            )
         os.close(report_fd)
         os.close(status_w)
         os.set_blocking(status_r, False)
@@ -154,7 +233,8 @@ class Zygote:
         os.close(pidfd)
 
     def _reap(self) -> None:
-        while self.children:
+        """Reap every child that ended: module hosts (recording how) and compile workers."""
+        while True:
             try:
                 pid, wait_status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
@@ -162,6 +242,8 @@ class Zygote:
                 return
             if pid == 0:
                 return
+            if pid not in self.children:
+                continue  # a compile worker: its output pipe says how it went
             run_dir = self.children.pop(pid, None)
             said = self._status_said(pid)
             if run_dir is not None:
