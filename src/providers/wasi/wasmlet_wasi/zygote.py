@@ -20,10 +20,10 @@ starts this small process once and asks it over a ``SOCK_SEQPACKET`` socket:
 The zygote reaps its hosts and writes each one's ``exit.json`` (from what
 the host said on its status pipe, or from its wait status).  A module that is
 in no cache is compiled by a confined worker the zygote forks
-(:mod:`wasmlet_wasi.compiler`), so other starts go on meanwhile.  When the agent goes away (its end of the
-socket closes) the zygote forks no more, but stays until its last host has
-ended, so every run keeps a complete record for the agent that comes next
-(:mod:`wasmlet_wasi.runs`).  Run it as ``python -m wasmlet_wasi.zygote
+(:mod:`wasmlet_wasi.compiler`), so other starts go on meanwhile.  When the
+agent goes away (its end of the socket closes) the zygote forks no more, but
+stays until its last host has ended, so every run keeps a complete record for
+the agent that comes next (:mod:`wasmlet_wasi.runs`).  Run it as ``python -m wasmlet_wasi.zygote
 --socket-fd N --cache-dir DIR``.
 """
 
