@@ -53,7 +53,7 @@ from kubelet_core.containers.logs import LogStore, runs_on_disk, stream_log
 from kubelet_core.containers.runtime import ContainerRuntime
 from kubelet_core.containers.safepath import resolve_beneath
 from kubelet_core.containers.stats import collect_pod_stats
-from kubelet_core.containers.volumes import PodVolumes, remove_stale
+from kubelet_core.containers.volumes import CONTENT_DIRS, PodVolumes, remove_stale
 from kubelet_core.provider.base import KubeObject, LogOptions, PodKey, Provider, ProviderContext
 from kubelet_core.provider.errors import NotFound
 from kubelet_core.provider.names import InvalidName
@@ -121,54 +121,33 @@ class ContainerProvider(Provider, ContainerRuntime):
         await self._remove_stale_volumes(context, host)
 
     async def _remove_stale_volumes(self, context: ProviderContext, host: VolumeHost) -> None:
-        """Volume directories a crashed agent left: secret-bearing ones always go (they are
-        rewritten when the pod is created again); others unless the API still has the pod."""
-        roots = [context.data_dir / "volumes"]
-        if host.secret_root is not None and not self.survives_agent_restart:
-            remove_stale([host.secret_root], None)
-        keep: set[str] | None = None
-        volume_names: dict[str, set[str]] = {}
+        """What a crashed or stopped agent left on disk, once the node's pods are known.
+
+        Containers, volumes and logs of pods the API no longer has go.  Content
+        volumes of kept pods are rewritten on create: where containers survive the
+        agent, they still use the directories of their pod's volumes, which the
+        rewrite updates in place (the ``..data`` swap), so only those stay.
+        """
+        pods: dict[str, set[str]] | None = None  # uid -> volume names; None: no API
         if context.api is not None:
             try:
-                selector = {"fieldSelector": f"spec.nodeName={context.node_name}"}
-                listed = await context.api.request("GET", "/api/v1/pods", params=selector)
-                items = listed.get("items") or []
-                keep = {str((pod.get("metadata") or {}).get("uid")) for pod in items}
-                volume_names = {
-                    str((pod.get("metadata") or {}).get("uid")): {
-                        str(v.get("name")) for v in (pod.get("spec") or {}).get("volumes") or []
-                    }
-                    for pod in items
-                }
+                pods = await _volumes_of_node_pods(context)
             except Exception as exc:
                 log.warning("cannot list pods; keeping old volume directories", error=str(exc))
+                if host.secret_root is not None and not self.survives_agent_restart:
+                    await asyncio.to_thread(remove_stale, [host.secret_root], None)
                 return
-        if keep is not None:  # containers of pods deleted while the agent was away
             try:
-                await self.discard_containers(keep)
+                await self.discard_containers(set(pods))
             except Exception as exc:
                 log.warning("cannot discard containers of deleted pods", error=repr(exc))
-        if host.secret_root is not None and self.survives_agent_restart and keep is not None:
-            remove_stale([host.secret_root], keep)
-        removed = remove_stale(roots, keep)
-        if keep is not None:  # logs of pods deleted while the agent was away (never guessed)
-            remove_stale([context.data_dir / "pods"], keep)
-        # Content volumes of kept pods are rewritten on create.  Where containers
-        # survive the agent they still use the directories of the pod's volumes: the
-        # rewrite then updates those in place (the ``..data`` swap), as a live update
-        # would; anything else goes.
-        for root in roots:
-            for pod_dir in root.iterdir() if root.is_dir() else ():
-                wanted = set()
-                if self.survives_agent_restart and keep is not None:
-                    wanted = volume_names.get(pod_dir.name.rsplit("_", 1)[-1], set())
-                for kind in ("configmap", "secret", "downward-api", "projected"):
-                    if not wanted:
-                        remove_tree(pod_dir / kind)
-                        continue
-                    for volume in (pod_dir / kind).iterdir() if (pod_dir / kind).is_dir() else ():
-                        if volume.name not in wanted:
-                            remove_tree(volume)
+        removed = await asyncio.to_thread(
+            _prune_node_files,
+            context.data_dir,
+            host.secret_root,
+            pods,
+            keep_content=self.survives_agent_restart,
+        )
         if removed:
             log.info("removed stale pod volume directories", count=len(removed))
 
@@ -294,3 +273,46 @@ class ContainerProvider(Provider, ContainerRuntime):
         host: VolumeHost | None = self.__dict__.get("volume_host")
         if host is not None:
             await host.objects.close()
+
+
+async def _volumes_of_node_pods(context: ProviderContext) -> dict[str, set[str]]:
+    """The uid and volume names of every pod bound to this node, from the API."""
+    selector = {"fieldSelector": f"spec.nodeName={context.node_name}"}
+    listed = await context.api.request("GET", "/api/v1/pods", params=selector)
+    return {
+        str(_meta(pod).get("uid")): {
+            str(v.get("name")) for v in (pod.get("spec") or {}).get("volumes") or []
+        }
+        for pod in listed.get("items") or []
+    }
+
+
+def _prune_node_files(
+    data_dir: Path,
+    secret_root: Path | None,
+    pods: dict[str, set[str]] | None,
+    *,
+    keep_content: bool,
+) -> list[str]:
+    """Remove what belongs to no pod in ``pods`` (None: no pod is known); blocking."""
+    keep = None if pods is None else set(pods)
+    if secret_root is not None:  # rewritten on create, unless containers still use them
+        remove_stale([secret_root], keep if keep_content else None)
+    volumes = data_dir / "volumes"
+    removed = remove_stale([volumes], keep)
+    if keep is not None:  # logs of pods deleted while the agent was away (never guessed)
+        remove_stale([data_dir / "pods"], keep)
+    for pod_dir in _subdirs(volumes):
+        wanted = (pods or {}).get(pod_dir.name.rsplit("_", 1)[-1], set()) if keep_content else set()
+        for kind in CONTENT_DIRS:
+            for volume in _subdirs(pod_dir / kind):
+                if volume.name not in wanted:
+                    remove_tree(volume)
+    return removed
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return [entry for entry in path.iterdir() if entry.is_dir() and not entry.is_symlink()]
+    except OSError:
+        return []

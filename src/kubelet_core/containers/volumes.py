@@ -75,6 +75,10 @@ _DIR_NAMES = {
 }
 
 
+#: The directories content volumes are written in (under a pod's volumes directory).
+CONTENT_DIRS = tuple(_DIR_NAMES[kind] for kind in sorted(CONTENT_KINDS))
+
+
 def volume_type(volume: KubeObject) -> str:
     """The volume's source kind: its one key besides ``name`` (``emptyDir``, ``hostPath``...)."""
     kinds = [key for key in volume if key != "name"]

@@ -163,7 +163,6 @@ class _Host:
         self.rules: list[sandbox.FsRule] = []
         self._callback: Any = None
         self._writer: LogWriter | None = None
-        self.bytes_dropped = 0
         self.landlock = True  # False where the kernel has no Landlock
 
     # -- setup ---------------------------------------------------------------------
@@ -227,8 +226,6 @@ class _Host:
         guest, host = mount["guest"], mount["host"]
         try:
             fd = _open_mount(host, mount.get("root"))
-        except ContainerStartError:
-            raise
         except OSError as exc:
             raise ContainerStartError(
                 f"volume mount {guest}: cannot open host path {host}: {exc.strerror or exc}"
@@ -245,13 +242,9 @@ class _Host:
         The module must never see its stdout fail because the node's disk is full
         (a Rust ``println!`` panics on a broken pipe): its output is lost, not its run.
         """
-        writer = self._writer
-        if writer is None:
-            return
-        try:
-            writer.write(data)
-        except OSError:
-            self.bytes_dropped += len(data)
+        if self._writer is not None:
+            with contextlib.suppress(OSError):
+                self._writer.write(data)
 
     def confine(self) -> None:
         """Every kernel limit, before any guest code runs (a start function included)."""

@@ -25,7 +25,6 @@ modules through the shared :class:`ModuleStore` and starts them with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 from collections.abc import Mapping, Sequence
@@ -57,7 +56,7 @@ from kubelet_core.containers import (
 from kubelet_core.containers import quantity_bytes as memory_bytes
 from kubelet_core.containers import quantity_cores as cpu_cores
 from wasmlet_wasi.engine import wasmtime_version
-from wasmlet_wasi.runs import RunDir, pod_uids, remove_pod, runs_of_pod
+from wasmlet_wasi.runs import RunDir, open_live_host, pod_uids, remove_pod, runs_of_pod
 from wasmlet_wasi.runtime import ModuleHosts, ModuleSpec, WasiContainer, guest_argv
 
 log = structlog.get_logger(__name__)
@@ -218,9 +217,10 @@ class WasiProvider(ContainerProvider):
                 ),
             )
         image = None
-        stored = self._modules().get(str(_container(pod, name).get("image") or ""))
+        reference = str(_container(pod, name).get("image") or "")
+        stored = self._modules().get(reference)
         if stored is not None:
-            image = ImageRef(str(_container(pod, name).get("image")), stored.image_id, stored.path)
+            image = ImageRef(reference, stored.image_id, stored.path)
         self._track(container, stored.digest if stored is not None else "")
         log.info("re-adopted a running container", pod=uid, container=name, pid=container.pid)
         return RecoveredContainer(started_at=started_at, running=container, image=image)
@@ -281,25 +281,17 @@ def _container(pod: KubeObject, name: str) -> KubeObject:
 
 def _kill_and_forget(root: Path, pod_uid: str) -> None:
     """SIGKILL every live host of the pod (checked by pid and start time), drop its records."""
-    from wasmlet_wasi.runs import process_start_ticks
-
     for run in runs_of_pod(root, pod_uid):
-        host = run.host()
-        if not host or "pid" not in host or run.exit() is not None:
+        live = open_live_host(run) if run.exit() is None else None
+        if live is None:
             continue
-        pid = int(host["pid"])
+        _pid, pidfd = live
         try:
-            pidfd = os.pidfd_open(pid)
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         except OSError:
-            continue
-        try:
-            if process_start_ticks(pid) == host.get("start_ticks"):
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        except OSError:
-            pass
+            pass  # it ended meanwhile
         finally:
-            with contextlib.suppress(OSError):
-                os.close(pidfd)
+            os.close(pidfd)
     remove_pod(root, pod_uid)
 
 

@@ -121,6 +121,28 @@ class RunDir:
         return exit_from_json(data), str(data.get("finished_at") or "")
 
 
+def open_live_host(run: RunDir) -> tuple[int, int] | None:
+    """``(pid, pidfd)`` of the run's host if it still runs, else None.
+
+    The pid's start time must match the record both before and after the pidfd
+    is opened, so a recycled pid is never taken for the host.
+    """
+    host = run.host()
+    if not host or "pid" not in host:
+        return None
+    pid = int(host["pid"])
+    if process_start_ticks(pid) != host.get("start_ticks"):
+        return None
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return None
+    if process_start_ticks(pid) != host.get("start_ticks"):  # recycled meanwhile
+        os.close(pidfd)
+        return None
+    return pid, pidfd
+
+
 def pod_uids(root: Path) -> list[str]:
     try:
         return [entry.name for entry in os.scandir(root) if entry.is_dir()]

@@ -36,7 +36,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ import structlog
 
 from kubelet_core import ContainerStartError, LogPolicy
 from kubelet_core.containers import ContainerUsage, ExitStatus, RunningContainer, VolumeMount
-from wasmlet_wasi.runs import RunDir, exit_from_json, process_start_ticks
+from wasmlet_wasi.runs import RunDir, exit_from_json, open_live_host
 
 log = structlog.get_logger(__name__)
 
@@ -118,7 +117,7 @@ class ModuleSpec:
             "mounts": [
                 {
                     "host": str(mount.host_path),
-                    "root": str(mount.root) if getattr(mount, "root", None) else None,
+                    "root": str(mount.root) if mount.root is not None else None,
                     "guest": mount.container_path,
                     "read_only": mount.read_only,
                 }
@@ -151,10 +150,9 @@ def private_memory(smaps_rollup: str) -> int:
 class WasiContainer(RunningContainer):
     """A module host process, known by its pidfd."""
 
-    def __init__(self, pid: int, pidfd: int, run: RunDir, *, started_at: float) -> None:
+    def __init__(self, pid: int, pidfd: int, run: RunDir) -> None:
         self.pid = pid
         self.run = run
-        self.started_at = started_at
         self._pidfd = pidfd
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future[ExitStatus] = self._loop.create_future()
@@ -209,7 +207,7 @@ class WasiContainer(RunningContainer):
     def _on_exit(self) -> None:
         with contextlib.suppress(ValueError, RuntimeError):
             self._loop.remove_reader(self._pidfd)
-        self._final = self.usage() if self._final == ContainerUsage() else self._final
+        self.usage()  # the last figures /proc still has
         self._loop.create_task(self._collect())
 
     def status_recorded(self) -> None:
@@ -217,16 +215,16 @@ class WasiContainer(RunningContainer):
         self._recorded.set()
 
     async def _collect(self) -> None:
-        record = self.run.exit()
+        record = self.run.exit_record()
         deadline = self._loop.time() + STATUS_GRACE
         while record is None and not self._killed and self._loop.time() < deadline:
             # The zygote writes it right after reaping, and says so; an adopted host's
             # zygote may be gone (another agent's): then look again shortly.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._recorded.wait(), 0.02)
-            record = self.run.exit()
-        status = record[0] if record is not None else None
-        cpu = (self.run.exit_record() or {}).get("cpu_seconds")
+            record = self.run.exit_record()
+        status = exit_from_json(record) if record is not None else None
+        cpu = (record or {}).get("cpu_seconds")
         if isinstance(cpu, int | float):
             self._final = ContainerUsage(cpu_seconds=float(cpu), memory_bytes=0)
         if self._killed and (status is None or status.signal == signal.SIGKILL):
@@ -317,16 +315,13 @@ class ModuleHosts:
             await self.start()
         sock = self._sock
         assert sock is not None
-        spec.run_dir.mkdir(parents=True, exist_ok=True)
         async with self._in_flight:  # flow control: see IN_FLIGHT
             reply, fds, report_r = await self._request(sock, spec)
         if "error" in reply:
             os.close(report_r)
             raise ContainerStartError(str(reply["error"]), reason=reply.get("reason"))
         self.spawned += 1
-        container = WasiContainer(
-            int(reply["pid"]), fds[0], RunDir(spec.run_dir), started_at=time.time()
-        )
+        container = WasiContainer(int(reply["pid"]), fds[0], RunDir(spec.run_dir))
         self._hosts[container.pid] = container
         try:
             report = await asyncio.wait_for(_read_report(report_r), START_TIMEOUT)
@@ -367,7 +362,7 @@ class ModuleHosts:
         message = json.dumps(request).encode()
         if len(message) > INLINE_REQUEST:  # a socket message has a size limit: pass a file
             request_file = spec.run_dir / "request.json"
-            await asyncio.to_thread(request_file.write_bytes, message)
+            await asyncio.to_thread(_write_request, request_file, message)
             message = json.dumps({"op": "spawn", "id": ident, "file": str(request_file)}).encode()
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
         try:
@@ -387,20 +382,8 @@ class ModuleHosts:
 
     def adopt(self, run: RunDir) -> WasiContainer | None:
         """The host of ``run`` if it still runs (it survived an agent restart), else None."""
-        host = run.host()
-        if not host or "pid" not in host:
-            return None
-        pid = int(host["pid"])
-        if process_start_ticks(pid) != host.get("start_ticks"):
-            return None
-        try:
-            pidfd = os.pidfd_open(pid)
-        except OSError:
-            return None
-        if process_start_ticks(pid) != host.get("start_ticks"):  # recycled meanwhile
-            os.close(pidfd)
-            return None
-        return WasiContainer(pid, pidfd, run, started_at=time.time())
+        live = open_live_host(run)
+        return None if live is None else WasiContainer(*live, run)
 
     async def close(self) -> None:
         """Let the zygote go: it forks no more and leaves once its last host has ended."""
@@ -466,6 +449,11 @@ class ModuleHosts:
                 asyncio.get_running_loop().remove_reader(self._sock.fileno())
             self._sock.close()
             self._sock = None
+
+
+def _write_request(path: Path, message: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(message)
 
 
 async def _read_report(fd: int) -> dict[str, Any]:
