@@ -13,14 +13,11 @@ import re
 from typing import Any
 
 from kubelet_core.controlplane.resources import EVENTS, NAMESPACES, PODS, SECRETS, ResourceType
+from kubelet_core.provider.names import is_label, is_subdomain
 
 KubeObject = dict[str, Any]
 Cause = tuple[str, str, str]
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 
@@ -32,7 +29,7 @@ DUPLICATE = "FieldValueDuplicate"
 
 def _name_errors(rt: ResourceType, name: str) -> list[Cause]:
     if rt is NAMESPACES:
-        if len(name) > 63 or not _DNS1123_LABEL.match(name):
+        if not is_label(name):
             return [
                 (
                     "metadata.name",
@@ -43,7 +40,7 @@ def _name_errors(rt: ResourceType, name: str) -> list[Cause]:
                 )
             ]
         return []
-    if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+    if not is_subdomain(name):
         return [
             (
                 "metadata.name",
@@ -101,7 +98,7 @@ def _container_errors(path: str, containers: Any, names: set[str]) -> list[Cause
         name = container.get("name")
         if not name:
             causes.append((f"{where}.name", REQUIRED, "Required value"))
-        elif not isinstance(name, str) or not _DNS1123_LABEL.match(name) or len(name) > 63:
+        elif not isinstance(name, str) or not is_label(name):
             causes.append(
                 (
                     f"{where}.name",

@@ -1,6 +1,7 @@
 """Object names as Kubernetes validates them, for the node side that builds paths from them.
 
-The API server accepts only these shapes (``apimachinery/pkg/util/validation``):
+The API server accepts only these shapes (the embedded control plane validates
+with these same functions) (``apimachinery/pkg/util/validation``):
 a namespace and a container name are DNS-1123 labels, a pod name a DNS-1123
 subdomain.  None of them can contain ``/``, be ``.`` or ``..``, or hold a NUL,
 so a name that passes can be a path segment.  Names reaching the node from
@@ -35,6 +36,16 @@ class InvalidName(ValueError):
         self.kind = kind
         self.name = name
         self.message = str(self)
+
+
+def is_label(name: str) -> bool:
+    """A DNS-1123 label: at most 63 lower-case alphanumerics and '-', alphanumeric at both ends."""
+    return len(name) <= 63 and _LABEL.fullmatch(name) is not None
+
+
+def is_subdomain(name: str) -> bool:
+    """A DNS-1123 subdomain: labels joined by '.', at most 253 characters."""
+    return len(name) <= 253 and _SUBDOMAIN.fullmatch(name) is not None
 
 
 def label_error(name: str) -> str | None:
