@@ -26,7 +26,7 @@ from benchmarks.context import Bench, Parameters
 from benchmarks.pods import PODS, RUN_LABEL, delete_all
 from benchmarks.processes import ControlPlaneProcess, running
 from benchmarks.scenarios import actors, density, idle, start, throughput
-from kubelet_core.apiclient import KubeApi
+from kubelet_core._apiclient import KubeApi
 
 SCENARIOS = {
     "start": start.run,

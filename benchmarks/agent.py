@@ -18,12 +18,12 @@ from pathlib import Path
 
 from prometheus_client import generate_latest
 
-from kubelet_core.agent import NodeAgent
-from kubelet_core.cli.node_cmd import add_node_flags, settings_from_args
-from kubelet_core.cli.signals import run_until_signalled
-from kubelet_core.config import NodeSettings
-from kubelet_core.observability import configure_logging
-from kubelet_core.provider import Provider, load_provider
+from kubelet_core._agent import NodeAgent
+from kubelet_core._cli.node_cmd import add_node_flags, settings_from_args
+from kubelet_core._cli.signals import run_until_signalled
+from kubelet_core._config import NodeSettings
+from kubelet_core._observability import configure_logging
+from kubelet_core._provider import Provider, load_provider
 
 
 def dump(agent: NodeAgent, path: Path) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 
 from benchmarks.pods import force_delete_run
 from benchmarks.processes import AgentProcess, Child, ControlPlaneProcess
-from kubelet_core.apiclient import KubeApi
-from kubelet_core.modules import ModuleStore
+from kubelet_core._apiclient import KubeApi
+from kubelet_core._modules import ModuleStore
 from wasmlet_wasi.provider import WasiProvider
 
 

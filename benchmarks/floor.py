@@ -17,7 +17,7 @@ import datetime
 from pathlib import Path
 from typing import Any
 
-from kubelet_core.apiclient import KubeApi
+from kubelet_core._apiclient import KubeApi
 
 KubeObject = dict[str, Any]
 #: Status writers working in parallel (each on its own kept-alive connection).

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kubelet_core.apiclient import ApiError, ApiUnreachable, KubeApi
+from kubelet_core._apiclient import ApiError, ApiUnreachable, KubeApi
 
 KubeObject = dict[str, Any]
 NAMESPACE = "default"

@@ -22,10 +22,10 @@ from typing import Any
 
 import psutil
 
-from kubelet_core.apiclient import KubeApi
+from kubelet_core._apiclient import KubeApi
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CLI = (sys.executable, "-m", "kubelet_core.cli.main")
+CLI = (sys.executable, "-m", "kubelet_core._cli.main")
 
 
 def free_port() -> int:

@@ -63,6 +63,23 @@ def surface() -> dict[str, Any]:
     return result
 
 
+def test_every_other_module_is_marked_internal() -> None:
+    """Internals live in ``_``-prefixed packages or modules, as kopf's do, so no one
+    mistakes ``kubelet_core._pods.sync`` for API; a new public module is a decision."""
+    import pkgutil
+
+    import kubelet_core
+
+    unmarked = sorted(
+        info.name
+        for info in pkgutil.walk_packages(kubelet_core.__path__, "kubelet_core.")
+        if info.name not in PUBLIC
+        and info.name != "kubelet_core.testing.plugin"
+        and not any(part.startswith("_") for part in info.name.split(".")[1:])
+    )
+    assert unmarked == []
+
+
 def test_the_public_surface_changes_only_on_purpose() -> None:
     current = surface()
     recorded = json.loads(SNAPSHOT.read_text())

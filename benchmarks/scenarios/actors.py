@@ -20,7 +20,7 @@ import aiohttp
 from benchmarks.context import Bench, Figures
 from benchmarks.pods import PodTracker, create_all, pod
 from benchmarks.stats import summary_ms
-from kubelet_core.modules import ModuleStore
+from kubelet_core._modules import ModuleStore
 
 NODE = "bench-actors"
 ECHO = Path(__file__).resolve().parents[2] / "testdata" / "actors" / "echo.wasm"

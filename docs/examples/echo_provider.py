@@ -9,7 +9,7 @@ import datetime
 from collections.abc import AsyncIterator
 
 from kubelet_core import LogOptions, NodeProfile, NotFound, PodKey, Provider, ProviderContext
-from kubelet_core.provider import KubeObject
+from kubelet_core._provider import KubeObject
 
 
 def now() -> str:

@@ -12,7 +12,7 @@ between releases.  ``tests/test_public_api.py`` holds the surface to account.
 
 from typing import TYPE_CHECKING
 
-from kubelet_core.provider.base import (
+from kubelet_core._provider.base import (
     EventType,
     KubeObject,
     LogOptions,
@@ -23,8 +23,8 @@ from kubelet_core.provider.base import (
     ProviderContext,
     Taint,
 )
-from kubelet_core.provider.discovery import ENTRY_POINT_GROUP, available_providers, load_provider
-from kubelet_core.provider.errors import (
+from kubelet_core._provider.discovery import ENTRY_POINT_GROUP, available_providers, load_provider
+from kubelet_core._provider.errors import (
     ContainerConfigError,
     ContainerStartError,
     ImagePullError,
@@ -33,11 +33,11 @@ from kubelet_core.provider.errors import (
     NotSupported,
     ProviderError,
 )
-from kubelet_core.provider.stats import ContainerStats, PodStats, StatsProvider
+from kubelet_core._provider.stats import ContainerStats, PodStats, StatsProvider
 
 if TYPE_CHECKING:  # real types for type checkers; loaded lazily at run time (see below)
-    from kubelet_core.agent import NodeAgent
-    from kubelet_core.config import NodeSettings
+    from kubelet_core._agent import NodeAgent
+    from kubelet_core._config import NodeSettings
     from kubelet_core.containers import ContainerProvider
 
 __all__ = [
@@ -70,9 +70,9 @@ __all__ = [
 
 
 _LAZY = {
-    "NodeAgent": "kubelet_core.agent",
+    "NodeAgent": "kubelet_core._agent",
     "ContainerProvider": "kubelet_core.containers",
-    "NodeSettings": "kubelet_core.config",
+    "NodeSettings": "kubelet_core._config",
 }
 
 

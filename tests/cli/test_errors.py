@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def wasmlet(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "kubelet_core.cli.main", *args]
+    command = [sys.executable, "-m", "kubelet_core._cli.main", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 

@@ -14,7 +14,7 @@ WASM = Path(__file__).resolve().parents[2] / "testdata" / "wasm"
 
 def wasmlet(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kubelet_core.cli.main", "modules", "--data-dir", str(data_dir),
+        [sys.executable, "-m", "kubelet_core._cli.main", "modules", "--data-dir", str(data_dir),
          *args],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

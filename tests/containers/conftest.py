@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from kubelet_core._provider.base import EventType, KubeObject, LogOptions, ProviderContext
 from kubelet_core.containers import BackoffPolicy, LifecycleTimings
-from kubelet_core.provider.base import EventType, KubeObject, LogOptions, ProviderContext
 from tests.containers.pyruntime import PyRuntimeProvider
 
 #: Fast back-off for tests that check behaviour, not timing: 50 ms doubling to 200 ms.

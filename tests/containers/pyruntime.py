@@ -39,6 +39,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from kubelet_core._provider.base import KubeObject, NodeProfile
+from kubelet_core._provider.errors import ContainerStartError, ImagePullError, InvalidPodSpec
 from kubelet_core.containers import (
     ContainerLaunch,
     ContainerProvider,
@@ -47,8 +49,6 @@ from kubelet_core.containers import (
     PullPolicy,
     RunningContainer,
 )
-from kubelet_core.provider.base import KubeObject, NodeProfile
-from kubelet_core.provider.errors import ContainerStartError, ImagePullError, InvalidPodSpec
 
 
 class _Stopped(Exception):

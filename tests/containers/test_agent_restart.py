@@ -9,7 +9,7 @@ decides from there, without a back-off (the agent stopped, not the container).
 
 from __future__ import annotations
 
-from kubelet_core.provider.base import ProviderContext
+from kubelet_core._provider.base import ProviderContext
 from tests.containers.conftest import FAST, Recorder, container, ctr, make_pod
 from tests.containers.pyruntime import PyRuntimeProvider
 

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
+from kubelet_core._containers.backoff import Backoff, BackoffPolicy, go_duration
+from kubelet_core._provider.base import ProviderContext
 from kubelet_core.containers import LifecycleTimings
-from kubelet_core.containers.backoff import Backoff, BackoffPolicy, go_duration
-from kubelet_core.provider.base import ProviderContext
 from tests.containers.conftest import Recorder, container, ctr, make_pod
 from tests.containers.pyruntime import PyRuntimeProvider
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubelet_core.containers.env import EnvResolver
+from kubelet_core._containers.env import EnvResolver
 from kubelet_core.testing import ClusterHarness
 
 

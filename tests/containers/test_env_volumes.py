@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kubelet_core.containers.env import expand
-from kubelet_core.provider.base import ProviderContext
+from kubelet_core._containers.env import expand
+from kubelet_core._provider.base import ProviderContext
 from tests.containers.conftest import (
     Recorder,
     container,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kubelet_core.containers.identity import ProcessIdentity, identity_for, volume_group
+from kubelet_core._containers.identity import ProcessIdentity, identity_for, volume_group
 
 NOBODY = 65534
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="identities are a root agent's")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubelet_core.containers.images import pull_policy
+from kubelet_core._containers.images import pull_policy
 from tests.containers.conftest import Recorder, container, ctr, make_pod, state_reason
 from tests.containers.pyruntime import PyRuntimeProvider
 

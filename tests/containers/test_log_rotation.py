@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from kubelet_core.containers.logs import LogWriter, run_files, stream_log
-from kubelet_core.provider.base import KubeObject, LogOptions, LogPolicy, ProviderContext
-from kubelet_core.provider.errors import NotFound
-from kubelet_core.provider.stats import StatsProvider
+from kubelet_core._containers.logs import LogWriter, run_files, stream_log
+from kubelet_core._provider.base import KubeObject, LogOptions, LogPolicy, ProviderContext
+from kubelet_core._provider.errors import NotFound
+from kubelet_core._provider.stats import StatsProvider
 from tests.containers.conftest import FAST, Recorder, container, make_pod
 from wasmlet_wascc.logfile import ContainerLog
 from wasmlet_wasi.provider import WasiProvider

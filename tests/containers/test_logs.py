@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core.containers.logs import _tail_offset
-from kubelet_core.provider.base import LogOptions, ProviderContext
-from kubelet_core.provider.errors import NotFound
+from kubelet_core._containers.logs import _tail_offset
+from kubelet_core._provider.base import LogOptions, ProviderContext
+from kubelet_core._provider.errors import NotFound
 from tests.containers.conftest import Recorder, container, ctr, make_pod, read_log, state_reason
 from tests.containers.pyruntime import PyRuntimeProvider
 

@@ -7,10 +7,10 @@ import datetime
 
 import pytest
 
+from kubelet_core._containers.backoff import BackoffPolicy
+from kubelet_core._provider.base import ProviderContext
+from kubelet_core._provider.errors import NotFound
 from kubelet_core.containers import LifecycleTimings
-from kubelet_core.containers.backoff import BackoffPolicy
-from kubelet_core.provider.base import ProviderContext
-from kubelet_core.provider.errors import NotFound
 from tests.containers.conftest import Recorder, container, ctr, make_pod, read_log, state_reason
 from tests.containers.pyruntime import PyRuntimeProvider
 

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kubelet_core.controlplane import ControlPlane
+from kubelet_core._controlplane import ControlPlane
 
 KubeObject = dict[str, Any]
 JSON = "application/json"

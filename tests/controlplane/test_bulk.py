@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from kubelet_core.controlplane import ControlPlane
+from kubelet_core._controlplane import ControlPlane
 from tests.controlplane.conftest import Client, add_node
 
 PODS = 1000

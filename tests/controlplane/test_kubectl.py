@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kubelet_core.controlplane import ControlPlane
+from kubelet_core._controlplane import ControlPlane
 from tests.controlplane.conftest import Client, add_node, eventually
 
 pytestmark = pytest.mark.needs_kubectl

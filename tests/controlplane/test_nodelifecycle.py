@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kubelet_core.controlplane import ControlPlane
-from kubelet_core.controlplane.nodelifecycle import NodeLifecycle
+from kubelet_core._controlplane import ControlPlane
+from kubelet_core._controlplane.nodelifecycle import NodeLifecycle
 from tests.controlplane.conftest import Client, add_node, eventually
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiohttp
 
-from kubelet_core.controlplane import ControlPlane
+from kubelet_core._controlplane import ControlPlane
 from tests.controlplane.conftest import Client, add_node, pod
 
 PODS = "/api/v1/namespaces/default/pods"
@@ -48,7 +48,7 @@ def test_private_keys_are_never_readable_by_others(tmp_path: Path) -> None:
     """Keys are created 0600 (not written, then chmod-ed), also over an existing file."""
     import os
 
-    from kubelet_core.controlplane.pki import write_file
+    from kubelet_core._controlplane.pki import write_file
 
     key = tmp_path / "key.pem"
     key.write_text("old")

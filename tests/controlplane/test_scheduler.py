@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kubelet_core.controlplane import ControlPlane
+from kubelet_core._controlplane import ControlPlane
 from tests.controlplane.conftest import Client, add_node, eventually, pod
 
 PODS = "/api/v1/namespaces/default/pods"

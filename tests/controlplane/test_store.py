@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core.controlplane import store as store_module
-from kubelet_core.controlplane.persistence import Persistence
-from kubelet_core.controlplane.resources import CONFIGMAPS
-from kubelet_core.controlplane.store import Store
+from kubelet_core._controlplane import store as store_module
+from kubelet_core._controlplane.persistence import Persistence
+from kubelet_core._controlplane.resources import CONFIGMAPS
+from kubelet_core._controlplane.store import Store
 
 
 async def test_a_watcher_that_stops_reading_is_dropped(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
-from kubelet_core.controlplane import ControlPlane
+from kubelet_core._controlplane import ControlPlane
 from tests.controlplane.conftest import Client, pod
 
 PODS = "/api/v1/namespaces/default/pods"

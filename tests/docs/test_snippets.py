@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from kubelet_core.provider import KubeObject
+from kubelet_core._provider import KubeObject
 from kubelet_core.testing import ClusterHarness, pod_manifest
 from tests.docs.snippets import (
     CHECK_IMPORT,

@@ -99,7 +99,7 @@ def start_wasmlet(
     command = [
         sys.executable,
         "-m",
-        "kubelet_core.cli.main",
+        "kubelet_core._cli.main",
         "up",
         "--data-dir",
         str(data_dir),
@@ -187,7 +187,7 @@ def import_bundled_script(data_dir: Path) -> None:
     (only `wasmlet up` imports the bundled modules itself)."""
     modules = REPO / "src" / "providers" / "wasi" / "wasmlet_wasi" / "modules"
     imported = subprocess.run(
-        [sys.executable, "-m", "kubelet_core.cli.main", "modules", "--data-dir",
+        [sys.executable, "-m", "kubelet_core._cli.main", "modules", "--data-dir",
          str(data_dir), "import", str(modules / "scripted.wasm"),
          "examples.wasmlet.dev/wasi-script:v1"],
         capture_output=True, text=True, timeout=60,

@@ -144,7 +144,7 @@ def test_quickstart_command_exits_cleanly(tmp_path: Path, kubectl: str) -> None:
         [
             sys.executable,
             "-m",
-            "kubelet_core.cli.main",
+            "kubelet_core._cli.main",
             "up",
             "--data-dir",
             str(tmp_path),

@@ -21,7 +21,7 @@ Spawned = tuple[subprocess.Popen[str], list[str], threading.Condition]
 
 def spawn(*args: str, env: dict[str, str] | None = None) -> Spawned:
     process = subprocess.Popen(
-        [sys.executable, "-m", "kubelet_core.cli.main", *args],
+        [sys.executable, "-m", "kubelet_core._cli.main", *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )  # fmt: skip

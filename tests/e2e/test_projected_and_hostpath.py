@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from kubelet_core.controlplane.tokenrequest import verify_token
+from kubelet_core._controlplane.tokenrequest import verify_token
 from tests.e2e.conftest import Wasmlet, start_wasmlet, stop_wasmlet, wasi_pod
 
 

@@ -3,7 +3,7 @@
 ``FileLogProvider`` is a small but real provider: each container's log is a file
 the test writes, and a followed log wakes when the test appends to it.  The
 review server is the control plane's own TokenReview/SubjectAccessReview
-handlers (:mod:`kubelet_core.controlplane.authn_authz`) served over real HTTP,
+handlers (:mod:`kubelet_core._controlplane.authn_authz`) served over real HTTP,
 reached through the agent's real API client.
 """
 
@@ -22,11 +22,11 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
-from kubelet_core.apiclient import KubeApi
-from kubelet_core.controlplane.authn_authz import Authorizer, TokenTable, review_routes
-from kubelet_core.kubeletapi import ContainerStats, KubeletApiServer, PodStats
-from kubelet_core.provider.base import KubeObject, LogOptions, NodeProfile, PodKey, Provider
-from kubelet_core.provider.errors import NotFound
+from kubelet_core._apiclient import KubeApi
+from kubelet_core._controlplane.authn_authz import Authorizer, TokenTable, review_routes
+from kubelet_core._kubeletapi import ContainerStats, KubeletApiServer, PodStats
+from kubelet_core._provider.base import KubeObject, LogOptions, NodeProfile, PodKey, Provider
+from kubelet_core._provider.errors import NotFound
 from tests.kubeletapi.pki import CertPair, issue_client, make_ca
 
 NODE = "node-a"

@@ -8,8 +8,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from kubelet_core.kubeletapi import KubeletApiServer
-from kubelet_core.kubeletapi.auth import request_attributes
+from kubelet_core._kubeletapi import KubeletApiServer
+from kubelet_core._kubeletapi.auth import request_attributes
 from tests.kubeletapi.conftest import (
     NODE,
     FileLogProvider,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kubelet_core.controlplane.authn_authz import (
+from kubelet_core._controlplane.authn_authz import (
     Authorizer,
     TokenTable,
     subject_access_review,

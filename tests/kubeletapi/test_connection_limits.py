@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from kubelet_core.kubeletapi import ConnectionLimits, KubeletApiServer
+from kubelet_core._kubeletapi import ConnectionLimits, KubeletApiServer
 from tests.kubeletapi.conftest import NODE, FileLogProvider, Pki, client_context, fetch
 
 Reader = asyncio.StreamReader
@@ -218,8 +218,8 @@ LOW_ULIMIT_SERVER = textwrap.dedent(
     import asyncio, json, resource, sys
     from pathlib import Path
 
-    from kubelet_core.kubeletapi import KubeletApiServer
-    from kubelet_core.provider.base import NodeProfile, Provider
+    from kubelet_core._kubeletapi import KubeletApiServer
+    from kubelet_core._provider.base import NodeProfile, Provider
 
     class Idle(Provider):
         def node_profile(self): return NodeProfile.for_wasm_arch("wasm32-wasi")

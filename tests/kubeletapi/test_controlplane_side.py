@@ -20,14 +20,14 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from kubelet_core.controlplane import metrics_api
-from kubelet_core.controlplane.kubelet_proxy import (
+from kubelet_core._controlplane import metrics_api
+from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
     ensure_kubelet_client_certificate,
     kubelet_endpoint,
     pod_log_route,
 )
-from kubelet_core.kubeletapi import KubeletApiServer
+from kubelet_core._kubeletapi import KubeletApiServer
 from tests.kubeletapi.conftest import NODE, FileLogProvider, Pki, ReviewServer
 
 KubeObject = dict[str, Any]

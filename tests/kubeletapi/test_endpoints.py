@@ -10,8 +10,8 @@ import aiohttp
 from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubelet_core.kubeletapi import KubeletApiServer
-from kubelet_core.kubeletapi.stats import CpuRateTracker
+from kubelet_core._kubeletapi import KubeletApiServer
+from kubelet_core._kubeletapi.stats import CpuRateTracker
 from tests.kubeletapi.conftest import NODE, FileLogProvider, Pki, fetch
 
 
@@ -164,7 +164,7 @@ async def test_self_signed_certificate_names_the_node_and_survives_restarts(
 async def test_serving_certificate_from_files(
     tmp_path: Path, provider: FileLogProvider, pki: Pki, http: aiohttp.ClientSession
 ) -> None:
-    from kubelet_core.kubeletapi.tls import ensure_self_signed
+    from kubelet_core._kubeletapi.tls import ensure_self_signed
 
     cert, key = ensure_self_signed(tmp_path / "elsewhere", "given-node", "127.0.0.1")
     server = KubeletApiServer(
@@ -185,7 +185,7 @@ async def test_serving_certificate_from_files(
 
 
 def test_self_signed_certificate_is_remade_for_a_new_address(tmp_path: Path) -> None:
-    from kubelet_core.kubeletapi.tls import ensure_self_signed
+    from kubelet_core._kubeletapi.tls import ensure_self_signed
 
     cert, _ = ensure_self_signed(tmp_path, "n1", "127.0.0.1")
     first = cert.read_bytes()
@@ -201,7 +201,7 @@ def test_client_ca_from_kubeconfig(tmp_path: Path, pki: Pki) -> None:
 
     import yaml
 
-    from kubelet_core.kubeletapi.tls import client_ca_from_kubeconfig
+    from kubelet_core._kubeletapi.tls import client_ca_from_kubeconfig
 
     config: dict[str, Any] = {
         "current-context": "c",

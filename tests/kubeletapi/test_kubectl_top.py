@@ -1,6 +1,6 @@
 """``kubectl top`` against metrics.k8s.io served from the nodes' ``/stats/summary``.
 
-Until the lead wires :mod:`kubelet_core.controlplane.metrics_api` into the
+Until the lead wires :mod:`kubelet_core._controlplane.metrics_api` into the
 ControlPlane's application, a thin front stands in for exactly that wiring: it
 serves the metrics routes and adds the group to ``/apis``, and forwards every
 other GET to the real ControlPlane.  kubectl, the ControlPlane, the kubelet API
@@ -19,15 +19,15 @@ import pytest
 import yaml
 from aiohttp import web
 
-from kubelet_core.apiclient import KubeApi
-from kubelet_core.controlplane import ControlPlane
-from kubelet_core.controlplane.kubelet_proxy import (
+from kubelet_core._apiclient import KubeApi
+from kubelet_core._controlplane import ControlPlane
+from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
     ensure_kubelet_client_certificate,
     store_reader,
 )
-from kubelet_core.controlplane.metrics_api import MetricsApi, api_group, store_lister
-from kubelet_core.kubeletapi import KubeletApiServer
+from kubelet_core._controlplane.metrics_api import MetricsApi, api_group, store_lister
+from kubelet_core._kubeletapi import KubeletApiServer
 from tests.kubeletapi.conftest import NODE, FileLogProvider
 
 pytestmark = pytest.mark.needs_kubectl

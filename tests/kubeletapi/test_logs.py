@@ -7,8 +7,8 @@ import datetime
 
 import aiohttp
 
-from kubelet_core.kubeletapi import KubeletApiServer
-from kubelet_core.kubeletapi.logs import BadQuery, parse_log_options
+from kubelet_core._kubeletapi import KubeletApiServer
+from kubelet_core._kubeletapi.logs import BadQuery, parse_log_options
 from tests.kubeletapi.conftest import FileLogProvider, Pki, client_context, fetch
 
 LOG = "".join(f"line {i}\n" for i in range(1, 6))

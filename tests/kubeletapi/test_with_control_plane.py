@@ -17,16 +17,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from kubelet_core.apiclient import KubeApi
-from kubelet_core.controlplane import ControlPlane
-from kubelet_core.controlplane.authn_authz import TokenTable
-from kubelet_core.controlplane.kubelet_proxy import (
+from kubelet_core._apiclient import KubeApi
+from kubelet_core._controlplane import ControlPlane
+from kubelet_core._controlplane.authn_authz import TokenTable
+from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
     ensure_kubelet_client_certificate,
     pod_log_handler,
     store_reader,
 )
-from kubelet_core.kubeletapi import KubeletApiServer
+from kubelet_core._kubeletapi import KubeletApiServer
 from tests.kubeletapi.conftest import NODE, FileLogProvider, client_context
 from tests.kubeletapi.pki import CertPair
 

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from kubelet_core.modules import (
+from kubelet_core._modules import (
     ImageReference,
     RegistryCredentials,
     credentials_from_pull_secrets,
 )
-from kubelet_core.provider.errors import ImagePullError
+from kubelet_core._provider.errors import ImagePullError
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core.modules import ModuleStore, RegistryCredentials
-from kubelet_core.provider.errors import ImagePullError
+from kubelet_core._modules import ModuleStore, RegistryCredentials
+from kubelet_core._provider.errors import ImagePullError
 from tests.fixtures.registry import RegistryProcess
 
 pytestmark = pytest.mark.needs_registry
@@ -329,8 +329,8 @@ async def test_image_index_with_a_wasm_platform(
 
     import aiohttp
 
-    from kubelet_core.modules import ImageReference, RegistryClient
-    from kubelet_core.modules.oci import OCI_INDEX, OCI_MANIFEST
+    from kubelet_core._modules import ImageReference, RegistryClient
+    from kubelet_core._modules.oci import OCI_INDEX, OCI_MANIFEST
 
     repo = _repo("index")
     child = await registry.push(wasm_dir / "hello.wasm", f"{repo}:wasm-only")

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from kubelet_core.agent import NodeAgent
-from kubelet_core.apiclient import ApiError, KubeApi
-from kubelet_core.config import NodeSettings
-from kubelet_core.controlplane import ControlPlane
-from kubelet_core.provider import KubeObject
+from kubelet_core._agent import NodeAgent
+from kubelet_core._apiclient import ApiError, KubeApi
+from kubelet_core._config import NodeSettings
+from kubelet_core._controlplane import ControlPlane
+from kubelet_core._provider import KubeObject
 from tests.node.scripted import ScriptedProvider
 
 Predicate = Callable[[KubeObject], bool]

@@ -19,8 +19,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from kubelet_core.apiclient.timefmt import rfc3339
-from kubelet_core.provider import (
+from kubelet_core._apiclient.timefmt import rfc3339
+from kubelet_core._provider import (
     InvalidPodSpec,
     KubeObject,
     NodeProfile,

@@ -15,10 +15,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from kubelet_core.apiclient import pod_path
-from kubelet_core.pods.admission import pod_requests
-from kubelet_core.pods.watcher import PodWatcher
-from kubelet_core.provider import KubeObject, NodeProfile
+from kubelet_core._apiclient import pod_path
+from kubelet_core._pods.admission import pod_requests
+from kubelet_core._pods.watcher import PodWatcher
+from kubelet_core._provider import KubeObject, NodeProfile
 from tests.node.conftest import pod_manifest, running, wait_for, wait_gone
 from tests.node.scripted import ScriptedProvider
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from kubelet_core.apiclient import ApiError, KubeApi, TokenBucket, resource_of
-from kubelet_core.apiclient.backoff import Backoff
-from kubelet_core.observability import AgentMetrics
+from kubelet_core._apiclient import ApiError, KubeApi, TokenBucket, resource_of
+from kubelet_core._apiclient.backoff import Backoff
+from kubelet_core._observability import AgentMetrics
 
 
 async def test_errors_carry_status_and_reason(api):
@@ -82,8 +82,8 @@ def test_resource_of(path, resource):
 
 
 async def test_expired_watch_yields_an_error_event(tmp_path):
-    from kubelet_core.apiclient import watch_error
-    from kubelet_core.controlplane import ControlPlane
+    from kubelet_core._apiclient import watch_error
+    from kubelet_core._controlplane import ControlPlane
 
     async with ControlPlane(tmp_path / "cp", watch_history=1, scheduler=False) as plane:
         client = await KubeApi.from_kubeconfig(plane.kubeconfig_path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubelet_core.apiclient import KubeApi
+from kubelet_core._apiclient import KubeApi
 
 
 async def test_event_face_has_its_own_budget_and_shares_the_connection(api: KubeApi) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kubelet_core.observability import AgentMetrics
-from kubelet_core.pods import KubeEventRecorder
+from kubelet_core._observability import AgentMetrics
+from kubelet_core._pods import KubeEventRecorder
 from tests.node.conftest import pod_manifest
 
 EVENTS = "/api/v1/namespaces/default/events"

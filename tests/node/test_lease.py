@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubelet_core.apiclient import lease_path
+from kubelet_core._apiclient import lease_path
 from tests.node.conftest import running, wait_for
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"

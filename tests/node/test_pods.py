@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubelet_core.apiclient import pod_path
+from kubelet_core._apiclient import pod_path
 from tests.node.conftest import condition, pod_manifest, running, wait_for, wait_gone
 from tests.node.scripted import FAIL
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kubelet_core.pods import merge_status
-from kubelet_core.pods.podutil import derived_conditions, grace_period, malformed_reason, qos_class
+from kubelet_core._pods import merge_status
+from kubelet_core._pods.podutil import derived_conditions, grace_period, malformed_reason, qos_class
 
 
 def pod(containers, **spec):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from kubelet_core.apiclient import node_path
-from kubelet_core.node import KUBELET_VERSION
+from kubelet_core._apiclient import node_path
+from kubelet_core._node import KUBELET_VERSION
 from tests.node.conftest import condition, running, wait_for
 from tests.node.scripted import ScriptedProvider
 

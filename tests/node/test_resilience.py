@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kubelet_core.apiclient import KubeApi, lease_path, pod_path
-from kubelet_core.controlplane import ControlPlane
-from kubelet_core.provider import PodKey
+from kubelet_core._apiclient import KubeApi, lease_path, pod_path
+from kubelet_core._controlplane import ControlPlane
+from kubelet_core._provider import PodKey
 from tests.node.conftest import condition, pod_manifest, running, wait_for, wait_gone
 
 PODS = "/api/v1/namespaces/default/pods"
@@ -158,8 +158,8 @@ async def test_start_waits_for_an_unreachable_api_server_and_stop_ends_it(tmp_pa
     import asyncio
     import time
 
-    from kubelet_core.agent import NodeAgent
-    from kubelet_core.config import NodeSettings
+    from kubelet_core._agent import NodeAgent
+    from kubelet_core._config import NodeSettings
 
     client = KubeApi("https://127.0.0.1:9")
     settings = NodeSettings(

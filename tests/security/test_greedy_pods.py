@@ -16,7 +16,7 @@ import resource
 import time
 from pathlib import Path
 
-from kubelet_core.provider.base import LogOptions
+from kubelet_core._provider.base import LogOptions
 from kubelet_core.testing import ClusterHarness
 from tests.security.test_agent_restart import wait_gone
 from tests.volumes.test_inprocess import import_script, script_pod

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kubelet_core.containers.logs import LogStore, LogWriter, stream_log
-from kubelet_core.provider.base import LogOptions
+from kubelet_core._containers.logs import LogStore, LogWriter, stream_log
+from kubelet_core._provider.base import LogOptions
 from tests.wasi.conftest import WASM_DIR, hosts
 
 __all__ = ["hosts"]  # the fixture

@@ -18,11 +18,11 @@ import aiohttp
 import pytest
 import yarl
 
-from kubelet_core.agent import NodeAgent
-from kubelet_core.controlplane.kubelet_proxy import ensure_kubelet_client_certificate
-from kubelet_core.kubeletapi import KubeletApiServer
-from kubelet_core.provider.base import LogOptions
-from kubelet_core.provider.errors import NotFound
+from kubelet_core._agent import NodeAgent
+from kubelet_core._controlplane.kubelet_proxy import ensure_kubelet_client_certificate
+from kubelet_core._kubeletapi import KubeletApiServer
+from kubelet_core._provider.base import LogOptions
+from kubelet_core._provider.errors import NotFound
 from kubelet_core.testing import ClusterHarness, pod_manifest
 from tests.containers.conftest import FAST
 from tests.containers.pyruntime import PyRuntimeProvider

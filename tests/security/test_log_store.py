@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core.containers.logs import LogStore
-from kubelet_core.provider.names import InvalidName
+from kubelet_core._containers.logs import LogStore
+from kubelet_core._provider.names import InvalidName
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from kubelet_core.containers.safepath import PathEscapeError, fd_path, open_beneath
-from kubelet_core.containers.volumes import PodVolumes
-from kubelet_core.provider.errors import ContainerConfigError
-from kubelet_core.volumes.host import make_volume_host
-from kubelet_core.volumes.hostpath import HostPathError, check_host_path
+from kubelet_core._containers.volumes import PodVolumes
+from kubelet_core._provider.errors import ContainerConfigError
+from kubelet_core._volumes.host import make_volume_host
+from kubelet_core._volumes.hostpath import HostPathError, check_host_path
+from kubelet_core._volumes.safepath import PathEscapeError, fd_path, open_beneath
 
 POD_META = {"name": "p", "namespace": "default", "uid": "u1"}
 

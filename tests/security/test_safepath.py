@@ -1,4 +1,4 @@
-"""Resolving beneath a trusted root (:mod:`kubelet_core.containers.safepath`), as attacks.
+"""Resolving beneath a trusted root (:mod:`kubelet_core._volumes.safepath`), as attacks.
 
 Each test is something a pod can do to the files in its volumes: leave a
 ``..``, an absolute or a relative symlink leading out, a loop, or swap a
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core.containers.safepath import (
+from kubelet_core._volumes.safepath import (
     PathEscapeError,
     fd_path,
     mkdirs_beneath,
@@ -134,7 +134,7 @@ def test_open_beneath_uses_the_fallback_when_the_kernel_has_no_openat2(
     tree: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
     """ENOSYS (a kernel before 5.6) or a seccomp filter's EPERM: the O_NOFOLLOW walk."""
-    from kubelet_core.volumes import safepath
+    from kubelet_core._volumes import safepath
 
     def no_openat2(*args: object, **kwargs: object) -> int:
         raise OSError(code, os.strerror(code))
@@ -151,7 +151,7 @@ def test_open_beneath_uses_the_fallback_when_the_kernel_has_no_openat2(
 def test_a_genuine_eperm_is_not_mistaken_for_a_missing_openat2(
     tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kubelet_core.volumes import safepath
+    from kubelet_core._volumes import safepath
 
     real = safepath.openat2
 

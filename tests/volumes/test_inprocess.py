@@ -3,7 +3,7 @@
 These need wiring that ``wasmlet up`` does not have yet, so they run the
 control plane, node agent and WASI provider in the test process:
 
-* the TokenRequest handler (:mod:`kubelet_core.controlplane.tokenrequest`) is
+* the TokenRequest handler (:mod:`kubelet_core._controlplane.tokenrequest`) is
   put in front of the control plane's catch-all API handler, as the lead will
   wire it as a route;
 * ``allowed_host_paths`` reaches the provider through ``ProviderContext``
@@ -22,15 +22,15 @@ from typing import Any
 
 from aiohttp import web
 
-from kubelet_core.controlplane.kubelet_proxy import store_reader
-from kubelet_core.controlplane.tokenrequest import (
+from kubelet_core._controlplane.kubelet_proxy import store_reader
+from kubelet_core._controlplane.tokenrequest import (
     TokenSigner,
     is_token_request,
     token_request_handler,
     verify_token,
 )
-from kubelet_core.modules import ModuleStore
-from kubelet_core.provider.base import KubeObject, LogOptions, ProviderContext
+from kubelet_core._modules import ModuleStore
+from kubelet_core._provider.base import KubeObject, LogOptions, ProviderContext
 from kubelet_core.testing import ClusterHarness, pod_manifest
 from tests.wasi.conftest import WASM_DIR
 from wasmlet_wasi.provider import WasiProvider
@@ -313,8 +313,8 @@ async def test_stale_volume_directories_are_removed_at_start(tmp_path: Path) -> 
 
 
 async def test_secrets_without_tmpfs_stay_in_private_directories(tmp_path: Path) -> None:
-    from kubelet_core.containers.volumes import PodVolumes
-    from kubelet_core.volumes.host import make_volume_host, tmpfs_root
+    from kubelet_core._containers.volumes import PodVolumes
+    from kubelet_core._volumes.host import make_volume_host, tmpfs_root
 
     assert tmpfs_root(tmp_path, shm=tmp_path / "no-shm") is None
     secret = {

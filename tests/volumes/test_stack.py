@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kubelet_core.volumes.host import tmpfs_root
+from kubelet_core._volumes.host import tmpfs_root
 from tests.e2e.conftest import Wasmlet, wasi_pod
 from tests.volumes.helpers import (
     configmap,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core.volumes.trees import MAX_DEPTH, TreeTooDeep, remove_tree, tree_usage
+from kubelet_core._volumes.trees import MAX_DEPTH, TreeTooDeep, remove_tree, tree_usage
 
 
 def nest(root: Path, depth: int) -> None:

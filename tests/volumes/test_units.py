@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core.controlplane.errors import ApiError
-from kubelet_core.controlplane.tokenrequest import (
+from kubelet_core._controlplane.errors import ApiError
+from kubelet_core._controlplane.tokenrequest import (
     InvalidToken,
     TokenSigner,
     issue,
     verify_token,
 )
-from kubelet_core.quantity import parse_quantity
-from kubelet_core.volumes.atomic import DATA, FileContent, PayloadError, write_payload
-from kubelet_core.volumes.downward import DownwardError, field_value, format_map, resource_value
-from kubelet_core.volumes.hostpath import HostPathError, prepare_host_path
-from kubelet_core.volumes.tokens import Token
-from kubelet_core.volumes.usage import disk_usage
+from kubelet_core._quantity import parse_quantity
+from kubelet_core._volumes.atomic import DATA, FileContent, PayloadError, write_payload
+from kubelet_core._volumes.downward import DownwardError, field_value, format_map, resource_value
+from kubelet_core._volumes.hostpath import HostPathError, prepare_host_path
+from kubelet_core._volumes.tokens import Token
+from kubelet_core._volumes.usage import disk_usage
 
 
 def visible(target: Path) -> dict[str, str]:

@@ -21,8 +21,8 @@ from typing import Any
 
 import aiohttp
 
-from kubelet_core.modules import ModuleStore
-from kubelet_core.provider.base import ProviderContext
+from kubelet_core._modules import ModuleStore
+from kubelet_core._provider.base import ProviderContext
 from wasmlet_wascc.provider import WasccProvider
 
 ECHO = Path(__file__).resolve().parents[2] / "testdata" / "actors" / "echo.wasm"

@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kubelet_core.modules import ModuleStore
-from kubelet_core.provider.base import KubeObject, ProviderContext
+from kubelet_core._modules import ModuleStore
+from kubelet_core._provider.base import KubeObject, ProviderContext
 from tests.containers.conftest import FAST, Recorder, container
 from wasmlet_wascc.actor import RunningActor
 from wasmlet_wascc.capabilities import (

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import aiohttp
 
-from kubelet_core.modules import ModuleStore
-from kubelet_core.provider.base import KubeObject
-from kubelet_core.testing.harness import ClusterHarness, pod_manifest
+from kubelet_core._modules import ModuleStore
+from kubelet_core._provider.base import KubeObject
+from kubelet_core.testing._harness import ClusterHarness, pod_manifest
 from tests.components import free_port
 from tests.containers.conftest import FAST
 from tests.wascc.conftest import actor_bytes, actor_path

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core.provider.base import LogOptions, ProviderContext
+from kubelet_core._provider.base import LogOptions, ProviderContext
 from tests.containers.conftest import FAST, Recorder, make_context
 from tests.fixtures.registry import auth_registry, registry, token_registry
 from wasmlet_wasi.provider import WasiProvider
@@ -57,8 +57,8 @@ async def _import_raw(prov: WasiProvider, path: Path, reference: str) -> None:
     """Put non-wasm bytes in the store (import_file refuses them, as it should)."""
     import hashlib
 
-    from kubelet_core.modules.oci import WASM_LAYER, Descriptor
-    from kubelet_core.modules.store import synthetic_manifest
+    from kubelet_core._modules.oci import WASM_LAYER, Descriptor
+    from kubelet_core._modules.store import synthetic_manifest
 
     store = prov.modules
     assert store is not None

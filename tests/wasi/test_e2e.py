@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core.provider.base import LogOptions
+from kubelet_core._provider.base import LogOptions
 from kubelet_core.testing import ClusterHarness, pod_manifest
 from tests.fixtures.registry import RegistryProcess
 from tests.wasi.conftest import WASM_DIR

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from kubelet_core.provider.base import KubeObject, ProviderContext
-from kubelet_core.provider.errors import ImagePullError
+from kubelet_core._provider.base import KubeObject, ProviderContext
+from kubelet_core._provider.errors import ImagePullError
 from tests.containers.conftest import FAST, Recorder, container, make_pod, state_reason
 from tests.fixtures.registry import RegistryProcess
 from tests.wasi.conftest import WASM_DIR, image, read_log

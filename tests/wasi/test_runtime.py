@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core.containers.runtime import VolumeMount
-from kubelet_core.provider.errors import ContainerStartError
+from kubelet_core._containers.runtime import VolumeMount
+from kubelet_core._provider.errors import ContainerStartError
 from tests.wasi.conftest import WASM_DIR
 from wasmlet_wasi.engine import WasmEngine
 from wasmlet_wasi.runs import process_start_ticks

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core.containers.runtime import VolumeMount
+from kubelet_core._containers.runtime import VolumeMount
 from tests.wasi.conftest import WASM_DIR
-from wasmlet_wasi import sandbox
+from wasmlet_wasi import guest, sandbox
 from wasmlet_wasi.runtime import RUNTIME_ADDRESS_SPACE, ModuleHosts, ModuleSpec, WasiContainer
 
 
@@ -121,14 +121,17 @@ def test_landlock_confines_to_the_rules(tmp_path: Path) -> None:
 
 def confined_host(record: Path) -> tuple[int, dict[str, str]]:
     """The host's pid and /proc status once it has confined itself (there is no event
-    for that: bounded polling, in a thread)."""
+    for that: bounded polling, in a thread).  Lowering its priority is the last step
+    of ``confine()``, so a host at the pod niceness has every earlier limit in place."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         if record.exists():
             pid = int(json.loads(record.read_text())["pid"])
+            nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
             lines = Path(f"/proc/{pid}/status").read_text().splitlines()
             status = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
-            if status.get("NoNewPrivs") == "1":
+            if nice == guest.POD_NICENESS:
+                assert status.get("NoNewPrivs") == "1"
                 return pid, status
         time.sleep(0.01)
     raise AssertionError("the host did not confine itself within 5 s")

@@ -36,13 +36,13 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 if TYPE_CHECKING:
-    from kubelet_core.testing.harness import ClusterHarness
+    from kubelet_core.testing._harness import ClusterHarness
 
 
 @pytest_asyncio.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[ClusterHarness]:
     """An embedded control plane (state under ``tmp_path``) and a client to it."""
-    from kubelet_core.testing.harness import ClusterHarness
+    from kubelet_core.testing._harness import ClusterHarness
 
     async with ClusterHarness.start(tmp_path) as harness:
         yield harness

@@ -2,7 +2,7 @@
 
 The functions (:func:`keygen`, :func:`sign`, :func:`inspect`) are the API;
 :func:`register_cli` adds them as argparse subcommands to the ``wasmlet``
-binary (through the ``kubelet_core.cli`` entry point), and
+binary (through the ``kubelet_core._cli`` entry point), and
 ``python -m wasmlet_wascc.cli`` runs them standalone (the test actors'
 Makefile signs with it).
 

@@ -6,7 +6,7 @@ from the worker threads that run guest calls, and the provider's own notes
 (the bound address, traps) from the event loop, so writes take a lock.  Each
 line is one ``write`` (two when it straddles the rotation bound), so a
 reader following the file never sees half a line it cannot complete.  The
-core's :class:`~kubelet_core.containers.logs.LogWriter` rotates the file per
+core's :class:`~kubelet_core._containers.logs.LogWriter` rotates the file per
 the node's ``LogPolicy``, so a chatty actor cannot fill the disk.
 """
 

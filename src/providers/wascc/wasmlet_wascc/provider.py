@@ -1,12 +1,12 @@
 """WasccProvider: runs signed waSCC actors (waPC modules) as Kubernetes containers.
 
 The Python counterpart of Krustlet's waSCC provider.  It subclasses
-:class:`~kubelet_core.containers.ContainerProvider`, which owns the pod
+:class:`~kubelet_core._containers.ContainerProvider`, which owns the pod
 lifecycle (restart policy, states, back-off, log files), and implements the
 runtime half:
 
 * :meth:`pull_image` fetches the module through the node's
-  :class:`~kubelet_core.modules.ModuleStore` (OCI registries, pull policies,
+  :class:`~kubelet_core._modules.ModuleStore` (OCI registries, pull policies,
   imagePullSecrets), or reads ``file://`` paths when local modules are allowed;
 * :meth:`start_container` verifies the actor's signed claims (nothing unsigned,
   tampered, expired, not yet valid or from an issuer outside

@@ -7,7 +7,7 @@ thread, in this order:
    process group never reaches it), the zygote's descriptors closed, stdio on
    ``/dev/null``;
 2. open what the module may use while still privileged: the log file
-   (through the core's :class:`~kubelet_core.containers.LogWriter`, so
+   (through the core's :class:`~kubelet_core._containers.LogWriter`, so
    rotation applies) and every volume mount beneath its trusted root
    (``VolumeMount.root``: a link planted after the agent's check cannot
    redirect it); build the store and the WASI context;

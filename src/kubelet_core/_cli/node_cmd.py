@@ -1,0 +1,146 @@
+"""``wasmlet node``: join a cluster from a kubeconfig and run pods with a provider."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from kubelet_core._cli.errors import UserError
+from kubelet_core._cli.signals import run_until_signalled
+from kubelet_core._config import NodeSettings, load_settings
+from kubelet_core._observability import configure_logging
+from kubelet_core._provider import load_provider
+
+
+def add_node_flags(parser: argparse.ArgumentParser, *, with_identity: bool = True) -> None:
+    """Flags shared by ``node`` and ``up``; unset flags fall back to env and file."""
+    group = parser.add_argument_group("node")
+    if with_identity:
+        group.add_argument("--kubeconfig", type=Path, help="kubeconfig of the cluster to join")
+        group.add_argument("--provider", help="provider entry point name (default: wasi)")
+        group.add_argument("--node-name", help="node name (default: host name)")
+        group.add_argument("--port", type=int, help="kubelet API port (default: 10250)")
+    group.add_argument("--node-ip", help="address advertised and bound (default: 127.0.0.1)")
+    group.add_argument("--data-dir", type=Path, help="state directory (default: ~/.wasmlet)")
+    group.add_argument("--max-pods", type=int, help="pods this node accepts (default: 110)")
+    group.add_argument("--node-labels", help="extra labels, k=v,k2=v2")
+    group.add_argument("--kube-api-qps", type=float, help="API requests per second (default: 50)")
+    group.add_argument("--kube-api-burst", type=int, help="API request burst (default: 100)")
+    group.add_argument("--insecure-registries", help="registries reached over plain HTTP, a,b")
+    group.add_argument("--allowed-host-paths", help="dirs hostPath volumes may use, a,b")
+    group.add_argument("--container-log-max-size", help="log rotation size (10Mi)")
+    group.add_argument("--container-log-max-files", type=int, help="log files kept (5)")
+    group.add_argument("--client-ca-file", type=Path, help="kubelet API client CA")
+    group.add_argument("--tls-cert-file", type=Path, help="kubelet API serving certificate")
+    group.add_argument("--tls-private-key-file", type=Path, help="its private key")
+    group.add_argument(
+        "--anonymous-auth",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow unauthenticated kubelet API requests (default: no)",
+    )
+    group.add_argument(
+        "--drain-on-shutdown",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="evict this node's pods when stopping (default: leave them)",
+    )
+    group.add_argument(
+        "--keep-pods-on-exit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="leave containers running when the agent stops, for the next one to re-adopt "
+        "(default: yes, as kubelet)",
+    )
+    group.add_argument(
+        "--pod-default-memory-limit", help="memory limit of containers that set none (512Mi)"
+    )
+    group.add_argument("--pod-max-open-files", type=int, help="open files per container (1024)")
+    group.add_argument(
+        "--pod-default-user",
+        type=int,
+        help="uid/gid of containers whose pod sets no runAsUser, for a root agent (65534)",
+    )
+    group.add_argument(
+        "--kubelet-api-max-connections", type=int, help="kubelet API connections at once (256)"
+    )
+    group.add_argument("--config", type=Path, help="YAML or JSON settings file")
+    group.add_argument("--log-format", choices=["console", "json"])
+    group.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+
+def settings_from_args(args: argparse.Namespace, **overrides: Any) -> NodeSettings:
+    flags = {
+        name: getattr(args, name, None)
+        for name in (
+            "kubeconfig",
+            "provider",
+            "node_name",
+            "port",
+            "node_ip",
+            "data_dir",
+            "max_pods",
+            "node_labels",
+            "kube_api_qps",
+            "kube_api_burst",
+            "insecure_registries",
+            "allowed_host_paths",
+            "container_log_max_size",
+            "container_log_max_files",
+            "client_ca_file",
+            "tls_cert_file",
+            "tls_private_key_file",
+            "anonymous_auth",
+            "drain_on_shutdown",
+            "keep_pods_on_exit",
+            "pod_default_memory_limit",
+            "pod_max_open_files",
+            "pod_default_user",
+            "kubelet_api_max_connections",
+            "log_format",
+            "log_level",
+        )
+    }
+    flags.update(overrides)
+    try:
+        return load_settings(flags, getattr(args, "config", None))
+    except ValidationError as error:
+        raise UserError(f"invalid settings: {error}") from error
+    except (OSError, ValueError) as error:
+        raise UserError(str(error)) from error
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("node", help="join a cluster and run its wasm pods")
+    add_node_flags(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.kubeconfig is not None and not settings.kubeconfig.is_file():
+        raise UserError(f"kubeconfig {settings.kubeconfig}: no such file")
+    try:
+        provider = load_provider(settings.provider)
+    except (LookupError, TypeError) as error:
+        raise UserError(str(error)) from error
+    import yaml
+    from kubernetes_asyncio.config.config_exception import ConfigException
+
+    try:
+        asyncio.run(_run_node(provider, settings))
+    except (ConfigException, yaml.YAMLError) as error:
+        raise UserError(f"cannot use the kubeconfig {settings.kubeconfig}: {error}") from error
+    return 0
+
+
+async def _run_node(provider: Any, settings: NodeSettings) -> None:
+    from kubelet_core._agent import NodeAgent
+
+    agent = NodeAgent(provider, settings)
+    await run_until_signalled(agent.run(), agent.stop)

@@ -1,0 +1,230 @@
+"""ControlPlane: the embedded Kubernetes API server (HTTPS, SQLite-backed, with scheduler).
+
+``async with ControlPlane(data_dir) as cp:`` gives a server at ``cp.url`` and an admin
+kubeconfig at ``cp.kubeconfig_path`` that kubectl, kubernetes-asyncio and node agents can
+use as they would a real cluster. State (state.db) and the CA (pki/) live in ``data_dir``;
+restarting on the same directory keeps every object, keeps resourceVersions increasing
+and keeps the CA, so existing kubeconfigs and issued certificates stay valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from kubelet_core._controlplane.api import Api, LogHandler
+from kubelet_core._controlplane.auth import TokenAuthenticator, make_middleware
+from kubelet_core._controlplane.authn_authz import Authorizer, TokenTable, review_routes
+from kubelet_core._controlplane.kubelet_proxy import (
+    KubeletClient,
+    ensure_kubelet_client_certificate,
+    pod_log_handler,
+    store_reader,
+)
+from kubelet_core._controlplane.metrics_api import MetricsApi, store_lister
+from kubelet_core._controlplane.metrics_api import api_group as metrics_api_group
+from kubelet_core._controlplane.nodelifecycle import NodeLifecycle
+from kubelet_core._controlplane.persistence import Persistence
+from kubelet_core._controlplane.pki import PKI, kubeconfig
+from kubelet_core._controlplane.registry import Registry
+from kubelet_core._controlplane.store import Store
+from kubelet_core._controlplane.tokenrequest import JWKS_ROUTE, TokenSigner, jwks_handler
+from kubelet_core._controlplane.tokenrequest import issue as issue_token
+
+
+class ControlPlane:
+    """An in-process Kubernetes API server for tests, ``wasmlet up`` and provider authors."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        kubeconfig_path: Path | None = None,
+        scheduler: bool = True,
+        watch_history: int = 10_000,
+        bookmark_interval: float = 60.0,
+        token_authenticator: TokenAuthenticator | None = None,
+        log_handler: LogHandler | None = None,
+        node_monitor_grace: float | None = 40.0,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port
+        self.kubeconfig_path = kubeconfig_path or self.data_dir / "kubeconfig"
+        self.scheduler_enabled = scheduler
+        # Seconds without lease renewal or status before a node turns Unknown (None: never).
+        self.node_monitor_grace = node_monitor_grace
+        self.node_lifecycle: NodeLifecycle | None = None
+        self.watch_history = watch_history
+        self.bookmark_interval = bookmark_interval
+        #: Bearer tokens the control plane knows (kube-apiserver's static token file);
+        #: answered by TokenReview and accepted as credentials on the API itself.
+        self.tokens = TokenTable()
+        self.token_authenticator = token_authenticator or self.tokens.authenticate
+        self.log_handler = log_handler
+        self.pki = PKI(self.data_dir / "pki")
+        self.store: Store | None = None
+        self.registry: Registry | None = None
+        self.scheduler: Any = None
+        self._runner: web.AppRunner | None = None
+        self._persistence: Persistence | None = None
+        self._kubelet_client: KubeletClient | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.pki.ensure_ca()
+        persistence = Persistence(self.data_dir / "state.db")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, persistence.open)
+        store = Store(persistence, history_size=self.watch_history)
+        store.load()
+        registry = Registry(store, root_ca_pem=self.pki.ca.cert_pem().decode())
+        self._persistence, self.store, self.registry = persistence, store, registry
+        await registry.bootstrap()
+
+        # The control plane reaches kubelets (pods/log, metrics.k8s.io) as
+        # kube-apiserver-kubelet-client, with a certificate from its own CA.
+        cert, key = ensure_kubelet_client_certificate(
+            self.pki.ca_cert_path, self.pki.ca_key_path, self.pki.directory
+        )
+        kubelet_client = self._kubelet_client = KubeletClient(cert, key)
+        objects = store_reader(lambda: self.store)
+        metrics = MetricsApi(
+            get_object=objects, list_objects=store_lister(lambda: self.store), client=kubelet_client
+        )
+        api = Api(
+            store,
+            registry,
+            bookmark_interval=self.bookmark_interval,
+            server_address=f"{self.host}:{self.port}",
+            log_handler=self.log_handler or pod_log_handler(objects, kubelet_client),
+        )
+        self.api = api
+        api.extra_groups.append(metrics_api_group())
+        app = web.Application(
+            middlewares=[make_middleware(self.token_authenticator)],
+            client_max_size=16 * 1024 * 1024,
+        )
+        for probe in ("/healthz", "/livez", "/readyz"):
+            app.router.add_get(probe, _ok)
+            app.router.add_get(probe + "/{check:.*}", _ok)
+        app.add_routes(metrics.routes())
+        # TokenReview and SubjectAccessReview: kubelets ask these before serving
+        # logs, stats and metrics.  RBAC objects are not stored yet, so only
+        # system:masters (the admin and the control plane's own client) is allowed.
+        app.add_routes(review_routes(self.tokens, Authorizer()))
+        # TokenRequest (bound service account tokens) and the key set to verify them.
+        signer = TokenSigner.load_or_create(self.pki.directory)
+        app.router.add_get(JWKS_ROUTE, jwks_handler(signer))
+        # serviceaccounts/token goes through the Api so protobuf bodies (kubectl create
+        # token) are decoded like every other body.
+        api.token_issuer = lambda ns, name, body: issue_token(signer, objects, ns, name, body)
+        app.router.add_route("*", "/{tail:.*}", api.handle)
+        runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, handler_cancellation=True
+        )
+        await runner.setup()
+        ssl_context = self.pki.server_ssl_context(self.host)
+        site = web.TCPSite(
+            runner, self.host, self.port, ssl_context=ssl_context, reuse_address=True
+        )
+        await site.start()
+        self._runner = runner
+        if self.port == 0:
+            self.port = _bound_port(site)
+        api.server_address = f"{self.host}:{self.port}"
+        self.write_kubeconfig()
+        if self.scheduler_enabled:
+            from kubelet_core._controlplane.scheduler import Scheduler
+
+            self.scheduler = Scheduler(store, registry)
+            self.scheduler.start()
+        if self.node_monitor_grace is not None:
+            self.node_lifecycle = NodeLifecycle(store, registry, grace=self.node_monitor_grace)
+            self.node_lifecycle.start()
+
+    def write_kubeconfig(
+        self,
+        path: Path | None = None,
+        *,
+        user: str = "admin",
+        groups: tuple[str, ...] = ("system:masters",),
+    ) -> Path:
+        """Write a kubeconfig for ``user`` (a client certificate from our CA) and return it.
+
+        Without arguments this is the admin kubeconfig at ``kubeconfig_path``; node agents
+        can get their own identity, e.g. ``user="system:node:n1", groups=("system:nodes",)``.
+        """
+        path = path or self.kubeconfig_path
+        if user == "admin" and groups == ("system:masters",):
+            pair = self.pki.admin_pair()
+        else:
+            stem = "client-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in user)
+            pair = self.pki.issue(stem, user, organizations=groups)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            kubeconfig(self.url, self.pki.ca.cert_pem(), pair.cert_pem(), pair.key_pem(), user)
+        )
+        path.chmod(0o600)
+        return path
+
+    async def stop(self) -> None:
+        if self.node_lifecycle is not None:
+            await self.node_lifecycle.stop()
+            self.node_lifecycle = None
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+            self.scheduler = None
+        if self.store is not None:
+            self.store.close_watchers()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.registry is not None:
+            with contextlib.suppress(Exception):
+                await self.registry.drain()
+        if self._kubelet_client is not None:
+            await self._kubelet_client.close()
+            self._kubelet_client = None
+        if self._persistence is not None:
+            await self._persistence.close()
+            self._persistence = None
+
+    async def __aenter__(self) -> ControlPlane:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def _bound_port(site: web.TCPSite) -> int:
+    server: Any = site._server
+    port: int = server.sockets[0].getsockname()[1]
+    return port
+
+
+async def _ok(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def serve_forever(cp: ControlPlane) -> None:
+    """Run ``cp`` until cancelled (for a CLI)."""
+    async with cp:
+        await asyncio.Event().wait()

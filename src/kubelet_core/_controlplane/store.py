@@ -1,0 +1,223 @@
+"""In-memory object store: the read path, resourceVersions, watch fan-out and history.
+
+Every object lives in a dict keyed by (namespace, name) per resource type, next to its
+JSON encoding, so lists and watch events reuse bytes instead of re-encoding. One global
+counter hands out resourceVersions. Each mutation is, in one synchronous step: stored,
+appended to the type's bounded history (for watches resuming from a resourceVersion),
+pushed to that type's watchers' queues, passed to in-process listeners (scheduler,
+garbage collector) and queued for SQLite. Doing all of it without an ``await`` in between
+means a watcher registered at revision N sees exactly the events after N, with no gap.
+
+Stored dicts are never mutated after they are stored: writers build a new dict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kubelet_core._controlplane import jsonutil
+from kubelet_core._controlplane.persistence import Persistence
+from kubelet_core._controlplane.resources import BY_KEY, ResourceType
+
+KubeObject = dict[str, Any]
+ObjKey = tuple[str, str]  # (namespace or "", name)
+# Events a watcher may have queued before it is considered stuck and its watch is ended,
+# as kube-apiserver ends watchers that cannot keep up.
+MAX_BACKLOG = 50_000
+
+
+@dataclass(slots=True)
+class Entry:
+    obj: KubeObject
+    data: bytes
+
+
+@dataclass(slots=True)
+class Event:
+    type: str  # ADDED, MODIFIED, DELETED
+    rv: int
+    rt: ResourceType
+    obj: KubeObject
+    data: bytes
+    prev: KubeObject | None
+
+
+class Watcher:
+    """A queue of events for one watch stream of one resource type."""
+
+    __slots__ = ("closed", "queue", "rt")
+
+    def __init__(self, rt: ResourceType) -> None:
+        self.rt = rt
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.closed = False
+
+
+Listener = Callable[[Event], None]
+
+
+def obj_key(obj: KubeObject) -> ObjKey:
+    meta = obj["metadata"]
+    return meta.get("namespace") or "", meta["name"]
+
+
+class TooOld(Exception):
+    def __init__(self, requested: int, oldest: int) -> None:
+        super().__init__(f"too old resource version: {requested} ({oldest})")
+        self.requested = requested
+        self.oldest = oldest
+
+
+class Store:
+    def __init__(self, persistence: Persistence, *, history_size: int = 10_000) -> None:
+        self.persistence = persistence
+        self.history_size = history_size
+        self.rv = 0
+        self._objects: dict[str, dict[ObjKey, Entry]] = {rt.key: {} for rt in BY_KEY.values()}
+        self._history: dict[str, deque[Event]] = {rt.key: deque() for rt in BY_KEY.values()}
+        # Events after this revision are all still in the history of that type.
+        self._floor: dict[str, int] = {rt.key: 0 for rt in BY_KEY.values()}
+        self._watchers: dict[str, set[Watcher]] = {rt.key: set() for rt in BY_KEY.values()}
+        self._listeners: list[Listener] = []
+        # owner uid -> {(type key, namespace, name)} for garbage collection
+        self.dependents: dict[str, set[tuple[str, str, str]]] = {}
+
+    # -- loading ---------------------------------------------------------------------------
+    def load(self) -> None:
+        rv, rows = self.persistence.load()
+        self.rv = rv
+        for key, data in rows:
+            type_key, _ns, _name = key.split("/", 2)
+            rt = BY_KEY.get(type_key)
+            if rt is None:
+                continue
+            obj = jsonutil.loads(data)
+            self._objects[rt.key][obj_key(obj)] = Entry(obj, data)
+            self._index_owners(rt, obj, add=True)
+        for type_key in self._floor:
+            self._floor[type_key] = rv
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Entry | None:
+        return self._objects[rt.key].get((namespace, name))
+
+    def entries(self, rt: ResourceType, namespace: str | None = None) -> Iterable[Entry]:
+        objects = self._objects[rt.key]
+        if namespace is None:
+            return objects.values()
+        return [e for (ns, _n), e in objects.items() if ns == namespace]
+
+    def count(self, rt: ResourceType) -> int:
+        return len(self._objects[rt.key])
+
+    # -- writes ----------------------------------------------------------------------------
+    def put(self, rt: ResourceType, obj: KubeObject) -> tuple[Event, asyncio.Future[None]]:
+        """Store ``obj`` (created or replaced) under a new resourceVersion."""
+        self.rv += 1
+        rv = self.rv
+        obj["metadata"]["resourceVersion"] = str(rv)
+        key = obj_key(obj)
+        objects = self._objects[rt.key]
+        old = objects.get(key)
+        data = jsonutil.dumps(obj)
+        objects[key] = Entry(obj, data)
+        if old is not None:
+            self._index_owners(rt, old.obj, add=False)
+        self._index_owners(rt, obj, add=True)
+        event = Event("MODIFIED" if old else "ADDED", rv, rt, obj, data, old.obj if old else None)
+        return event, self._publish(event, key)
+
+    def remove(
+        self, rt: ResourceType, namespace: str, name: str
+    ) -> tuple[Event, asyncio.Future[None]] | None:
+        """Delete an object; the DELETED event carries the deletion's resourceVersion."""
+        objects = self._objects[rt.key]
+        old = objects.pop((namespace, name), None)
+        if old is None:
+            return None
+        self._index_owners(rt, old.obj, add=False)
+        self.rv += 1
+        rv = self.rv
+        obj = dict(old.obj)
+        obj["metadata"] = dict(obj["metadata"], resourceVersion=str(rv))
+        event = Event("DELETED", rv, rt, obj, jsonutil.dumps(obj), old.obj)
+        return event, self._publish(event, (namespace, name))
+
+    def _publish(self, event: Event, key: ObjKey) -> asyncio.Future[None]:
+        rt = event.rt
+        history = self._history[rt.key]
+        history.append(event)
+        while len(history) > self.history_size:
+            self._floor[rt.key] = history.popleft().rv
+        watchers = self._watchers[rt.key]
+        for watcher in watchers:
+            watcher.queue.put_nowait(event)
+        if watchers and any(w.queue.qsize() > MAX_BACKLOG for w in watchers):
+            self._drop_slow(rt)
+        for listener in self._listeners:
+            listener(event)
+        row_key = f"{rt.key}/{key[0]}/{key[1]}"
+        return self.persistence.write(
+            row_key, event.rv, None if event.type == "DELETED" else event.data
+        )
+
+    def _index_owners(self, rt: ResourceType, obj: KubeObject, *, add: bool) -> None:
+        refs = obj["metadata"].get("ownerReferences")
+        if not refs:
+            return
+        me = (rt.key, obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
+        for ref in refs:
+            uid = ref.get("uid")
+            if not uid:
+                continue
+            if add:
+                self.dependents.setdefault(uid, set()).add(me)
+            else:
+                deps = self.dependents.get(uid)
+                if deps is not None:
+                    deps.discard(me)
+                    if not deps:
+                        del self.dependents[uid]
+
+    # -- watching --------------------------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def watch(self, rt: ResourceType, since: int | None) -> Watcher:
+        """Register a watcher; with ``since``, first queue the retained events after it.
+
+        Raises TooOld if events after ``since`` have left the history window.
+        """
+        watcher = Watcher(rt)
+        if since is not None:
+            floor = self._floor[rt.key]
+            if since < floor:
+                raise TooOld(since, floor + 1)
+            for event in self._history[rt.key]:
+                if event.rv > since:
+                    watcher.queue.put_nowait(event)
+        self._watchers[rt.key].add(watcher)
+        return watcher
+
+    def unwatch(self, watcher: Watcher) -> None:
+        watcher.closed = True
+        self._watchers[watcher.rt.key].discard(watcher)
+
+    def _drop_slow(self, rt: ResourceType) -> None:
+        """End watches whose client stopped reading (it re-lists and watches again)."""
+        for watcher in list(self._watchers[rt.key]):
+            if watcher.queue.qsize() > MAX_BACKLOG:
+                self._watchers[rt.key].discard(watcher)
+                watcher.queue.put_nowait(None)
+
+    def close_watchers(self) -> None:
+        for watchers in self._watchers.values():
+            for watcher in watchers:
+                watcher.queue.put_nowait(None)
+
+    def oldest_rv(self, rt: ResourceType) -> int:
+        return self._floor[rt.key]

@@ -1,0 +1,217 @@
+"""Pure functions over pod JSON: keys, validation, fingerprints, QoS, conditions.
+
+Kept free of I/O so the rules kubelet applies (what counts as a spec change,
+which QoS class a pod gets, how Ready is derived from container statuses)
+can be read, and tested, in one place.  Every function tolerates malformed
+input: the agent sees whatever the API server stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from kubelet_core._provider.base import KubeObject
+
+TERMINAL_PHASES = ("Succeeded", "Failed")
+DEFAULT_GRACE_SECONDS = 30.0
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def meta(pod: KubeObject) -> dict[str, Any]:
+    return _dict(pod.get("metadata"))
+
+
+def pod_key(pod: KubeObject) -> str:
+    metadata = meta(pod)
+    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or ''}"
+
+
+def pod_uid(pod: KubeObject) -> str:
+    return str(meta(pod).get("uid") or "")
+
+
+def phase(pod: KubeObject) -> str:
+    return str(_dict(pod.get("status")).get("phase") or "")
+
+
+def is_terminal(pod: KubeObject) -> bool:
+    return phase(pod) in TERMINAL_PHASES
+
+
+def is_deleting(pod: KubeObject) -> bool:
+    return bool(meta(pod).get("deletionTimestamp"))
+
+
+def grace_period(pod: KubeObject) -> float:
+    """deletionGracePeriodSeconds, else terminationGracePeriodSeconds, else 30 s."""
+    for value in (
+        meta(pod).get("deletionGracePeriodSeconds"),
+        _dict(pod.get("spec")).get("terminationGracePeriodSeconds"),
+    ):
+        if isinstance(value, (int, float)) and value >= 0:
+            return float(value)
+    return DEFAULT_GRACE_SECONDS
+
+
+def malformed_reason(pod: KubeObject) -> str | None:
+    """Why the agent cannot hand ``pod`` to a provider at all, or None if it can."""
+    if not isinstance(pod, dict):
+        return "the pod is not an object"
+    metadata = pod.get("metadata")
+    if not isinstance(metadata, dict) or not metadata.get("name"):
+        return "metadata.name is missing"
+    if not metadata.get("uid"):
+        return "metadata.uid is missing"
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return "spec is missing"
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        return "spec.containers is missing or empty"
+    for field in ("initContainers", "containers"):
+        value = spec.get(field, [])
+        if not isinstance(value, list):
+            return f"spec.{field} is not a list"
+        seen: set[str] = set()
+        for index, container in enumerate(value):
+            if (
+                not isinstance(container, dict)
+                or not isinstance(container.get("name"), str)
+                or not container["name"]
+            ):
+                return f"spec.{field}[{index}] has no name"
+            image = container.get("image")
+            if not image:
+                return f"spec.{field}[{index}] ({container['name']}) has no image"
+            if not isinstance(image, str):
+                return f"spec.{field}[{index}] ({container['name']}) image is not a string"
+            if container["name"] in seen:
+                return f"spec.{field} has two containers named {container['name']!r}"
+            seen.add(container["name"])
+    return None
+
+
+def spec_fingerprint(pod: KubeObject) -> str:
+    """A digest of what, when changed, makes the provider's ``update_pod`` worth calling."""
+    spec = _dict(pod.get("spec"))
+    metadata = meta(pod)
+    relevant = {
+        "containers": spec.get("containers"),
+        "initContainers": spec.get("initContainers"),
+        "ephemeralContainers": spec.get("ephemeralContainers"),
+        "activeDeadlineSeconds": spec.get("activeDeadlineSeconds"),
+        "tolerations": spec.get("tolerations"),
+        "labels": metadata.get("labels"),
+        "annotations": metadata.get("annotations"),
+    }
+    encoded = json.dumps(relevant, sort_keys=True, default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def _resources(container: dict[str, Any], kind: str) -> dict[str, Any]:
+    return _dict(_dict(container.get("resources")).get(kind))
+
+
+def qos_class(pod: KubeObject) -> str:
+    """Guaranteed, Burstable or BestEffort, by kubelet's rules."""
+    spec = _dict(pod.get("spec"))
+    containers = [
+        c
+        for c in _list(spec.get("containers")) + _list(spec.get("initContainers"))
+        if isinstance(c, dict)
+    ]
+    any_set = False
+    guaranteed = True
+    for container in containers:
+        requests = _resources(container, "requests")
+        limits = _resources(container, "limits")
+        if requests or limits:
+            any_set = True
+        for resource in ("cpu", "memory"):
+            limit = limits.get(resource)
+            request = requests.get(resource, limit)
+            if limit is None or str(request) != str(limit):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _condition(kind: str, ok: bool, reason: str = "", message: str = "") -> KubeObject:
+    condition: KubeObject = {"type": kind, "status": "True" if ok else "False"}
+    if not ok and reason:
+        condition["reason"] = reason
+    if not ok and message:
+        condition["message"] = message
+    return condition
+
+
+def derived_conditions(pod: KubeObject, status: KubeObject) -> list[KubeObject]:
+    """Initialized, ContainersReady and Ready as kubelet derives them (no timestamps)."""
+    spec = _dict(pod.get("spec"))
+    spec_init = [c.get("name") for c in _list(spec.get("initContainers")) if isinstance(c, dict)]
+    spec_main = [c.get("name") for c in _list(spec.get("containers")) if isinstance(c, dict)]
+    init_statuses = {
+        s.get("name"): s for s in _list(status.get("initContainerStatuses")) if isinstance(s, dict)
+    }
+    main_statuses = {
+        s.get("name"): s for s in _list(status.get("containerStatuses")) if isinstance(s, dict)
+    }
+    pod_phase = status.get("phase")
+
+    pending_init = [
+        name
+        for name in spec_init
+        if _dict(_dict(_dict(init_statuses.get(name)).get("state")).get("terminated")).get(
+            "exitCode"
+        )
+        != 0
+    ]
+    initialized = not pending_init or pod_phase in TERMINAL_PHASES
+    init_condition = _condition(
+        "Initialized",
+        initialized,
+        "ContainersNotInitialized",
+        f"containers with incomplete status: [{' '.join(str(n) for n in pending_init)}]",
+    )
+
+    if pod_phase == "Succeeded":
+        ready_condition = _condition("ContainersReady", False, "PodCompleted")
+        return [init_condition, ready_condition, {**ready_condition, "type": "Ready"}]
+
+    unready = [name for name in spec_main if not _dict(main_statuses.get(name)).get("ready")]
+    containers_ready = _condition(
+        "ContainersReady",
+        not unready,
+        "ContainersNotReady",
+        f"containers with unready status: [{' '.join(str(n) for n in unready)}]",
+    )
+    ready = dict(containers_ready, type="Ready")
+    gates = [
+        g.get("conditionType") for g in _list(spec.get("readinessGates")) if isinstance(g, dict)
+    ]
+    if not unready and gates:
+        existing = {
+            c.get("type"): c.get("status")
+            for c in _list(_dict(pod.get("status")).get("conditions"))
+            if isinstance(c, dict)
+        }
+        missing = [g for g in gates if existing.get(g) != "True"]
+        if missing:
+            ready = _condition(
+                "Ready",
+                False,
+                "ReadinessGatesNotReady",
+                f"corresponding condition of pod readiness gate {missing[0]!r} "
+                "does not exist or is not True",
+            )
+    return [init_condition, containers_ready, ready]

@@ -1,0 +1,343 @@
+"""Writes pod statuses pushed by the provider to the API: coalesced, merged, never lost.
+
+The provider calls :meth:`PodStatusWriter.notify` (never blocks, any thread).
+Only the *latest* status per pod is kept; a few writer tasks take pods with a
+pending status off a queue and write them to ``pods/{name}/status``.  Why
+this shape (VK #762, #744, #899):
+
+* **Coalescing**: a pod flapping through five states while the API is slow
+  costs one write, of the newest state.
+* **Nothing lost**: a write that fails because the API server is away puts
+  the status back (unless a newer one arrived) and retries with backoff, so
+  after a reconnect every pod's newest status arrives.
+* **Merged, not clobbered**: the write starts from the pod as the API last
+  showed it (watch cache, or a fresh GET after a 409) and replaces only what
+  the node owns -- phase, container statuses, reason/message, host/pod IPs,
+  startTime, qosClass and the conditions Initialized / ContainersReady /
+  Ready (derived unless the provider set them); PodScheduled and foreign
+  conditions stay.  ``lastTransitionTime`` moves only when a condition's
+  status flips, so re-merging an unchanged status gives an identical one,
+  which is then not written at all.
+* **Safe against reuse of names**: the status belongs to a pod UID; a pod
+  deleted (404) or replaced by a namesake (other UID) drops it.
+* A terminal phase is never left (kubelet's rule): a late "Running" for a
+  pod the API shows Succeeded is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+from collections.abc import Callable
+
+import structlog
+
+from kubelet_core._apiclient import ApiError, Backoff, KubeApi, pod_path
+from kubelet_core._apiclient.timefmt import parse_time, rfc3339, utcnow
+from kubelet_core._observability import AgentMetrics
+from kubelet_core._pods import podutil
+from kubelet_core._pods.loopbound import LoopBound
+from kubelet_core._provider.base import KubeObject
+
+log = structlog.get_logger(__name__)
+
+#: Status fields the provider owns; absent from its status means "clear it".
+_PROVIDER_FIELDS = (
+    "phase",
+    "containerStatuses",
+    "initContainerStatuses",
+    "ephemeralContainerStatuses",
+    "reason",
+    "message",
+)
+_DERIVED = ("Initialized", "ContainersReady", "Ready")
+
+
+def merge_status(
+    pod: KubeObject, provider_status: KubeObject, *, node_ip: str, now: str
+) -> KubeObject:
+    """The full status to write: the API's status with the node-owned parts replaced."""
+    raw = pod.get("status")
+    current: KubeObject = raw if isinstance(raw, dict) else {}
+    merged: KubeObject = copy.deepcopy(current)
+    for field in _PROVIDER_FIELDS:
+        if field in provider_status:
+            merged[field] = copy.deepcopy(provider_status[field])
+        elif field in ("reason", "message"):
+            merged.pop(field, None)
+    merged.setdefault("phase", "Pending")
+    host_ip = provider_status.get("hostIP") or node_ip
+    pod_ip = provider_status.get("podIP") or node_ip
+    merged["hostIP"] = host_ip
+    merged["hostIPs"] = [{"ip": host_ip}]
+    merged["podIP"] = pod_ip
+    merged["podIPs"] = provider_status.get("podIPs") or [{"ip": pod_ip}]
+    merged["startTime"] = current.get("startTime") or provider_status.get("startTime") or now
+    merged["qosClass"] = podutil.qos_class(pod)
+
+    given = [c for c in provider_status.get("conditions") or [] if isinstance(c, dict)]
+    given_types = {c.get("type") for c in given}
+    wanted = given + [
+        c for c in podutil.derived_conditions(pod, merged) if c["type"] not in given_types
+    ]
+    existing = [c for c in current.get("conditions") or [] if isinstance(c, dict)]
+    if (
+        not any(c.get("type") == "PodScheduled" for c in existing)
+        and "PodScheduled" not in given_types
+    ):
+        wanted.append({"type": "PodScheduled", "status": "True"})
+    merged["conditions"] = _merge_conditions(existing, wanted, now)
+    return merged
+
+
+def _merge_conditions(
+    existing: list[KubeObject], wanted: list[KubeObject], now: str
+) -> list[KubeObject]:
+    by_type = {c.get("type"): c for c in existing}
+    result: list[KubeObject] = []
+    wanted_by_type = {c.get("type"): c for c in wanted}
+    for condition in existing:
+        kind = condition.get("type")
+        result.append(
+            _stamp(wanted_by_type.pop(kind), condition, now)
+            if kind in wanted_by_type
+            else condition
+        )
+    for kind, condition in wanted_by_type.items():
+        result.append(_stamp(condition, by_type.get(kind), now))
+    return result
+
+
+def _stamp(condition: KubeObject, previous: KubeObject | None, now: str) -> KubeObject:
+    stamped = dict(condition)
+    stamped.setdefault("lastProbeTime", None)
+    if "lastTransitionTime" not in condition:
+        same = previous is not None and previous.get("status") == condition.get("status")
+        stamped["lastTransitionTime"] = (previous or {}).get("lastTransitionTime") if same else now
+        if stamped["lastTransitionTime"] is None:
+            stamped["lastTransitionTime"] = now
+    return stamped
+
+
+def _newer(candidate: KubeObject, known: KubeObject | None) -> bool:
+    if known is None:
+        return True
+    new_rv = podutil.meta(candidate).get("resourceVersion")
+    old_rv = podutil.meta(known).get("resourceVersion")
+    try:
+        return int(str(new_rv)) >= int(str(old_rv))
+    except ValueError:
+        return True
+
+
+class PodStatusWriter:
+    """Coalescing, retrying writer of pod statuses (see the module docstring)."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        *,
+        node_ip: str,
+        metrics: AgentMetrics,
+        writers: int = 4,
+        lookup: Callable[[str], KubeObject | None] | None = None,
+    ) -> None:
+        self.api = api
+        self.node_ip = node_ip
+        self.metrics = metrics
+        self._writers = writers
+        self._lookup = lookup
+        self._pending: dict[str, tuple[KubeObject, KubeObject]] = {}
+        self._queued: set[str] = set()
+        self._busy: set[str] = set()
+        self._seen: dict[str, KubeObject] = {}
+        self._started_uids: set[str] = set()
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._loop = LoopBound()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.backoff = Backoff(0.2, 10.0)
+        self.writes = 0
+        self._reachable = asyncio.Event()
+
+    # -- feeding -------------------------------------------------------------
+
+    def notify(self, pod: KubeObject, status: KubeObject) -> None:
+        """The provider's :class:`StatusNotifier`: remember the newest status, wake a writer."""
+        self._loop.call(self._notify, pod, status)
+
+    def _notify(self, pod: KubeObject, status: KubeObject) -> None:
+        if not isinstance(pod, dict) or not isinstance(status, dict):
+            log.warning("ignoring a malformed status notification")
+            return
+        key = podutil.pod_key(pod)
+        self._pending[key] = (pod, copy.deepcopy(status))
+        self._idle.clear()
+        if key not in self._queued and key not in self._busy:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+
+    def observe(self, pod: KubeObject) -> None:
+        """The watch saw ``pod``: keep it as the base of the next write if it is newer."""
+        key = podutil.pod_key(pod)
+        if _newer(pod, self._seen.get(key)):
+            self._seen[key] = pod
+
+    def forget(self, key: str) -> None:
+        """The pod is gone: drop everything pending for it."""
+        self._pending.pop(key, None)
+        seen = self._seen.pop(key, None)
+        if seen is not None:
+            self._started_uids.discard(podutil.pod_uid(seen))
+        self.metrics.set_pod_phase(key, None)
+        self._check_idle()
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def api_reachable(self) -> None:
+        """The API server answers again (a watch reopened): retry deferred writes now."""
+        self.backoff.reset()
+        self._reachable.set()
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        for index in range(self._writers):
+            self._tasks.append(asyncio.create_task(self._run(), name=f"pod-status-writer-{index}"))
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until nothing is pending (True) or ``timeout`` passes (False)."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    # -- writing -------------------------------------------------------------
+
+    def _check_idle(self) -> None:
+        if not self._pending and not self._busy:
+            self._idle.set()
+
+    async def _run(self) -> None:
+        while True:
+            key = await self._queue.get()
+            self._queued.discard(key)
+            entry = self._pending.pop(key, None)
+            if entry is None:
+                self._check_idle()
+                continue
+            self._busy.add(key)
+            retry_after = 0.0
+            try:
+                await self._write(key, *entry)
+                self.backoff.reset()
+            except ApiError as error:
+                if error.retryable:
+                    self._pending.setdefault(key, entry)  # keep it unless a newer one came
+                    retry_after = self.backoff.next()
+                    log.info(
+                        "pod status write deferred",
+                        pod=key,
+                        error=str(error),
+                        retry_in=round(retry_after, 2),
+                    )
+                else:
+                    log.warning("pod status write rejected", pod=key, error=str(error))
+            except Exception:  # one bad status must not stop the writer
+                log.exception("pod status write crashed", pod=key)
+            finally:
+                self._busy.discard(key)
+            if key in self._pending:
+                if retry_after:
+                    self._reachable.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._reachable.wait(), retry_after)
+                # Never queue a key another writer holds: two writes of one pod
+                # in flight could land out of order.  That writer requeues it.
+                if key in self._pending and key not in self._queued and key not in self._busy:
+                    self._queued.add(key)
+                    self._queue.put_nowait(key)
+            self._check_idle()
+
+    async def _base(self, key: str, uid: str, *, fresh: bool) -> KubeObject | None:
+        """The pod to merge into: cached unless ``fresh``; None if it is gone or replaced.
+
+        A cached copy with another UID may just be stale (a namesake replaced
+        it and the watch has not caught up), so only a fresh read decides.
+        """
+        if not fresh:
+            pod = self._seen.get(key)
+            if pod is None and self._lookup is not None:
+                pod = self._lookup(key)
+            if pod is not None and (not uid or podutil.pod_uid(pod) == uid):
+                return pod
+        namespace, _, name = key.partition("/")
+        try:
+            pod = await self.api.get(pod_path(namespace, name))
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+        self.observe(pod)
+        return pod if not uid or podutil.pod_uid(pod) == uid else None
+
+    async def _write(self, key: str, notified: KubeObject, status: KubeObject) -> None:
+        uid = podutil.pod_uid(notified)
+        namespace, _, name = key.partition("/")
+        fresh = False
+        for _attempt in range(5):
+            pod = await self._base(key, uid, fresh=fresh)
+            if pod is None:
+                log.debug("pod gone, dropping its status", pod=key)
+                return
+            if podutil.is_terminal(pod) and status.get("phase") not in podutil.TERMINAL_PHASES:
+                log.debug("pod already terminal, dropping non-terminal status", pod=key)
+                return
+            merged = merge_status(pod, status, node_ip=self.node_ip, now=rfc3339())
+            if merged == pod.get("status"):
+                self._record(key, pod, merged)
+                return
+            body = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": pod.get("metadata"),
+                "spec": pod.get("spec"),
+                "status": merged,
+            }
+            try:
+                written = await self.api.update_status(pod_path(namespace, name), body)
+            except ApiError as error:
+                if error.status == 404:
+                    return
+                if error.status == 409:
+                    fresh = True
+                    continue
+                raise
+            self.writes += 1
+            self.observe(written)
+            self._record(key, written, merged)
+            return
+        raise ApiError(409, "Conflict", f"status of {key} kept conflicting")
+
+    def _record(self, key: str, pod: KubeObject, status: KubeObject) -> None:
+        phase = str(status.get("phase") or "Pending")
+        if key in self._seen:
+            self.metrics.set_pod_phase(key, phase)
+        uid = podutil.pod_uid(pod)
+        if phase == "Running" and uid not in self._started_uids:
+            self._started_uids.add(uid)
+            created = parse_time(podutil.meta(pod).get("creationTimestamp"))
+            if created is not None:
+                self.metrics.pod_start_seconds.observe(
+                    max(0.0, (utcnow() - created).total_seconds())
+                )

@@ -1,5 +1,0 @@
-"""Settings of the node agent (pydantic-settings: flags > WASMLET_* env > file)."""
-
-from kubelet_core.config.settings import NodeSettings, load_settings
-
-__all__ = ["NodeSettings", "load_settings"]

@@ -1,6 +1,0 @@
-"""Logging set-up and the agent's Prometheus metrics."""
-
-from kubelet_core.observability.logging import LogFormat, configure_logging
-from kubelet_core.observability.metrics import AgentMetrics
-
-__all__ = ["AgentMetrics", "LogFormat", "configure_logging"]
