@@ -30,10 +30,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kubelet_core import _pki
 from kubelet_core._controlplane.pki import write_file
 from kubelet_core._controlplane.resources import BY_KEY
 from kubelet_core._controlplane.store import Store
@@ -92,36 +90,13 @@ def ensure_kubelet_client_certificate(
     key_file = directory / "kubelet-client.key"
     if key_file.exists() and _valid_for(cert_file, ca):
         return cert_file, key_file
-    ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), password=None)
-    if not isinstance(ca_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        raise ValueError(f"{ca_key_file}: unsupported CA key type {type(ca_key).__name__}")
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-    subject += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in groups]
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name(subject))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(min(now + validity, ca.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca_key = _pki.load_key(ca_key_file.read_bytes())
+    key = _pki.new_key()
+    leaf = _pki.Leaf(common_name, tuple(groups), ("client auth",), lifetime=validity)
+    cert = _pki.sign(leaf, key.public_key(), ca_key, ca)
     directory.mkdir(parents=True, exist_ok=True)
-    write_file(
-        key_file,
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-        private=True,
-    )
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    write_file(key_file, _pki.key_pem(key), private=True)
+    cert_file.write_bytes(_pki.cert_pem(cert))
     return cert_file, key_file
 
 

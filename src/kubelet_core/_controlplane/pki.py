@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import ipaddress
-import os
 import socket
 import ssl
 from dataclasses import dataclass
@@ -20,9 +18,8 @@ from pathlib import Path
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from kubelet_core import _pki
 
 _VALIDITY = dt.timedelta(days=3650)
 
@@ -39,27 +36,12 @@ class CertPair:
         return self.key_path.read_bytes()
 
 
-def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
-    return x509.Name(attrs)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
 def write_file(path: Path, data: bytes, private: bool = False) -> None:
     """Write a file; a private key is created 0600, so it is never readable by others."""
-    if not private:
+    if private:
+        _pki.write_private(path, data)
+    else:
         path.write_bytes(data)
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
 
 
 class PKI:
@@ -81,39 +63,29 @@ class PKI:
         self.directory.mkdir(parents=True, exist_ok=True)
         if self.ca.cert_path.exists() and self.ca.key_path.exists():
             return
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = _name("wasmlet-ca")
-        start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + _VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
-            .sign(key, hashes.SHA256())
-        )
-        write_file(self.ca.key_path, _key_pem(key), private=True)
-        write_file(self.ca.cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        key = _pki.new_key()
+        cert = _pki.self_signed_ca(key, "wasmlet-ca", _VALIDITY)
+        write_file(self.ca.key_path, _pki.key_pem(key), private=True)
+        write_file(self.ca.cert_path, _pki.cert_pem(cert))
+
+    def ca_cert(self) -> x509.Certificate:
+        self.ensure_ca()
+        return _pki.load_cert(self.ca.cert_pem())
+
+    def ca_cert_hash(self) -> str:
+        """``sha256:<hex>`` of the CA's public key: what a joining node pins."""
+        return _pki.spki_sha256(self.ca_cert())
+
+    def sign(
+        self,
+        leaf: _pki.Leaf,
+        public_key: _pki.PublicKey,
+        *,
+        subject: x509.Name | None = None,
+    ) -> x509.Certificate:
+        """Sign ``public_key`` with the cluster CA (certificates for CSRs and our own pairs)."""
+        ca_key = _pki.load_key(self.ca.key_pem())
+        return _pki.sign(leaf, public_key, ca_key, self.ca_cert(), subject=subject)
 
     def issue(
         self,
@@ -130,56 +102,17 @@ class PKI:
         pair = CertPair(self.directory / f"{stem}.crt", self.directory / f"{stem}.key")
         if reuse and pair.cert_path.exists() and pair.key_path.exists():
             return pair
-        ca_key = serialization.load_pem_private_key(self.ca.key_pem(), None)
-        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-        ca_cert = x509.load_pem_x509_certificate(self.ca.cert_pem())
-        key = ec.generate_private_key(ec.SECP256R1())
-        start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-        usages = []
+        usages = ["digital signature"]
         if client:
-            usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
+            usages.append("client auth")
         if server_names:
-            usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name, organizations))
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + _VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    key_encipherment=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    content_commitment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
-            )
-        )
-        if server_names:
-            sans: list[x509.GeneralName] = []
-            for entry in server_names:
-                try:
-                    sans.append(x509.IPAddress(ipaddress.ip_address(entry)))
-                except ValueError:
-                    sans.append(x509.DNSName(entry))
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(ca_key, hashes.SHA256())
-        write_file(pair.key_path, _key_pem(key), private=True)
-        write_file(pair.cert_path, cert.public_bytes(serialization.Encoding.PEM))
+            usages.append("server auth")
+        dns, ips = _pki.Leaf.split_names(server_names)
+        leaf = _pki.Leaf(common_name, organizations, tuple(usages), dns, ips, _VALIDITY)
+        key = _pki.new_key()
+        cert = self.sign(leaf, key.public_key())
+        write_file(pair.key_path, _pki.key_pem(key), private=True)
+        write_file(pair.cert_path, _pki.cert_pem(cert))
         return pair
 
     def server_pair(self, host: str) -> CertPair:
@@ -197,7 +130,7 @@ class PKI:
         )
         pair = self.issue("apiserver", "kube-apiserver", server_names=names, client=False)
         # Reissue if the host was not covered by an earlier certificate.
-        cert = x509.load_pem_x509_certificate(pair.cert_pem())
+        cert = _pki.load_cert(pair.cert_pem())
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         covered = {str(v) for v in san.get_values_for_type(x509.IPAddress)} | set(
             san.get_values_for_type(x509.DNSName)

@@ -17,15 +17,14 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
-import os
 import ssl
 from pathlib import Path
 
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
+
+from kubelet_core import _pki
 
 #: Validity of a generated serving certificate (kubelet's self-signed one lasts a year).
 SELF_SIGNED_VALIDITY = datetime.timedelta(days=365)
@@ -66,34 +65,21 @@ def ensure_self_signed(cert_dir: Path, node_name: str, host: str) -> tuple[Path,
     if key_file.exists() and _still_good(cert_file, alt_names):
         return cert_file, key_file
     cert_dir.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = _pki.new_key()
     now = datetime.datetime.now(datetime.UTC)
-    name = x509.Name(
-        [x509.NameAttribute(NameOID.COMMON_NAME, f"{node_name}@{int(now.timestamp())}")]
+    dns = tuple(str(n.value) for n in alt_names if isinstance(n, x509.DNSName))
+    ips = tuple(str(n.value) for n in alt_names if isinstance(n, x509.IPAddress))
+    leaf = _pki.Leaf(
+        f"{node_name}@{int(now.timestamp())}",
+        usages=("digital signature", "key encipherment", "server auth"),
+        dns_names=dns,
+        ip_addresses=ips,
+        lifetime=SELF_SIGNED_VALIDITY,
     )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + SELF_SIGNED_VALIDITY)
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    key_bytes = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    cert = _pki.sign(leaf, key.public_key(), key)
     # Write the key first, readable by the owner only, then the certificate that names it.
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(key_bytes)
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _pki.write_private(key_file, _pki.key_pem(key))
+    cert_file.write_bytes(_pki.cert_pem(cert))
     return cert_file, key_file
 
 
