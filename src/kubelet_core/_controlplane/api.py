@@ -35,6 +35,8 @@ JSON = "application/json"
 log = logging.getLogger(__name__)
 LogHandler = Callable[[web.Request, KubeObject], Awaitable[web.StreamResponse]]
 TokenIssuer = Callable[[str, str, Any], KubeObject]
+#: ``(user, request info, body or None)``: raises ApiError to refuse a write.
+Admit = Callable[[Any, Any, Any], None]
 
 
 @dataclass
@@ -106,6 +108,8 @@ class Api:
         self.tables = TableRenderer()
         # serviceaccounts/{name}/token: (namespace, name, TokenRequest) -> TokenRequest
         self.token_issuer: TokenIssuer | None = None
+        # Admission (NodeRestriction, CSR requester and approval checks), before writes.
+        self.admit: Admit | None = None
         # APIGroup entries served by routes outside this handler (metrics.k8s.io).
         self.extra_groups: list[KubeObject] = []
         self.openapi = OpenAPI()
@@ -172,6 +176,7 @@ class Api:
                 if t.rt.namespaced and t.namespace is None:
                     raise errors.method_not_allowed(method, t.rt.plural)
                 body = await self._body(request)
+                self._admit(request, body)
                 warnings = _check_fields(request, t.rt, body)
                 obj = await self.registry.create(
                     t.rt, t.namespace or "", body, dry_run=_dry_run(query)
@@ -184,7 +189,9 @@ class Api:
         if t.subresource == "binding":
             if method != "POST":
                 raise errors.method_not_allowed(method, "pods/binding")
-            await self.registry.bind(ns, t.name, await self._body(request))
+            binding = await self._body(request)
+            self._admit(request, binding)
+            await self.registry.bind(ns, t.name, binding)
             return obj_response(
                 {
                     "kind": "Status",
@@ -199,11 +206,13 @@ class Api:
             if method != "POST" or self.token_issuer is None:
                 raise errors.method_not_allowed(method, "serviceaccounts/token")
             body = await self._body(request)
+            self._admit(request, body)
             return obj_response(self.token_issuer(ns, t.name, body), 201)
         if t.subresource == "eviction":
             if method != "POST":
                 raise errors.method_not_allowed(method, "pods/eviction")
             body = await self._body(request)
+            self._admit(request, body)
             options = (body.get("deleteOptions") if isinstance(body, dict) else None) or {}
             await self.registry.delete(PODS, ns, t.name, DeleteOptions(options, {}))
             return obj_response(
@@ -225,21 +234,25 @@ class Api:
                     "pod logs are not available: no kubelet log proxy is configured",
                 )
             return await self.log_handler(request, pod)
-        if t.subresource not in ("", "status", "finalize"):
+        if t.subresource not in ("", "status", "finalize", "approval"):
             raise errors.method_not_allowed(method, f"{t.rt.plural}/{t.subresource}")
         if method == "GET":
             entry = self.registry.get(t.rt, ns, t.name)
             return self._entry(request, t.rt, entry.obj, entry.data)
         if method == "PUT":
             body = await self._body(request)
+            self._admit(request, body)
             warnings = _check_fields(request, t.rt, body)
-            sub = "status" if t.subresource in ("status", "finalize") else ""
+            sub = {"status": "status", "finalize": "status", "approval": "approval"}.get(
+                t.subresource, ""
+            )
             obj = await self.registry.update(
                 t.rt, ns, t.name, body, subresource=sub, dry_run=_dry_run(query)
             )
             return _warn(self._object(request, t.rt, obj), warnings)
         if method == "PATCH":
             body = await self._body(request)
+            self._admit(request, None)
             patch = patcher(request.headers.get("Content-Type", ""), body)
             patch_warnings: list[str] = []
 
@@ -254,10 +267,15 @@ class Api:
             return _warn(self._object(request, t.rt, obj), patch_warnings)
         if method == "DELETE":
             body = await self._body(request, optional=True)
+            self._admit(request, None)
             options = DeleteOptions(body if isinstance(body, dict) else None, dict(query))
             obj = await self.registry.delete(t.rt, ns, t.name, options)
             return self._object(request, t.rt, obj)
         raise errors.method_not_allowed(method, t.rt.plural)
+
+    def _admit(self, request: web.Request, body: Any) -> None:
+        if self.admit is not None:
+            self.admit(request.get("user"), request.get("request_info"), body)
 
     async def _body(self, request: web.Request, *, optional: bool = False) -> Any:
         raw = await request.read()

@@ -86,7 +86,7 @@ class TokenTable:
         if user is None:
             return None
         groups = user.groups if AUTHENTICATED in user.groups else (*user.groups, AUTHENTICATED)
-        return auth.UserInfo(user.username, groups)
+        return auth.UserInfo(user.username, groups, uid=user.uid)
 
     @classmethod
     def from_file(cls, path: Path) -> TokenTable:
@@ -113,9 +113,24 @@ def _echo(review: KubeObject, kind: str, api_version: str) -> KubeObject:
 
 def token_review(review: KubeObject, tokens: TokenTable) -> KubeObject:
     """Answer a TokenReview: ``status.authenticated`` and ``status.user`` for known tokens."""
+    token = str((review.get("spec") or {}).get("token") or "")
+    return _review_answer(review, tokens.lookup(token) if token else None)
+
+
+async def review_token(review: KubeObject, authenticate: auth.TokenAuthenticator) -> KubeObject:
+    """Answer a TokenReview with every authenticator the API itself uses."""
+    token = str((review.get("spec") or {}).get("token") or "")
+    found = await authenticate(token) if token else None
+    user = None
+    if found is not None:
+        user = UserInfo(
+            found.name, found.uid, found.groups, {k: tuple(v) for k, v in found.extra.items()}
+        )
+    return _review_answer(review, user)
+
+
+def _review_answer(review: KubeObject, user: UserInfo | None) -> KubeObject:
     answer = _echo(review, "TokenReview", "authentication.k8s.io/v1")
-    token = str(answer["spec"].get("token") or "")
-    user = tokens.lookup(token) if token else None
     if user is None:
         answer["status"] = {"authenticated": False, "user": {}, "error": "invalid bearer token"}
     else:
@@ -248,7 +263,9 @@ def _bad_request(message: str) -> web.Response:
     )
 
 
-def review_routes(tokens: TokenTable, authorizer: Authorizer) -> list[web.RouteDef]:
+def review_routes(
+    tokens: TokenTable | auth.TokenAuthenticator, authorizer: Authorizer
+) -> list[web.RouteDef]:
     """aiohttp routes for ``POST`` TokenReview and SubjectAccessReview (answers are 201)."""
 
     async def _body(request: web.Request, kind: str) -> KubeObject | web.Response:
@@ -264,7 +281,9 @@ def review_routes(tokens: TokenTable, authorizer: Authorizer) -> list[web.RouteD
         body = await _body(request, "TokenReview")
         if isinstance(body, web.Response):
             return body
-        return web.json_response(token_review(body, tokens), status=201)
+        if isinstance(tokens, TokenTable):
+            return web.json_response(token_review(body, tokens), status=201)
+        return web.json_response(await review_token(body, tokens), status=201)
 
     async def on_access_review(request: web.Request) -> web.Response:
         body = await _body(request, "SubjectAccessReview")

@@ -67,6 +67,14 @@ OBJECT_REFERENCE: Table = {
     6: ("resourceVersion", "string", None),
     7: ("fieldPath", "string", None),
 }
+CSR_CONDITION: Table = {
+    1: ("type", "string", None),
+    6: ("status", "string", None),
+    2: ("reason", "string", None),
+    3: ("message", "string", None),
+    4: ("lastUpdateTime", "time", None),
+    5: ("lastTransitionTime", "time", None),
+}
 KINDS: dict[str, Table] = {
     "Namespace": {
         1: ("metadata", "message", OBJECT_META),
@@ -101,6 +109,31 @@ KINDS: dict[str, Table] = {
         2: ("deleteOptions", "message", DELETE_OPTIONS),
     },
     "DeleteOptions": DELETE_OPTIONS,
+    # kubectl certificate approve|deny sends the whole object to /approval.
+    "CertificateSigningRequest": {
+        1: ("metadata", "message", OBJECT_META),
+        2: (
+            "spec",
+            "message",
+            {
+                1: ("request", "bytes", None),
+                2: ("username", "string", None),
+                3: ("uid", "string", None),
+                4: ("groups", "repeated_string", None),
+                5: ("usages", "repeated_string", None),
+                7: ("signerName", "string", None),
+                8: ("expirationSeconds", "int", None),
+            },
+        ),
+        3: (
+            "status",
+            "message",
+            {
+                1: ("conditions", "repeated_message", CSR_CONDITION),
+                2: ("certificate", "bytes", None),
+            },
+        ),
+    },
     "TokenRequest": {
         1: ("metadata", "message", OBJECT_META),
         2: (
@@ -196,6 +229,8 @@ def _message(raw: bytes, table: Table) -> KubeObject:
             obj[name] = bytes(value).decode()
         elif kind == "int":
             obj[name] = _signed(value)
+        elif kind == "bytes":
+            obj[name] = base64.b64encode(bytes(value)).decode()
         elif kind == "bool":
             obj[name] = bool(value)
         elif kind == "time":

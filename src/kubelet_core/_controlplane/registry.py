@@ -17,11 +17,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from kubelet_core._controlplane import errors, jsonutil
+from kubelet_core._controlplane import certificates, errors, jsonutil
 from kubelet_core._controlplane.defaults import apply_defaults, apply_update_defaults, normalize
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.resources import (
     BY_KEY,
+    CERTIFICATESIGNINGREQUESTS,
     CONFIGMAPS,
     EVENTS,
     LEASES,
@@ -167,9 +168,13 @@ class Registry:
         meta["creationTimestamp"] = now()
         if rt.tracks_generation:
             meta["generation"] = 1
+        if rt is CERTIFICATESIGNINGREQUESTS:
+            certificates.prepare_create(obj)
         apply_defaults(rt, obj)
         normalize(rt, obj)
         causes = validate(rt, obj)
+        if rt is CERTIFICATESIGNINGREQUESTS:
+            causes += certificates.validate_create(obj)
         if causes:
             raise errors.invalid(rt.kind, rt.group, meta.get("name") or "", causes)
         if self.store.get(rt, meta.get("namespace") or "", meta["name"]) is not None:
@@ -308,6 +313,8 @@ class Registry:
             causes += validate_pod_update(old, new)
         if rt is CONFIGMAPS or rt is SECRETS:
             causes += validate_immutable_data(old, new)
+        if rt is CERTIFICATESIGNINGREQUESTS:
+            causes += certificates.validate_update(old, new, subresource)
         if causes:
             raise errors.invalid(rt.kind, rt.group, name, causes)
         return await self._commit_update(rt, old, new, dry_run=dry_run)
@@ -329,6 +336,8 @@ class Registry:
                 meta[field] = old_meta[field]
             else:
                 meta.pop(field, None)
+        if rt is CERTIFICATESIGNINGREQUESTS:
+            return certificates.merge_update(old, new, subresource)
         if rt.split_status:
             if subresource == "status":
                 # Status writes change the status only: spec and metadata (labels,

@@ -117,6 +117,18 @@ SERVICEACCOUNTS = ResourceType(
     "", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True, ("sa",), ("token",)
 )
 LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True)
+CERTIFICATESIGNINGREQUESTS = ResourceType(
+    "certificates.k8s.io",
+    "v1",
+    "certificatesigningrequests",
+    "certificatesigningrequest",
+    "CertificateSigningRequest",
+    False,
+    ("csr",),
+    ("approval", "status"),
+    split_status=True,
+    field_labels=BASE_FIELDS | {"spec.signerName"},
+)
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES,
@@ -127,6 +139,7 @@ ALL: tuple[ResourceType, ...] = (
     SECRETS,
     SERVICEACCOUNTS,
     LEASES,
+    CERTIFICATESIGNINGREQUESTS,
 )
 BY_KEY: dict[str, ResourceType] = {rt.key: rt for rt in ALL}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

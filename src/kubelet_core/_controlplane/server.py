@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
+from kubelet_core._controlplane import bootstrap_tokens
+from kubelet_core._controlplane.access import AccessPolicy, forbidden_message
+from kubelet_core._controlplane.admission import Admission
 from kubelet_core._controlplane.api import Api, LogHandler
-from kubelet_core._controlplane.auth import TokenAuthenticator, make_middleware
+from kubelet_core._controlplane.auth import TokenAuthenticator, UserInfo, make_middleware
 from kubelet_core._controlplane.authn_authz import Authorizer, TokenTable, review_routes
+from kubelet_core._controlplane.bootstrap_tokens import BootstrapTokenAuthenticator
+from kubelet_core._controlplane.csr_controllers import DEFAULT_MAX_DURATION, CsrApprover, CsrSigner
+from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
     ensure_kubelet_client_certificate,
@@ -32,6 +39,9 @@ from kubelet_core._controlplane.nodelifecycle import NodeLifecycle
 from kubelet_core._controlplane.persistence import Persistence
 from kubelet_core._controlplane.pki import PKI, kubeconfig
 from kubelet_core._controlplane.registry import Registry
+from kubelet_core._controlplane.requestinfo import RequestInfo
+from kubelet_core._controlplane.resources import CONFIGMAPS, SECRETS
+from kubelet_core._controlplane.sa_authn import ServiceAccountAuthenticator
 from kubelet_core._controlplane.store import Store
 from kubelet_core._controlplane.tokenrequest import JWKS_ROUTE, TokenSigner, jwks_handler
 from kubelet_core._controlplane.tokenrequest import issue as issue_token
@@ -53,6 +63,8 @@ class ControlPlane:
         token_authenticator: TokenAuthenticator | None = None,
         log_handler: LogHandler | None = None,
         node_monitor_grace: float | None = 40.0,
+        approve_serving_csrs: bool = False,
+        csr_max_duration: dt.timedelta = DEFAULT_MAX_DURATION,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -67,7 +79,12 @@ class ControlPlane:
         #: Bearer tokens the control plane knows (kube-apiserver's static token file);
         #: answered by TokenReview and accepted as credentials on the API itself.
         self.tokens = TokenTable()
-        self.token_authenticator = token_authenticator or self.tokens.authenticate
+        self._extra_authenticator = token_authenticator
+        #: Auto-approve kubelet serving CSRs (development); kube leaves them to an admin.
+        self.approve_serving_csrs = approve_serving_csrs
+        self.csr_max_duration = csr_max_duration
+        self._csr_controllers: list[CsrApprover | CsrSigner] = []
+        self._authenticators: list[TokenAuthenticator] = []
         self.log_handler = log_handler
         self.pki = PKI(self.data_dir / "pki")
         self.store: Store | None = None
@@ -112,8 +129,23 @@ class ControlPlane:
         )
         self.api = api
         api.extra_groups.append(metrics_api_group())
+        signer = TokenSigner.load_or_create(self.pki.directory)
+        # Bearer tokens: the given hook or the static table, bootstrap tokens, then the
+        # service account tokens this control plane issued.
+        self._authenticators = [
+            self._extra_authenticator or self.tokens.authenticate,
+            BootstrapTokenAuthenticator(store),
+            ServiceAccountAuthenticator(signer, objects),
+        ]
+        policy = AccessPolicy(store)
+
+        def authorize(user: UserInfo, info: RequestInfo) -> tuple[bool, str]:
+            allowed, reason = policy.decide(user, info)
+            return allowed, "" if allowed else forbidden_message(user, info, reason)
+
+        api.admit = Admission(store, policy).admit
         app = web.Application(
-            middlewares=[make_middleware(self.token_authenticator)],
+            middlewares=[make_middleware(self.authenticate_token, authorize)],
             client_max_size=16 * 1024 * 1024,
         )
         for probe in ("/healthz", "/livez", "/readyz"):
@@ -123,9 +155,8 @@ class ControlPlane:
         # TokenReview and SubjectAccessReview: kubelets ask these before serving
         # logs, stats and metrics.  RBAC objects are not stored yet, so only
         # system:masters (the admin and the control plane's own client) is allowed.
-        app.add_routes(review_routes(self.tokens, Authorizer()))
+        app.add_routes(review_routes(self.authenticate_token, Authorizer()))
         # TokenRequest (bound service account tokens) and the key set to verify them.
-        signer = TokenSigner.load_or_create(self.pki.directory)
         app.router.add_get(JWKS_ROUTE, jwks_handler(signer))
         # serviceaccounts/token goes through the Api so protobuf bodies (kubectl create
         # token) are decoded like every other body.
@@ -145,6 +176,14 @@ class ControlPlane:
             self.port = _bound_port(site)
         api.server_address = f"{self.host}:{self.port}"
         self.write_kubeconfig()
+        await self._publish_cluster_info()
+        approver = CsrApprover(
+            store, registry, policy.decide, approve_serving=self.approve_serving_csrs
+        )
+        csr_signer = CsrSigner(store, registry, self.pki, max_duration=self.csr_max_duration)
+        self._csr_controllers = [approver, csr_signer]
+        for controller in self._csr_controllers:
+            controller.start()
         if self.scheduler_enabled:
             from kubelet_core._controlplane.scheduler import Scheduler
 
@@ -179,7 +218,45 @@ class ControlPlane:
         path.chmod(0o600)
         return path
 
+    async def authenticate_token(self, token: str) -> UserInfo | None:
+        """Who a bearer token is, asking each authenticator in turn (API and TokenReview)."""
+        for authenticator in self._authenticators:
+            user = await authenticator(token)
+            if user is not None:
+                return user
+        return None
+
+    async def _publish_cluster_info(self) -> None:
+        """kube-public/cluster-info, kept naming this server (the URL may change on restart)."""
+        assert self.registry is not None
+        body = bootstrap_tokens.cluster_info(self.url, self.pki.ca.cert_pem())
+        try:
+            await self.registry.create(CONFIGMAPS, "kube-public", body)
+        except ApiError as exc:
+            if exc.code != 409:
+                raise
+            body = bootstrap_tokens.cluster_info(self.url, self.pki.ca.cert_pem())
+            await self.registry.update(CONFIGMAPS, "kube-public", "cluster-info", body)
+
+    async def create_bootstrap_token(
+        self, ttl: dt.timedelta | None = dt.timedelta(hours=24), token: str | None = None
+    ) -> str:
+        """Store a bootstrap token (``id.secret``) and return it, like ``kubeadm token create``."""
+        assert self.registry is not None
+        token = token or bootstrap_tokens.new_token()
+        body = bootstrap_tokens.token_secret(
+            token, ttl=ttl, description="made by wasmlet controlplane"
+        )
+        await self.registry.create(SECRETS, bootstrap_tokens.NAMESPACE, body)
+        return token
+
+    def join_command(self, token: str) -> str:
+        return bootstrap_tokens.join_command(self.url, token, self.pki.ca_cert_hash())
+
     async def stop(self) -> None:
+        for controller in self._csr_controllers:
+            await controller.stop()
+        self._csr_controllers = []
         if self.node_lifecycle is not None:
             await self.node_lifecycle.stop()
             self.node_lifecycle = None

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from kubelet_core._controlplane import jsonutil
 from kubelet_core._controlplane.resources import (
+    CERTIFICATESIGNINGREQUESTS,
     CONFIGMAPS,
     EVENTS,
     LEASES,
@@ -81,6 +82,27 @@ def _created(obj: KubeObject) -> str:
 
 NAME: Column = ("Name", "string", 0, "name")
 AGE: Column = ("Age", "string", 0, "")
+
+
+def _csr_row(csr: KubeObject) -> Row:
+    """kubectl's columns: the signer, the requestor, the requested duration, the condition."""
+    spec = csr.get("spec") or {}
+    conditions = [
+        str(c.get("type"))
+        for c in (csr.get("status") or {}).get("conditions") or []
+        if c.get("status", "True") == "True"
+    ]
+    if (csr.get("status") or {}).get("certificate"):
+        conditions.append("Issued")
+    seconds = spec.get("expirationSeconds")
+    return [
+        csr["metadata"]["name"],
+        _created(csr),
+        spec.get("signerName", ""),
+        spec.get("username", ""),
+        human_duration(seconds) if isinstance(seconds, int) else "<none>",
+        ",".join(conditions) or "Pending",
+    ]
 
 
 def _pod_row(pod: KubeObject) -> Row:
@@ -244,6 +266,17 @@ PRINTERS: dict[str, tuple[list[Column], Callable[[KubeObject], Row]]] = {
     SERVICEACCOUNTS.key: (
         [NAME, ("Secrets", "integer", 0, ""), AGE],
         lambda o: [o["metadata"]["name"], len(o.get("secrets") or []), _created(o)],
+    ),
+    CERTIFICATESIGNINGREQUESTS.key: (
+        [
+            NAME,
+            AGE,
+            ("SignerName", "string", 0, ""),
+            ("Requestor", "string", 0, ""),
+            ("RequestedDuration", "string", 0, ""),
+            ("Condition", "string", 0, ""),
+        ],
+        _csr_row,
     ),
     LEASES.key: (
         [NAME, ("Holder", "string", 0, ""), AGE],
