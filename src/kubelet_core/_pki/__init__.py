@@ -6,6 +6,7 @@ both build certificates here, so key type, extensions and lifetimes are decided 
 This package sits at the bottom layer: it imports nothing from the rest of wasmlet.
 """
 
+from kubelet_core._pki.bootstrap import UntrustedCA, bootstrap_kubeconfig
 from kubelet_core._pki.certs import (
     CLIENT_USAGES,
     KNOWN_USAGES,
@@ -36,6 +37,8 @@ __all__ = [
     "Leaf",
     "PrivateKey",
     "PublicKey",
+    "UntrustedCA",
+    "bootstrap_kubeconfig",
     "build_csr",
     "build_node_client_csr",
     "build_node_serving_csr",
