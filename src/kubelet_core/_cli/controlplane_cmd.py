@@ -1,9 +1,20 @@
-"""``wasmlet controlplane``: the embedded API server alone (nodes join with ``wasmlet node``)."""
+"""``wasmlet controlplane``: the embedded API server alone (nodes join with ``wasmlet node``).
+
+``wasmlet controlplane token create [--ttl 24h] [--print-join-command]`` makes a
+bootstrap token on a running control plane, through its admin kubeconfig, and prints it
+(or the ``wasmlet node join`` command that uses it, as ``kubeadm token create
+--print-join-command`` does).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import datetime as dt
+import re
+import ssl
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +29,72 @@ def register(commands: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--log-format", choices=["console", "json"], default="console")
     parser.set_defaults(handler=run)
+    actions = parser.add_subparsers(dest="controlplane_action")
+    token = actions.add_parser("token", help="bootstrap tokens for joining nodes")
+    token_actions = token.add_subparsers(dest="token_action", required=True)
+    create = token_actions.add_parser("create", help="create a bootstrap token")
+    create.add_argument("--ttl", default="24h", help="lifetime, e.g. 30m, 24h; 0 for none")
+    create.add_argument("--print-join-command", action="store_true")
+    create.set_defaults(handler=run_token_create)
+
+
+def _duration(text: str) -> dt.timedelta | None:
+    match = re.fullmatch(r"(\d+)([smhd]?)", text.strip())
+    if match is None:
+        raise SystemExit(f"wasmlet: --ttl {text!r}: expected a number with s, m, h or d")
+    value = int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return dt.timedelta(seconds=value) if value else None
+
+
+def run_token_create(args: argparse.Namespace) -> int:
+    server, ca_pem, context = _admin_access(args.data_dir.resolve() / "kubeconfig")
+    token = asyncio.run(_create_token(server, context, _duration(args.ttl)))
+    if args.print_join_command:
+        from kubelet_core import _pki
+        from kubelet_core._controlplane import bootstrap_tokens
+
+        ca_hash = _pki.spki_sha256(_pki.load_cert(ca_pem))
+        print(bootstrap_tokens.join_command(server, token, ca_hash))
+    else:
+        print(token)
+    return 0
+
+
+def _admin_access(kubeconfig: Path) -> tuple[str, bytes, ssl.SSLContext]:
+    """Server, CA and an SSL context with the admin client certificate of ``kubeconfig``."""
+    import yaml
+
+    from kubelet_core import _pki
+
+    config = yaml.safe_load(kubeconfig.read_text())
+    cluster = config["clusters"][0]["cluster"]
+    user = config["users"][0]["user"]
+    ca_pem = base64.b64decode(cluster["certificate-authority-data"])
+    context = ssl.create_default_context(cadata=ca_pem.decode())
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = Path(tmp, "c.crt"), Path(tmp, "c.key")
+        cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
+        _pki.write_private(key, base64.b64decode(user["client-key-data"]))
+        context.load_cert_chain(cert, key)
+    return str(cluster["server"]), ca_pem, context
+
+
+async def _create_token(server: str, context: ssl.SSLContext, ttl: dt.timedelta | None) -> str:
+    import aiohttp
+
+    from kubelet_core._controlplane import bootstrap_tokens
+
+    token = bootstrap_tokens.new_token()
+    body = bootstrap_tokens.token_secret(token, ttl=ttl, description="wasmlet controlplane token")
+    url = f"{server}/api/v1/namespaces/{bootstrap_tokens.NAMESPACE}/secrets"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json=body, ssl=context) as resp,
+    ):
+        if resp.status != 201:
+            text = await resp.text()
+            raise SystemExit(f"wasmlet: creating the token failed: {resp.status} {text}")
+    return token
 
 
 def run(args: argparse.Namespace) -> int:
