@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core._config import load_settings
+from kubelet_core._cli.settings import load_settings
 
 
 def test_precedence_flags_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
