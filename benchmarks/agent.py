@@ -19,9 +19,8 @@ from pathlib import Path
 from prometheus_client import generate_latest
 
 from kubelet_core._agent import NodeAgent
-from kubelet_core._cli.node_cmd import add_node_flags, settings_from_args
-from kubelet_core._cli.signals import run_until_signalled
-from kubelet_core._config import NodeSettings
+from kubelet_core._cli.node_cmd import add_node_flags, config_of, settings_from_args
+from kubelet_core._config import NodeConfig
 from kubelet_core._observability import configure_logging
 from kubelet_core._provider import Provider, load_provider
 
@@ -32,10 +31,10 @@ def dump(agent: NodeAgent, path: Path) -> None:
     os.replace(temporary, path)
 
 
-async def serve(provider: Provider, settings: NodeSettings, metrics_file: Path) -> None:
-    agent = NodeAgent(provider, settings)
+async def serve(provider: Provider, config: NodeConfig, metrics_file: Path) -> None:
+    agent = NodeAgent(provider, config)
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump, agent, metrics_file)
-    await run_until_signalled(agent.run(), agent.stop)
+    await agent.run(handle_signals=True)
 
 
 def main() -> None:
@@ -45,7 +44,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = settings_from_args(args)
     configure_logging(settings.log_format, settings.log_level)
-    asyncio.run(serve(load_provider(settings.provider), settings, args.metrics_file))
+    config = config_of(settings)
+    asyncio.run(serve(load_provider(settings.provider), config, args.metrics_file))
 
 
 if __name__ == "__main__":

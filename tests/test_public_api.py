@@ -156,8 +156,8 @@ def is_a_container_provider(provider: Mine) -> ContainerProvider:
     return provider
 
 
-def agent(settings: kubelet_core.NodeSettings) -> kubelet_core.NodeAgent:
-    return kubelet_core.NodeAgent(Mine(), settings)
+def agent(config: kubelet_core.NodeConfig) -> kubelet_core.NodeAgent:
+    return kubelet_core.NodeAgent(Mine(), config)
 '''
 
 

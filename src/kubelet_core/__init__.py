@@ -1,8 +1,13 @@
 """kubelet_core: build Kubernetes node agents (kubelets) in Python.
 
 Subclass :class:`Provider` (or :class:`ContainerProvider` for a provider that
-runs containers itself), then run it with :class:`NodeAgent` or the ``wasmlet``
-binary.  See docs/architecture.md for the layers.
+runs containers itself), then run it in one call::
+
+    kubelet_core.run(MyProvider(), NodeConfig(identity=IdentityConfig(name="edge-1")))
+
+or with ``await NodeAgent(provider, config).run()``, or the ``wasmlet`` binary.
+The config is plain frozen dataclasses grouped by concern; the library never
+reads the environment.  See docs/embedding.md and docs/architecture.md.
 
 The public API is this module, :mod:`kubelet_core.containers` (for providers
 that run containers: runtime types, the log writer, image-pull helpers) and
@@ -12,6 +17,19 @@ between releases.  ``tests/test_public_api.py`` holds the surface to account.
 
 from typing import TYPE_CHECKING
 
+from kubelet_core._config import (
+    ApiClientConfig,
+    HeartbeatConfig,
+    HostPathsConfig,
+    IdentityConfig,
+    KubeletApiConfig,
+    LogsConfig,
+    NodeConfig,
+    PodLimitsConfig,
+    RegistriesConfig,
+    ShutdownConfig,
+    StorageConfig,
+)
 from kubelet_core._provider.base import (
     EventType,
     KubeObject,
@@ -36,43 +54,56 @@ from kubelet_core._provider.errors import (
 from kubelet_core._provider.stats import ContainerStats, PodStats, StatsProvider
 
 if TYPE_CHECKING:  # real types for type checkers; loaded lazily at run time (see below)
-    from kubelet_core._agent import NodeAgent
-    from kubelet_core._config import NodeSettings
+    from kubelet_core._agent import NodeAgent, run
+    from kubelet_core._lifecycle import ControllerFailed
     from kubelet_core.containers import ContainerProvider
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ApiClientConfig",
     "ContainerConfigError",
     "ContainerProvider",
     "ContainerStartError",
     "ContainerStats",
+    "ControllerFailed",
     "EventType",
+    "HeartbeatConfig",
+    "HostPathsConfig",
+    "IdentityConfig",
     "ImagePullError",
     "InvalidPodSpec",
     "KubeObject",
+    "KubeletApiConfig",
     "LogOptions",
     "LogPolicy",
+    "LogsConfig",
     "NodeAgent",
+    "NodeConfig",
     "NodeProfile",
-    "NodeSettings",
     "NotFound",
     "NotSupported",
     "PodKey",
+    "PodLimitsConfig",
     "PodStats",
     "Provider",
     "ProviderContext",
     "ProviderError",
+    "RegistriesConfig",
+    "ShutdownConfig",
     "StatsProvider",
+    "StorageConfig",
     "Taint",
     "available_providers",
     "load_provider",
+    "run",
 ]
 
 
 _LAZY = {
     "NodeAgent": "kubelet_core._agent",
     "ContainerProvider": "kubelet_core.containers",
-    "NodeSettings": "kubelet_core._config",
+    "run": "kubelet_core._agent",
+    "ControllerFailed": "kubelet_core._lifecycle",
 }
 
 

@@ -1,38 +1,51 @@
 """NodeAgent: one Kubernetes node, run by a provider.  The composition root.
 
-The agent wires the pieces and owns their lifecycle; each mechanism lives in
-its own module and knows nothing of the others:
+The agent wires the pieces; each mechanism lives in its own module and knows
+nothing of the others:
 
-* ``node.registration`` / ``node.status`` / ``node.lease`` -- the Node object,
-  its conditions (on change and every 60 s) and the Lease heartbeat (10 s);
-* ``pods.watcher`` -> ``pods.sync`` (one worker per pod; ``pods.admission``
+* ``_node.registration`` / ``_node.status`` / ``_node.lease`` -- the Node
+  object, its conditions (on change and every 60 s) and the Lease heartbeat;
+* ``_pods.watcher`` -> ``_pods.sync`` (one worker per pod; ``_pods.admission``
   first: does the pod fit the node's allocatable?) -> the provider;
-* the provider -> ``pods.status`` (coalescing status writer) -> the API;
-* ``pods.events`` -- the rate-limited, aggregating event recorder;
-* ``observability`` -- a Prometheus registry per agent;
-* ``kubeletapi`` -- the kubelet HTTPS API (logs, stats, ``/metrics`` of that
-  registry) on ``settings.node_ip:settings.port``; the port it really bound
-  (``port: 0`` picks one) is what the Node advertises.
+* the provider -> ``_pods.status`` (coalescing status writer) -> the API;
+* ``_pods.events`` -- the rate-limited, aggregating event recorder;
+* ``_observability`` -- a Prometheus registry per agent;
+* ``_kubeletapi`` -- the kubelet HTTPS API (logs, stats, ``/metrics``) on
+  ``identity.ip:kubelet_api.port``; the port it bound (the library's default
+  0 picks a free one) is what the Node advertises.
+
+Each long-running part is a controller of one shape (``_lifecycle``:
+``run(stopping)``, ``ready``, errors raise), run by one :class:`Supervisor`:
+a controller that fails stops the agent, and the error comes out of
+:meth:`NodeAgent.run` (or :meth:`NodeAgent.start`).
 
 ``start()`` returns once the node is registered, the provider started,
 dangling provider pods cleaned up and the pod watch established.  ``stop()``
-is idempotent and bounded by ``settings.shutdown_grace_period_seconds``:
-drain if asked, stop the loops, flush statuses, mark the node NotReady, stop
-the provider, close the client.
+is idempotent and bounded by ``shutdown.grace_period_seconds``, in the order
+a watcher of the Node wants: the node is marked NotReady first (one status
+write), then pods are stopped per policy (drained, stopped, or left running
+for the next agent), statuses flushed, the controllers and the provider
+stopped, the client closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
 
 import structlog
 
 from kubelet_core._apiclient import ApiError, Backoff, KubeApi, pod_path
-from kubelet_core._config.settings import NodeSettings
+from kubelet_core._config import NodeConfig
 from kubelet_core._kubeletapi import ConnectionLimits, KubeletApiServer, client_ca_from_kubeconfig
+from kubelet_core._lifecycle import (
+    LoopController,
+    ServiceController,
+    ShutdownSignals,
+    Supervisor,
+)
 from kubelet_core._node import (
     HostInfo,
     LeaseController,
@@ -49,10 +62,11 @@ from kubelet_core._pods import (
     PodWatcher,
     podutil,
 )
-from kubelet_core._provider.base import KubeObject, LogPolicy, Provider, ProviderContext
+from kubelet_core._provider.base import KubeObject, Provider, ProviderContext
 
 log = structlog.get_logger(__name__)
 
+#: The Ready condition's message while stopping (kubelet says "node is shutting down").
 SHUTDOWN_MESSAGE = "wasmlet is shutting down"
 
 
@@ -60,34 +74,62 @@ class AgentStopped(RuntimeError):
     """``start()`` was interrupted by ``stop()``."""
 
 
-class NodeAgent:
-    """Registers a node and runs the pods bound to it through ``provider``."""
+class _ForeverController:
+    """A run-forever coroutine (stopped by cancelling it) as a controller."""
 
     def __init__(
         self,
-        provider: Provider,
-        settings: NodeSettings,
-        *,
-        api: KubeApi | None = None,
-        serve_kubelet_api: bool = True,
+        name: str,
+        work: Callable[[], Awaitable[None]],
+        ready: asyncio.Event | None = None,
     ) -> None:
+        self.name = name
+        #: Given: the work sets it (a watch once open); else ready once running.
+        self.ready = ready if ready is not None else asyncio.Event()
+        self._ready_when_running = ready is None
+        self._work = work
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        if self._ready_when_running:
+            self.ready.set()
+        work = asyncio.ensure_future(self._work())
+        stop = asyncio.ensure_future(stopping.wait())
+        try:
+            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+        if not stopping.is_set():
+            work.result()  # raises what it raised; a clean return is "stopped by itself"
+
+
+class NodeAgent:
+    """Registers a node and runs the pods bound to it through ``provider``."""
+
+    def __init__(self, provider: Provider, config: NodeConfig, *, api: KubeApi | None = None):
+        if not isinstance(config, NodeConfig):
+            raise TypeError(
+                f"config must be a kubelet_core.NodeConfig, not {type(config).__name__}"
+            )
         self.provider = provider
-        self.settings = settings
-        self.node_name = settings.node_name
+        self.config = config
+        self.node_name = config.node_name
         self.metrics = AgentMetrics()
-        #: The kubelet endpoint port written to the Node (the kubelet API server
-        #: may set the port it actually bound before ``start()``).
-        self.advertised_port = settings.port
+        #: The kubelet endpoint port written to the Node: the one the kubelet
+        #: API server bound (``kubelet_api.port`` 0 picks a free one).
+        self.advertised_port = config.kubelet_api.port
         self._api = api
         self._owns_api = api is None
-        self._serve_kubelet_api = serve_kubelet_api
         self.kubelet_api: KubeletApiServer | None = None
         self.node: KubeObject = {}
-        self._stopping = asyncio.Event()
+        self.controllers = Supervisor(f"node {self.node_name}")
         self._stopped = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
         self._start_task: asyncio.Task[None] | None = None
         self._stop_task: asyncio.Task[None] | None = None
+        self._provider_started = False
         self._started = False
         # Built by start():
         self.description: NodeDescription | None = None
@@ -110,8 +152,37 @@ class NodeAgent:
 
     # -- lifecycle -----------------------------------------------------------
 
-    async def run(self) -> None:
-        """Start, then run until :meth:`stop` is called; cancelling it stops gracefully."""
+    async def run(self, *, handle_signals: bool = False) -> None:
+        """Start, then run until :meth:`stop`, a signal or a failed controller.
+
+        With ``handle_signals`` the first SIGTERM/SIGINT stops the agent
+        gracefully and a second one cuts the stop short.  Cancelling ``run()``
+        stops gracefully too.  A controller's failure stops the agent and is
+        raised here (:class:`~kubelet_core._lifecycle.ControllerFailed`).
+        """
+        if not handle_signals:
+            await self._run()
+            return
+        async with ShutdownSignals() as signals:
+            on_signal = asyncio.ensure_future(self._stop_on(signals.requested))
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                if not signals.forced:
+                    raise
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+                log.warning("second signal: stopped without waiting", node=self.node_name)
+            finally:
+                on_signal.cancel()
+
+    async def _stop_on(self, requested: asyncio.Event) -> None:
+        await requested.wait()
+        log.info("signal received, stopping", node=self.node_name)
+        await self.stop()
+
+    async def _run(self) -> None:
         try:
             try:
                 await self.start()
@@ -120,10 +191,24 @@ class NodeAgent:
             except Exception:
                 await self.stop()
                 raise
-            await self._stopped.wait()
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
+            failed = asyncio.ensure_future(self.controllers.failed.wait())
+            stopped = asyncio.ensure_future(self._stopped.wait())
+            try:
+                await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                failed.cancel()
+                stopped.cancel()
+            if self.controllers.error is not None:
                 await self.stop()
+                raise self.controllers.error
+        except asyncio.CancelledError:
+            if self._stop_task is not None and not self._stop_task.done():
+                self._stop_task.cancel()  # a stop already runs: cut it short
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._stop_task
+            else:
+                with contextlib.suppress(Exception):
+                    await self.stop()
             raise
 
     async def start(self) -> None:
@@ -160,23 +245,20 @@ class NodeAgent:
 
     # -- starting ------------------------------------------------------------
 
-    def _spawn(self, coro: Any, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=f"{name}:{self.node_name}"))
-
     async def _start(self) -> None:
-        settings = self.settings
+        config = self.config
         if self._api is None:
             self._api = await KubeApi.from_kubeconfig(
-                settings.kubeconfig, qps=settings.kube_api_qps, burst=settings.kube_api_burst
+                config.api.kubeconfig, qps=config.api.qps, burst=config.api.burst
             )
         api = self._api
         api.add_observer(self.metrics.observe_request)
-        settings.node_dir.mkdir(parents=True, exist_ok=True)
-        if self._serve_kubelet_api:
+        await asyncio.to_thread(config.node_dir.mkdir, parents=True, exist_ok=True)
+        if config.kubelet_api.enabled:
             await self._start_kubelet_api(api)
         profile = self.provider.node_profile()
-        host = await asyncio.to_thread(HostInfo.measure, settings.data_dir)
-        self.description = description = NodeDescription.build(settings, profile, host)
+        host = await asyncio.to_thread(HostInfo.measure, config.data_dir)
+        self.description = description = NodeDescription.build(config, profile, host)
         description.port = self.advertised_port
 
         async def reregister() -> KubeObject:
@@ -186,37 +268,45 @@ class NodeAgent:
         await reregister()
         log.info("node registered", node=self.node_name, uid=self.node_uid)
 
-        events_api = api.with_rate_limit(settings.event_qps, settings.event_burst)
-        self.events = KubeEventRecorder(events_api, node_name=self.node_name, metrics=self.metrics)
-        self.events.start()
-        self.statuses = PodStatusWriter(
-            api, node_ip=settings.node_ip, metrics=self.metrics, lookup=self._cached_pod
+        events_api = api.with_rate_limit(config.api.event_qps, config.api.event_burst)
+        self.events = events = KubeEventRecorder(
+            events_api, node_name=self.node_name, metrics=self.metrics
+        )
+
+        async def stop_events() -> None:
+            await events.flush(min(self._time_left(0.5), 2.0))
+            await events.stop()
+
+        self.controllers.start(ServiceController("events", start=events.start, stop=stop_events))
+        self.statuses = statuses = PodStatusWriter(
+            api, node_ip=config.identity.ip, metrics=self.metrics, lookup=self._cached_pod
         )
         self.syncer = PodSyncer(
             self.provider,
             api,
-            statuses=self.statuses,
-            record_event=self.events,
+            statuses=statuses,
+            record_event=events,
             lookup=self._cached_pod,
             admission=PodAdmission(description.allocatable),
         )
-        self.watcher = PodWatcher(
+        self.watcher = watcher = PodWatcher(
             api,
             self.node_name,
             on_changed=self.syncer.changed,
             on_gone=self.syncer.gone,
             metrics=self.metrics,
-            on_open=self.statuses.api_reachable,
+            on_open=statuses.api_reachable,
         )
 
+        heartbeat = config.heartbeat
         self.node_status = NodeStatusReporter(
             api,
             description,
-            settings.data_dir,
-            report_interval=settings.node_status_report_frequency_seconds,
+            config.data_dir,
+            report_interval=heartbeat.node_status_report_frequency_seconds,
             check_interval=min(
-                settings.lease_renew_interval_seconds,
-                settings.node_status_report_frequency_seconds,
+                heartbeat.lease_renew_interval_seconds,
+                heartbeat.node_status_report_frequency_seconds,
                 10.0,
             ),
             reregister=reregister,
@@ -228,56 +318,60 @@ class NodeAgent:
         self.lease = LeaseController(
             api,
             self.node_name,
-            duration_seconds=settings.lease_duration_seconds,
-            renew_interval=settings.lease_renew_interval_seconds,
+            duration_seconds=heartbeat.lease_duration_seconds,
+            renew_interval=heartbeat.lease_renew_interval_seconds,
             node_uid=lambda: self.node_uid,
         )
-        self._spawn(self.lease.run(self._stopping), "lease")
-        self._spawn(self.node_status.run(self._stopping), "node-status")
+        self.controllers.start(LoopController("lease", self.lease.run))
+        self.controllers.start(LoopController("node-status", self.node_status.run))
 
-        await self.provider.start(
-            ProviderContext(
-                node_name=self.node_name,
-                node_ip=settings.node_ip,
-                data_dir=settings.node_dir,
-                notify_pod_status=self.statuses.notify,
-                record_event=self.events,
-                modules_dir=settings.modules_dir,
-                api=api,
-                insecure_registries=tuple(settings.insecure_registries),
-                log_policy=LogPolicy.parse(
-                    settings.container_log_max_size, settings.container_log_max_files
-                ),
-                allowed_host_paths=tuple(settings.allowed_host_paths),
-                default_memory_limit=settings.default_memory_limit_bytes,
-                max_open_files=settings.pod_max_open_files,
-                default_run_as_user=settings.pod_default_user,
-                keep_pods_on_exit=settings.keep_pods_on_exit and not settings.drain_on_shutdown,
-            )
-        )
+        self._provider_started = True  # even a start that fails half-way is shut down
+        await self.provider.start(self._provider_context(api, statuses, events))
 
-        pods = await self._first_list(self.watcher)
+        pods = await self._first_list(watcher)
         known = {podutil.pod_key(pod): pod for pod in pods}
         await self.syncer.delete_dangling(known)
-        self.statuses.start()
-        self.watcher.replace(pods)
-        self._spawn(self.watcher.run(listed=True), "pod-watch")
-        self._spawn(self.watcher.resync_forever(settings.pod_resync_period_seconds), "resync")
-        await self.watcher.established.wait()
+
+        async def stop_statuses() -> None:
+            await statuses.flush(self._time_left(0.5))
+            await statuses.stop()
+
+        self.controllers.start(
+            ServiceController("pod-status-writer", start=statuses.start, stop=stop_statuses)
+        )
+        watcher.replace(pods)
+        self.controllers.start(
+            _ForeverController(
+                "pod-watch", lambda: watcher.run(listed=True), ready=watcher.established
+            )
+        )
+        period = heartbeat.sync_frequency_seconds
+        self.controllers.start(_ForeverController("resync", lambda: watcher.resync_forever(period)))
+        await self.controllers.wait_ready("pod-watch")
         self._started = True
-        self.events(self.node, "Normal", "Starting", "Started wasmlet.")
+        events(self.node, "Normal", "Starting", "Started wasmlet.")
         log.info("node agent started", node=self.node_name, pods=len(pods))
 
+    def _provider_context(
+        self, api: KubeApi, statuses: PodStatusWriter, events: KubeEventRecorder
+    ) -> ProviderContext:
+        return ProviderContext.from_config(
+            self.config, api=api, notify_pod_status=statuses.notify, record_event=events
+        )
+
     async def _start_kubelet_api(self, api: KubeApi) -> None:
-        settings = self.settings
-        pki = settings.node_dir / "pki"
+        config = self.config
+        settings = config.kubelet_api
+        pki = config.node_dir / "pki"
         client_ca = settings.client_ca_file
-        if client_ca is None and settings.kubeconfig is not None:
-            client_ca = await asyncio.to_thread(client_ca_from_kubeconfig, settings.kubeconfig, pki)
-        self.kubelet_api = KubeletApiServer(
+        if client_ca is None and config.api.kubeconfig is not None:
+            client_ca = await asyncio.to_thread(
+                client_ca_from_kubeconfig, config.api.kubeconfig, pki
+            )
+        self.kubelet_api = server = KubeletApiServer(
             self.provider,
             node_name=self.node_name,
-            host=settings.node_ip,
+            host=config.identity.ip,
             port=settings.port,
             cert_dir=pki,
             client_ca_file=client_ca,
@@ -288,13 +382,16 @@ class NodeAgent:
             metrics_registry=self.metrics.registry,
             pods_source=self._pods_for_kubelet_api,
             limits=ConnectionLimits(
-                max_connections=settings.kubelet_api_max_connections,
-                request_header_timeout=settings.kubelet_api_request_header_timeout_seconds,
-                idle_timeout=settings.kubelet_api_idle_timeout_seconds,
+                max_connections=settings.max_connections,
+                request_header_timeout=settings.request_header_timeout_seconds,
+                idle_timeout=settings.idle_timeout_seconds,
             ),
         )
-        await self.kubelet_api.start()
-        self.advertised_port = self.kubelet_api.port
+        self.controllers.start(
+            ServiceController("kubelet-api", start=server.start, stop=server.stop)
+        )
+        await self.controllers.wait_ready("kubelet-api")
+        self.advertised_port = server.port
 
     async def _pods_for_kubelet_api(self) -> list[KubeObject]:
         return list(self.watcher.cache.values()) if self.watcher is not None else []
@@ -306,6 +403,7 @@ class NodeAgent:
     async def _first_list(self, watcher: PodWatcher) -> list[KubeObject]:
         backoff = Backoff(0.2, 30.0)
         while True:
+            self.controllers.raise_if_failed()
             try:
                 return await watcher.list_pods()
             except ApiError as error:
@@ -317,54 +415,51 @@ class NodeAgent:
 
     # -- stopping ------------------------------------------------------------
 
+    _deadline = 0.0
+
+    def _time_left(self, share: float = 1.0) -> float:
+        """A share of what is left of the shutdown budget (at least 50 ms)."""
+        loop = asyncio.get_running_loop()
+        if not self._deadline:
+            return 5.0  # not stopping: a service flushing on its own failure
+        return max(0.05, (self._deadline - loop.time()) * share)
+
     async def _shutdown(self, drain: bool | None) -> None:
         loop = asyncio.get_running_loop()
-        budget = max(self.settings.shutdown_grace_period_seconds, 2.0)
-        deadline = loop.time() + budget
-
-        def left(share: float = 1.0) -> float:
-            return max(0.05, (deadline - loop.time()) * share)
-
+        self._deadline = loop.time() + max(self.config.shutdown.grace_period_seconds, 2.0)
+        left = self._time_left
         if self._start_task is not None and not self._start_task.done():
             self._start_task.cancel()
             await asyncio.gather(self._start_task, return_exceptions=True)
-        drain = self.settings.drain_on_shutdown if drain is None else drain
+        drain = self.config.shutdown.drain if drain is None else drain
         log.info("node agent stopping", node=self.node_name, drain=drain)
+        controllers = self.controllers
         try:
-            if drain and self._started:
-                await self._drain(left(0.6))
-            self._stopping.set()
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            self._tasks.clear()
-            if self.syncer is not None:
-                await self.syncer.workers.stop(timeout=left(0.2))
-            if self.statuses is not None:
-                await self.statuses.flush(left(0.3))
-            if self.node_status is not None:
+            # 1. NotReady first: whoever watches the Node learns it at once.
+            if self.node_status is not None and self.node:
                 try:
                     await asyncio.wait_for(
-                        self.node_status.mark_not_ready(SHUTDOWN_MESSAGE), left(0.3)
+                        self.node_status.mark_not_ready(SHUTDOWN_MESSAGE), left(0.2)
                     )
                 except (ApiError, TimeoutError) as error:
                     log.warning("could not mark the node NotReady", error=str(error))
-            if self.kubelet_api is not None:
+            await controllers.stop(["node-status"], timeout=left(0.1))
+            # 2. Pods, per policy: evicted, stopped by the provider, or left running.
+            if drain and self._started:
+                await self._drain(left(0.6))
+            await controllers.stop(["resync", "pod-watch", "lease"], timeout=left(0.1))
+            if self.syncer is not None:
+                await self.syncer.workers.stop(timeout=left(0.2))
+            if self._provider_started:
                 try:
-                    await asyncio.wait_for(self.kubelet_api.stop(), left(0.3))
-                except Exception:  # shutting down regardless
-                    log.exception("kubelet API server did not stop cleanly")
-            if self._start_task is not None and self._start_task.done():
-                try:
-                    await asyncio.wait_for(self.provider.shutdown(), left(0.8))
+                    await asyncio.wait_for(self.provider.shutdown(), left(0.7))
                 except Exception:  # shutting down regardless
                     log.exception("provider shutdown failed", node=self.node_name)
-            if self.events is not None:
-                await self.events.flush(min(left(0.5), 2.0))
-                await self.events.stop()
-            if self.statuses is not None:
-                await self.statuses.stop()
+            # 3. Flush what the pods and the agent said, then stop the rest.
+            await controllers.stop(["pod-status-writer"], timeout=left(0.6))
+            await controllers.stop(["kubelet-api", "events"], timeout=left(0.9))
         finally:
+            await controllers.stop(timeout=0.5)
             if self._owns_api and self._api is not None:
                 await self._api.close()
             if self._api is not None:
@@ -418,3 +513,13 @@ class NodeAgent:
             await asyncio.wait_for(self.watcher.empty.wait(), max(0.05, deadline - loop.time()))
         if self.watcher.cache:
             log.warning("drain timed out", node=self.node_name, left=len(self.watcher.cache))
+
+
+def run(provider: Provider, config: NodeConfig, *, handle_signals: bool = True) -> None:
+    """Run a node agent for ``provider`` until SIGTERM/SIGINT (or a failure), in one call.
+
+    The blocking face of :meth:`NodeAgent.run` for a program's ``main``: it
+    owns the event loop (``asyncio.run``).  Inside a running loop, use
+    ``await NodeAgent(provider, config).run(handle_signals=True)`` instead.
+    """
+    asyncio.run(NodeAgent(provider, config).run(handle_signals=handle_signals))

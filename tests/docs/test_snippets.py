@@ -111,10 +111,8 @@ async def test_run_block(snippet: Snippet, tmp_path: Path) -> None:
     project = write_project(snippet, tmp_path / "project")
     output = tmp_path / "output.log"
     async with ClusterHarness.start(tmp_path / "cluster") as cluster:
-        env = user_env(
-            KUBECONFIG=str(cluster.controlplane.kubeconfig_path),
-            WASMLET_DATA_DIR=str(tmp_path / "data"),
-            WASMLET_PORT="0",
+        env = user_env(  # the library's defaults: a free kubelet port, ~/.wasmlet
+            KUBECONFIG=str(cluster.controlplane.kubeconfig_path), HOME=str(tmp_path / "home")
         )
         with output.open("wb") as sink:
             program = await asyncio.create_subprocess_exec(

@@ -1,5 +1,5 @@
 """Fixtures of the node agent tests: a real embedded control plane, an API client,
-fast agent settings and the scripted provider.  Helpers wait on watches, not sleeps."""
+a fast agent config and the scripted provider.  Helpers wait on watches, not sleeps."""
 
 from __future__ import annotations
 
@@ -14,9 +14,17 @@ import pytest_asyncio
 
 from kubelet_core._agent import NodeAgent
 from kubelet_core._apiclient import ApiError, KubeApi
-from kubelet_core._config import NodeSettings
+from kubelet_core._config import (
+    ApiClientConfig,
+    HeartbeatConfig,
+    IdentityConfig,
+    NodeConfig,
+    ShutdownConfig,
+    StorageConfig,
+)
 from kubelet_core._controlplane import ControlPlane
 from kubelet_core._provider import KubeObject
+from kubelet_core.testing._harness import with_sections
 from tests.node.scripted import ScriptedProvider
 
 Predicate = Callable[[KubeObject], bool]
@@ -38,22 +46,22 @@ async def api(cp: ControlPlane) -> AsyncIterator[KubeApi]:
 
 
 @pytest.fixture
-def settings(cp: ControlPlane, tmp_path: Path) -> Callable[..., NodeSettings]:
-    def make(node_name: str = "node-a", **overrides: Any) -> NodeSettings:
-        values: dict[str, Any] = {
-            "kubeconfig": cp.kubeconfig_path,
-            "node_name": node_name,
-            "node_ip": "127.0.0.1",
-            "port": 0,
-            "data_dir": tmp_path / "data",
-            "lease_renew_interval_seconds": 0.3,
-            "node_status_report_frequency_seconds": 1.0,
-            "pod_resync_period_seconds": 2.0,
-            "shutdown_grace_period_seconds": 5.0,
-            "keep_pods_on_exit": False,
-        }
-        values.update(overrides)
-        return NodeSettings(**values)
+def node_config(cp: ControlPlane, tmp_path: Path) -> Callable[..., NodeConfig]:
+    """``node_config("n1", pods={"max_pods": 5})``: fast timings, sections changed by keyword."""
+
+    def make(node_name: str = "node-a", **sections: Any) -> NodeConfig:
+        base = NodeConfig(
+            identity=IdentityConfig(name=node_name),
+            api=ApiClientConfig(kubeconfig=cp.kubeconfig_path),
+            heartbeat=HeartbeatConfig(
+                lease_renew_interval_seconds=0.3,
+                node_status_report_frequency_seconds=1.0,
+                sync_frequency_seconds=2.0,
+            ),
+            storage=StorageConfig(data_dir=tmp_path / "data"),
+            shutdown=ShutdownConfig(grace_period_seconds=5.0, keep_pods_on_exit=False),
+        )
+        return with_sections(base, sections)
 
     return make
 
@@ -64,9 +72,9 @@ def provider() -> ScriptedProvider:
 
 
 @contextlib.asynccontextmanager
-async def running(provider: ScriptedProvider, settings: NodeSettings) -> AsyncIterator[NodeAgent]:
+async def running(provider: ScriptedProvider, config: NodeConfig) -> AsyncIterator[NodeAgent]:
     """Run an agent in the background like the CLI does; stop it at the end."""
-    agent = NodeAgent(provider, settings)
+    agent = NodeAgent(provider, config)
     await agent.start()
     task = asyncio.create_task(agent.run())
     try:

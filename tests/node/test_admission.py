@@ -92,9 +92,9 @@ def created(provider: ScriptedProvider) -> list[str]:
     return [call[1].split("/", 1)[1] for call in provider.calls_of("create")]
 
 
-async def test_fork_bomb_of_bound_pods_runs_only_max_pods(api, settings, provider):
+async def test_fork_bomb_of_bound_pods_runs_only_max_pods(api, node_config, provider):
     names = [f"bomb-{i:02d}" for i in range(12)]
-    async with running(provider, settings(max_pods=5)) as agent:
+    async with running(provider, node_config(pods={"max_pods": 5})) as agent:
         for name in names:
             await api.create(PODS, pod_manifest(name))
         # Admitted in the order the node learns of them: the first five.
@@ -132,8 +132,8 @@ async def test_fork_bomb_of_bound_pods_runs_only_max_pods(api, settings, provide
             assert pod["status"]["phase"] == "Failed"
 
 
-async def test_finished_pods_free_their_slot(api, settings, provider):
-    async with running(provider, settings(max_pods=2)):
+async def test_finished_pods_free_their_slot(api, node_config, provider):
+    async with running(provider, node_config(pods={"max_pods": 2})):
         await api.create(PODS, pod_manifest("job"))
         await api.create(PODS, pod_manifest("web"))
         await wait_for(api, PODS, "job", phase_is("Running"))
@@ -147,9 +147,9 @@ async def test_finished_pods_free_their_slot(api, settings, provider):
         assert created(provider) == ["job", "web", "next"]
 
 
-async def test_cpu_over_allocatable_is_out_of_cpu(api, settings):
+async def test_cpu_over_allocatable_is_out_of_cpu(api, node_config):
     provider = SizedProvider()
-    async with running(provider, settings()) as agent:
+    async with running(provider, node_config()) as agent:
         node = await api.get("/api/v1/nodes/node-a")
         assert node["status"]["allocatable"]["cpu"] == "2"  # what it admits is what it shows
         await api.create(PODS, with_requests("greedy", {"cpu": "3"}))
@@ -179,9 +179,9 @@ async def test_cpu_over_allocatable_is_out_of_cpu(api, settings):
         assert created(provider) == ["big", "init-light"]
 
 
-async def test_memory_over_allocatable_is_out_of_memory(api, settings):
+async def test_memory_over_allocatable_is_out_of_memory(api, node_config):
     provider = SizedProvider()
-    async with running(provider, settings()) as agent:
+    async with running(provider, node_config()) as agent:
         await api.create(PODS, with_requests("hog", {"memory": "2Gi"}))
         await rejected(
             api,
@@ -204,9 +204,9 @@ async def test_memory_over_allocatable_is_out_of_memory(api, settings):
         assert created(provider) == ["capped"]
 
 
-async def test_extended_resource_over_allocatable(api, settings):
+async def test_extended_resource_over_allocatable(api, node_config):
     provider = SizedProvider()
-    async with running(provider, settings()):
+    async with running(provider, node_config()):
         await api.create(PODS, with_requests("two", {"example.com/widgets": "2"}))
         await wait_for(api, PODS, "two", phase_is("Running"))
         await api.create(PODS, with_requests("two-more", {"example.com/widgets": "2"}))
@@ -222,9 +222,9 @@ async def test_extended_resource_over_allocatable(api, settings):
         await wait_for(api, PODS, "cluster", phase_is("Running"))
 
 
-async def test_pods_without_requests_are_admitted_by_count_only(api, settings):
+async def test_pods_without_requests_are_admitted_by_count_only(api, node_config):
     provider = SizedProvider()
-    async with running(provider, settings(max_pods=3)):
+    async with running(provider, node_config(pods={"max_pods": 3})):
         await api.create(PODS, with_requests("all-cpu", {"cpu": "2", "memory": "1Gi"}))
         await wait_for(api, PODS, "all-cpu", phase_is("Running"))
         await api.create(PODS, pod_manifest("free-0"))
@@ -235,8 +235,8 @@ async def test_pods_without_requests_are_admitted_by_count_only(api, settings):
         await rejected(api, "free-2", "OutOfpods", "pods, requested: 1, used: 3, capacity: 3")
 
 
-async def test_running_pods_still_count_after_an_agent_restart(api, settings, provider):
-    async with running(provider, settings(max_pods=2)):
+async def test_running_pods_still_count_after_an_agent_restart(api, node_config, provider):
+    async with running(provider, node_config(pods={"max_pods": 2})):
         for name in ("a", "b", "c"):
             await api.create(PODS, pod_manifest(name))
         await wait_for(api, PODS, "a", phase_is("Running"))
@@ -245,7 +245,7 @@ async def test_running_pods_still_count_after_an_agent_restart(api, settings, pr
         provider.calls.clear()
     provider.shut_down = False
     # The provider still runs a and b; the new agent adopts them and counts them.
-    async with running(provider, settings(max_pods=2)) as agent:
+    async with running(provider, node_config(pods={"max_pods": 2})) as agent:
         await agent.syncer.workers.idle(5)
         await api.create(PODS, pod_manifest("d"))
         await rejected(api, "d", "OutOfpods", "pods, requested: 1, used: 2, capacity: 2")

@@ -24,8 +24,8 @@ async def _client_ssl(kubeconfig) -> ssl.SSLContext:
     return context
 
 
-async def test_kubelet_api_is_served_on_the_advertised_port(api, settings, provider):
-    async with running(provider, settings()) as agent:
+async def test_kubelet_api_is_served_on_the_advertised_port(api, node_config, provider):
+    async with running(provider, node_config()) as agent:
         node = await api.get("/api/v1/nodes/node-a")
         port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
         assert port == agent.kubelet_api.port
@@ -39,8 +39,8 @@ async def test_kubelet_api_is_served_on_the_advertised_port(api, settings, provi
             await http.get(f"https://127.0.0.1:{port}/healthz", ssl=False)
 
 
-async def test_kubelet_api_serves_metrics_and_pods(cp, api, settings, provider):
-    async with running(provider, settings()) as agent:
+async def test_kubelet_api_serves_metrics_and_pods(cp, api, node_config, provider):
+    async with running(provider, node_config()) as agent:
         await api.create("/api/v1/namespaces/default/pods", pod_manifest("served"))
         await wait_for(
             api,

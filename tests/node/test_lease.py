@@ -8,8 +8,10 @@ from tests.node.conftest import running, wait_for
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 
 
-async def test_lease_is_owned_by_the_node_and_renewed(api, settings, provider):
-    async with running(provider, settings(lease_renew_interval_seconds=0.3)) as agent:
+async def test_lease_is_owned_by_the_node_and_renewed(api, node_config, provider):
+    async with running(
+        provider, node_config(heartbeat={"lease_renew_interval_seconds": 0.3})
+    ) as agent:
         lease = await api.get(lease_path("node-a"))
         assert lease["spec"]["holderIdentity"] == "node-a"
         assert lease["spec"]["leaseDurationSeconds"] == 40
@@ -23,8 +25,8 @@ async def test_lease_is_owned_by_the_node_and_renewed(api, settings, provider):
         assert renewed["spec"]["renewTime"] > first
 
 
-async def test_deleted_lease_is_recreated(api, settings, provider):
-    async with running(provider, settings(lease_renew_interval_seconds=0.3)):
+async def test_deleted_lease_is_recreated(api, node_config, provider):
+    async with running(provider, node_config(heartbeat={"lease_renew_interval_seconds": 0.3})):
         old = await api.get(lease_path("node-a"))
         await api.delete(lease_path("node-a"))
         new = await wait_for(
@@ -33,9 +35,11 @@ async def test_deleted_lease_is_recreated(api, settings, provider):
         assert new["spec"]["holderIdentity"] == "node-a"
 
 
-async def test_lease_conflict_is_rebased(api, settings, provider):
+async def test_lease_conflict_is_rebased(api, node_config, provider):
     """Someone else writes the Lease: the agent's next renewal rebases instead of failing."""
-    async with running(provider, settings(lease_renew_interval_seconds=0.3)) as agent:
+    async with running(
+        provider, node_config(heartbeat={"lease_renew_interval_seconds": 0.3})
+    ) as agent:
         lease = await api.get(lease_path("node-a"))
         lease["metadata"].setdefault("labels", {})["example.com/touched"] = "yes"
         await api.replace(lease_path("node-a"), lease)

@@ -13,8 +13,8 @@ def phase_is(phase: str):
     return lambda pod: (pod.get("status") or {}).get("phase") == phase
 
 
-async def test_pod_runs_and_status_is_merged(api, settings, provider):
-    async with running(provider, settings()) as agent:
+async def test_pod_runs_and_status_is_merged(api, node_config, provider):
+    async with running(provider, node_config()) as agent:
         created = await api.create(PODS, pod_manifest("web", containers=2))
         await provider.wait_for(lambda: "default/web" in provider.pods)
         pod = await wait_for(
@@ -44,8 +44,8 @@ async def test_pod_runs_and_status_is_merged(api, settings, provider):
         )
 
 
-async def test_scheduled_pod_keeps_the_schedulers_condition(api, settings, provider):
-    async with running(provider, settings()):
+async def test_scheduled_pod_keeps_the_schedulers_condition(api, node_config, provider):
+    async with running(provider, node_config()):
         await api.create(PODS, pod_manifest("sched", node=None))
         bound = await wait_for(api, PODS, "sched", lambda p: p["spec"].get("nodeName"))
         assert bound["spec"]["nodeName"] == "node-a"
@@ -55,8 +55,8 @@ async def test_scheduled_pod_keeps_the_schedulers_condition(api, settings, provi
         assert scheduled["status"] == "True"
 
 
-async def test_succeeded_pod_is_not_ready_and_not_restarted(api, settings, provider):
-    async with running(provider, settings()):
+async def test_succeeded_pod_is_not_ready_and_not_restarted(api, node_config, provider):
+    async with running(provider, node_config()):
         await api.create(PODS, pod_manifest("job"))
         await wait_for(api, PODS, "job", phase_is("Running"))
         provider.succeed("default/job")
@@ -68,15 +68,15 @@ async def test_succeeded_pod_is_not_ready_and_not_restarted(api, settings, provi
         provider.run("default/job")
     # A new agent (a restart) does not run the finished pod again.
     fresh = type(provider)()
-    async with running(fresh, settings()) as agent:
+    async with running(fresh, node_config()) as agent:
         await agent.syncer.workers.idle(5)
         assert fresh.calls_of("create") == []
     pod = await api.get(pod_path("default", "job"))
     assert pod["status"]["phase"] == "Succeeded"
 
 
-async def test_identical_statuses_are_not_rewritten(api, settings, provider):
-    async with running(provider, settings()) as agent:
+async def test_identical_statuses_are_not_rewritten(api, node_config, provider):
+    async with running(provider, node_config()) as agent:
         await api.create(PODS, pod_manifest("calm"))
         await wait_for(api, PODS, "calm", phase_is("Running"))
         assert await agent.statuses.flush(5)
@@ -90,8 +90,8 @@ async def test_identical_statuses_are_not_rewritten(api, settings, provider):
         assert pod["metadata"]["resourceVersion"] == version
 
 
-async def test_update_reaches_provider(api, settings, provider):
-    async with running(provider, settings()):
+async def test_update_reaches_provider(api, node_config, provider):
+    async with running(provider, node_config()):
         await api.create(PODS, pod_manifest("upd"))
         await wait_for(api, PODS, "upd", phase_is("Running"))
         await api.patch(pod_path("default", "upd"), {"metadata": {"labels": {"v": "2"}}})
@@ -102,8 +102,8 @@ async def test_update_reaches_provider(api, settings, provider):
         assert len(provider.calls_of("update")) == 1
 
 
-async def test_graceful_deletion(api, settings, provider):
-    async with running(provider, settings()):
+async def test_graceful_deletion(api, node_config, provider):
+    async with running(provider, node_config()):
         await api.create(PODS, pod_manifest("bye"))
         await wait_for(api, PODS, "bye", phase_is("Running"))
         await api.delete(pod_path("default", "bye"), grace_period_seconds=2)
@@ -112,8 +112,8 @@ async def test_graceful_deletion(api, settings, provider):
         assert "default/bye" not in provider.pods
 
 
-async def test_deletion_uses_termination_grace_period(api, settings, provider):
-    async with running(provider, settings()):
+async def test_deletion_uses_termination_grace_period(api, node_config, provider):
+    async with running(provider, node_config()):
         await api.create(PODS, pod_manifest("tgp"))
         await wait_for(api, PODS, "tgp", phase_is("Running"))
         await api.delete(pod_path("default", "tgp"))  # the pod's own 3 s
@@ -121,8 +121,8 @@ async def test_deletion_uses_termination_grace_period(api, settings, provider):
         assert ("delete", "default/tgp", 3.0) in provider.calls
 
 
-async def test_forced_deletion(api, settings, provider):
-    async with running(provider, settings()) as agent:
+async def test_forced_deletion(api, node_config, provider):
+    async with running(provider, node_config()) as agent:
         await api.create(PODS, pod_manifest("force"))
         await wait_for(api, PODS, "force", phase_is("Running"))
         await api.delete(pod_path("default", "force"), grace_period_seconds=0)
@@ -132,8 +132,8 @@ async def test_forced_deletion(api, settings, provider):
         assert "default/force" not in agent.syncer.tracked
 
 
-async def test_recreated_namesake_is_a_new_pod(api, settings, provider):
-    async with running(provider, settings()):
+async def test_recreated_namesake_is_a_new_pod(api, node_config, provider):
+    async with running(provider, node_config()):
         first = await api.create(PODS, pod_manifest("same"))
         await wait_for(api, PODS, "same", phase_is("Running"))
         await api.delete(pod_path("default", "same"), grace_period_seconds=0)
@@ -149,8 +149,8 @@ async def test_recreated_namesake_is_a_new_pod(api, settings, provider):
         assert provider.pods["default/same"]["metadata"]["uid"] == second["metadata"]["uid"]
 
 
-async def test_invalid_pod_spec_fails_the_pod_with_an_event(api, settings, provider):
-    async with running(provider, settings()) as agent:
+async def test_invalid_pod_spec_fails_the_pod_with_an_event(api, node_config, provider):
+    async with running(provider, node_config()) as agent:
         await api.create(PODS, pod_manifest("bad", annotations={FAIL: "invalid"}))
         pod = await wait_for(api, PODS, "bad", phase_is("Failed"))
         assert pod["status"]["reason"] == "InvalidPodSpec"
@@ -169,8 +169,8 @@ async def test_invalid_pod_spec_fails_the_pod_with_an_event(api, settings, provi
         assert len(provider.calls_of("create")) == 2  # the failed pod is not retried
 
 
-async def test_transient_provider_error_retries_until_running(api, settings, provider):
-    async with running(provider, settings()):
+async def test_transient_provider_error_retries_until_running(api, node_config, provider):
+    async with running(provider, node_config()):
         await api.create(PODS, pod_manifest("flaky", annotations={FAIL: "transient-1"}))
         await wait_for(api, PODS, "flaky", lambda p: p["status"].get("reason") == "RuntimeBusy")
         pod = await wait_for(api, PODS, "flaky", phase_is("Running"))
@@ -178,8 +178,8 @@ async def test_transient_provider_error_retries_until_running(api, settings, pro
         assert provider.attempts["default/flaky"] == 2
 
 
-async def test_provider_crash_and_malformed_pods_do_not_stop_the_agent(api, settings, provider):
-    async with running(provider, settings()) as agent:
+async def test_provider_crash_and_malformed_pods_do_not_stop_the_agent(api, node_config, provider):
+    async with running(provider, node_config()) as agent:
         await api.create(PODS, pod_manifest("boom", annotations={FAIL: "crash"}))
         await wait_for(api, PODS, "boom", lambda p: p["status"].get("reason") == "ProviderFailed")
         # A pod the API accepts but no provider can be handed: image is not a string.

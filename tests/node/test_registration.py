@@ -10,8 +10,10 @@ from tests.node.conftest import condition, running, wait_for
 from tests.node.scripted import ScriptedProvider
 
 
-async def test_registers_node_with_host_capacity_labels_taints_and_info(api, settings, provider):
-    async with running(provider, settings(node_labels={"team": "wasm"}, max_pods=42)) as agent:
+async def test_registers_node_with_host_capacity_labels_taints_and_info(api, node_config, provider):
+    async with running(
+        provider, node_config(identity={"labels": {"team": "wasm"}}, pods={"max_pods": 42})
+    ) as agent:
         node = await api.get(node_path("node-a"))
         labels = node["metadata"]["labels"]
         assert labels["kubernetes.io/hostname"] == "node-a"
@@ -46,8 +48,8 @@ async def test_registers_node_with_host_capacity_labels_taints_and_info(api, set
         assert node["metadata"]["uid"] == agent.node_uid
 
 
-async def test_stop_marks_node_not_ready(api, settings, provider):
-    async with running(provider, settings()):
+async def test_stop_marks_node_not_ready(api, node_config, provider):
+    async with running(provider, node_config()):
         pass
     node = await api.get(node_path("node-a"))
     ready = condition(node, "Ready")
@@ -60,8 +62,8 @@ async def test_stop_marks_node_not_ready(api, settings, provider):
     assert provider.shut_down
 
 
-async def test_reregistration_keeps_what_others_wrote(api, settings, provider):
-    async with running(provider, settings()) as first:
+async def test_reregistration_keeps_what_others_wrote(api, node_config, provider):
+    async with running(provider, node_config()) as first:
         uid = first.node_uid
     # Others label, taint and condition the node while the agent is away.
     node = await api.get(node_path("node-a"))
@@ -90,7 +92,7 @@ async def test_reregistration_keeps_what_others_wrote(api, settings, provider):
     ]
     await api.patch(node_path("node-a") + "/status", {"status": {"conditions": conditions}})
 
-    async with running(ScriptedProvider(), settings()) as second:
+    async with running(ScriptedProvider(), node_config()) as second:
         assert second.node_uid == uid
         node = await wait_for(
             api, "/api/v1/nodes", "node-a", lambda n: condition(n, "Ready")["status"] == "True"
@@ -113,8 +115,10 @@ async def test_reregistration_keeps_what_others_wrote(api, settings, provider):
         assert condition(node, "NetworkUnavailable")["reason"] == "RouteCreated"
 
 
-async def test_node_status_heartbeat_keeps_transition_time(api, settings, provider):
-    async with running(provider, settings(node_status_report_frequency_seconds=1.0)):
+async def test_node_status_heartbeat_keeps_transition_time(api, node_config, provider):
+    async with running(
+        provider, node_config(heartbeat={"node_status_report_frequency_seconds": 1.0})
+    ):
         node = await api.get(node_path("node-a"))
         first = condition(node, "Ready")
         node = await wait_for(
@@ -128,8 +132,10 @@ async def test_node_status_heartbeat_keeps_transition_time(api, settings, provid
         assert again["status"] == "True"
 
 
-async def test_deleted_node_is_registered_again(api, settings, provider):
-    async with running(provider, settings(node_status_report_frequency_seconds=0.5)) as agent:
+async def test_deleted_node_is_registered_again(api, node_config, provider):
+    async with running(
+        provider, node_config(heartbeat={"node_status_report_frequency_seconds": 0.5})
+    ) as agent:
         old_uid = agent.node_uid
         await api.delete(node_path("node-a"))
         node = await wait_for(

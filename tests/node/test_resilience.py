@@ -14,8 +14,10 @@ def phase_is(phase: str):
     return lambda pod: (pod.get("status") or {}).get("phase") == phase
 
 
-async def test_api_server_restart_loses_no_status_and_no_pod(cp, api, settings, provider):
-    async with running(provider, settings(lease_renew_interval_seconds=0.2)) as agent:
+async def test_api_server_restart_loses_no_status_and_no_pod(cp, api, node_config, provider):
+    async with running(
+        provider, node_config(heartbeat={"lease_renew_interval_seconds": 0.2})
+    ) as agent:
         for name in ("r1", "r2"):
             await api.create(PODS, pod_manifest(name))
         await wait_for(api, PODS, "r1", phase_is("Running"))
@@ -57,9 +59,9 @@ async def test_api_server_restart_loses_no_status_and_no_pod(cp, api, settings, 
             await cp.start()  # the fixture stops it again
 
 
-async def test_expired_watch_relists_and_synthesizes_deletions(cp, api, settings, provider):
+async def test_expired_watch_relists_and_synthesizes_deletions(cp, api, node_config, provider):
     """Changes made while the agent cannot see them (410 on resume) are found by a relist."""
-    async with running(provider, settings()) as agent:
+    async with running(provider, node_config()) as agent:
         for name in ("keep", "vanish"):
             await api.create(PODS, pod_manifest(name))
         await wait_for(api, PODS, "vanish", phase_is("Running"))
@@ -95,8 +97,8 @@ async def test_expired_watch_relists_and_synthesizes_deletions(cp, api, settings
             await cp.start()
 
 
-async def test_dangling_provider_pods_are_deleted_at_start(api, settings, provider):
-    async with running(provider, settings()):
+async def test_dangling_provider_pods_are_deleted_at_start(api, node_config, provider):
+    async with running(provider, node_config()):
         await api.create(PODS, pod_manifest("stay"))
         await wait_for(api, PODS, "stay", phase_is("Running"))
     # The provider survives the agent (a persistent runtime): it still holds "stay",
@@ -107,15 +109,15 @@ async def test_dangling_provider_pods_are_deleted_at_start(api, settings, provid
     provider.pods["default/ghost"] = ghost
     assert PodKey("default", "ghost", "0000-ghost") in await provider.list_pods()
     provider.calls.clear()
-    async with running(provider, settings()) as agent:
+    async with running(provider, node_config()) as agent:
         assert ("delete", "default/ghost", 0.0) in provider.calls
         await agent.syncer.workers.idle(5)
         assert provider.calls_of("create") == []  # "stay" was adopted, not created again
         assert "default/stay" in provider.pods
 
 
-async def test_drain_on_shutdown_evicts_pods(api, settings, provider):
-    async with running(provider, settings(drain_on_shutdown=True)) as agent:
+async def test_drain_on_shutdown_evicts_pods(api, node_config, provider):
+    async with running(provider, node_config(shutdown={"drain": True})) as agent:
         await api.create(PODS, pod_manifest("d1"))
         await api.create(PODS, pod_manifest("d2"))
         await wait_for(api, PODS, "d2", phase_is("Running"))
@@ -131,8 +133,8 @@ async def test_drain_on_shutdown_evicts_pods(api, settings, provider):
     assert evictions == 2
 
 
-async def test_stop_without_drain_leaves_pods(api, settings, provider):
-    async with running(provider, settings()):
+async def test_stop_without_drain_leaves_pods(api, node_config, provider):
+    async with running(provider, node_config()):
         await api.create(PODS, pod_manifest("stays"))
         await wait_for(api, PODS, "stays", phase_is("Running"))
     pod = await api.get(pod_path("default", "stays"))
@@ -140,11 +142,11 @@ async def test_stop_without_drain_leaves_pods(api, settings, provider):
     assert provider.calls_of("delete") == []
 
 
-async def test_stop_is_bounded_when_the_api_server_is_gone(cp, settings, provider):
+async def test_stop_is_bounded_when_the_api_server_is_gone(cp, node_config, provider):
     import time
 
     async with running(
-        provider, settings(shutdown_grace_period_seconds=2.0, drain_on_shutdown=True)
+        provider, node_config(shutdown={"grace_period_seconds": 2.0, "drain": True})
     ) as agent:
         await cp.stop()
         started = time.monotonic()
@@ -159,13 +161,15 @@ async def test_start_waits_for_an_unreachable_api_server_and_stop_ends_it(tmp_pa
     import time
 
     from kubelet_core._agent import NodeAgent
-    from kubelet_core._config import NodeSettings
+    from kubelet_core._config import IdentityConfig, NodeConfig, ShutdownConfig, StorageConfig
 
     client = KubeApi("https://127.0.0.1:9")
-    settings = NodeSettings(
-        node_name="lonely", data_dir=tmp_path, shutdown_grace_period_seconds=1.0
+    config = NodeConfig(
+        identity=IdentityConfig(name="lonely"),
+        storage=StorageConfig(data_dir=tmp_path),
+        shutdown=ShutdownConfig(grace_period_seconds=1.0),
     )
-    agent = NodeAgent(provider, settings, api=client)
+    agent = NodeAgent(provider, config, api=client)
     runner = asyncio.create_task(agent.run())
     done, _ = await asyncio.wait([runner], timeout=0.5)
     assert not done  # still trying to register

@@ -54,7 +54,7 @@ async def test_ten_greedy_pods_leave_the_node_serving(tmp_path: Path) -> None:
     provider = WasiProvider()
     async with (
         ClusterHarness.start(tmp_path) as cluster,
-        cluster.node(provider, pod_default_memory_limit="64Mi", pod_max_open_files=128),
+        cluster.node(provider, pods={"default_memory_limit": "64Mi", "max_open_files": 128}),
     ):
         await import_script(provider)
         fds_before, rss_before = agent_fds(), agent_rss()

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from kubelet_core._cli import controlplane_cmd, modules_cmd, node_cmd, providers_cmd, up_cmd
 from kubelet_core._cli.errors import UserError
+from kubelet_core._lifecycle import ControllerFailed
 
 CLI_ENTRY_POINT_GROUP = "kubelet_core._cli"
 
@@ -60,7 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = args.handler
     try:
-        result = handler(args)
+        try:
+            result = handler(args)
+        except ControllerFailed as failure:
+            if isinstance(failure.__cause__, OSError):  # e.g. the kubelet API port is taken
+                raise failure.__cause__ from failure
+            raise
     except KeyboardInterrupt:
         return 130
     except UserError as error:

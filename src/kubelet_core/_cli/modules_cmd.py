@@ -11,7 +11,7 @@ from typing import Any
 
 from kubelet_core._cli.actions import ActionParsers
 from kubelet_core._cli.errors import UserError
-from kubelet_core._config import load_settings
+from kubelet_core._cli.settings import load_settings
 
 
 def register(commands: Any) -> None:

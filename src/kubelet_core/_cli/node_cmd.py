@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from kubelet_core._cli.errors import UserError
-from kubelet_core._cli.signals import run_until_signalled
-from kubelet_core._config import NodeSettings, load_settings
+from kubelet_core._cli.settings import NodeSettings, load_settings
+from kubelet_core._config import NodeConfig
 from kubelet_core._observability import configure_logging
 from kubelet_core._provider import load_provider
 
@@ -114,6 +114,14 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> NodeSettin
         raise UserError(str(error)) from error
 
 
+def config_of(settings: NodeSettings) -> NodeConfig:
+    """The library's config for the command's settings; its checks become user errors."""
+    try:
+        return settings.to_config()
+    except (TypeError, ValueError) as error:
+        raise UserError(f"invalid settings: {error}") from error
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser("node", help="join a cluster and run its wasm pods")
     add_node_flags(parser)
@@ -122,6 +130,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    config = config_of(settings)
     configure_logging(settings.log_format, settings.log_level)
     if settings.kubeconfig is not None and not settings.kubeconfig.is_file():
         raise UserError(f"kubeconfig {settings.kubeconfig}: no such file")
@@ -133,14 +142,13 @@ def run(args: argparse.Namespace) -> int:
     from kubernetes_asyncio.config.config_exception import ConfigException
 
     try:
-        asyncio.run(_run_node(provider, settings))
+        asyncio.run(_run_node(provider, config))
     except (ConfigException, yaml.YAMLError) as error:
         raise UserError(f"cannot use the kubeconfig {settings.kubeconfig}: {error}") from error
     return 0
 
 
-async def _run_node(provider: Any, settings: NodeSettings) -> None:
+async def _run_node(provider: Any, config: NodeConfig) -> None:
     from kubelet_core._agent import NodeAgent
 
-    agent = NodeAgent(provider, settings)
-    await run_until_signalled(agent.run(), agent.stop)
+    await NodeAgent(provider, config).run(handle_signals=True)

@@ -21,9 +21,9 @@ import structlog
 
 from kubelet_core._cli.errors import UserError
 from kubelet_core._cli.manifests import collection_path, load_manifests
-from kubelet_core._cli.node_cmd import add_node_flags, settings_from_args
-from kubelet_core._cli.signals import ShutdownSignals
-from kubelet_core._config import NodeSettings
+from kubelet_core._cli.node_cmd import add_node_flags, config_of, settings_from_args
+from kubelet_core._cli.settings import NodeSettings
+from kubelet_core._lifecycle import ShutdownSignals
 from kubelet_core._observability import configure_logging
 from kubelet_core._provider import Provider, available_providers, load_provider
 
@@ -129,7 +129,7 @@ async def _run_up(
                     "keep_pods_on_exit": False,
                 }
             )
-            agent = NodeAgent(provider, settings)
+            agent = NodeAgent(provider, config_of(settings))
             agents.append(agent)
             await agent.start()
             tasks.append(asyncio.ensure_future(agent.run()))
@@ -140,8 +140,17 @@ async def _run_up(
             waiters.append(asyncio.ensure_future(_apply_manifests(KubeApi, kubeconfig, manifests)))
         try:
             while True:
-                done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    [*waiters, *tasks], return_when=asyncio.FIRST_COMPLETED
+                )
                 if waiters[0] in done:
+                    break
+                ended = [task for task in tasks if task in done]
+                if ended:  # an agent stopped on its own: a controller failed
+                    for task in ended:
+                        if not task.cancelled() and task.exception() is not None:
+                            log.error("a node agent failed", error=str(task.exception()))
+                    exit_code = 1
                     break
                 exit_code = waiters[1].result()
                 waiters.pop()

@@ -1,5 +1,33 @@
-"""Settings of the node agent (pydantic-settings: flags > WASMLET_* env > file)."""
+"""The node agent's configuration: plain frozen dataclasses grouped by concern.
 
-from kubelet_core._config.settings import NodeSettings, load_settings
+Nothing here reads the environment; the CLI turns flags, ``WASMLET_*``
+variables and config files into a :class:`NodeConfig` (``_cli/settings.py``).
+"""
 
-__all__ = ["NodeSettings", "load_settings"]
+from kubelet_core._config.node import (
+    ApiClientConfig,
+    HeartbeatConfig,
+    HostPathsConfig,
+    IdentityConfig,
+    KubeletApiConfig,
+    LogsConfig,
+    NodeConfig,
+    PodLimitsConfig,
+    RegistriesConfig,
+    ShutdownConfig,
+    StorageConfig,
+)
+
+__all__ = [
+    "ApiClientConfig",
+    "HeartbeatConfig",
+    "HostPathsConfig",
+    "IdentityConfig",
+    "KubeletApiConfig",
+    "LogsConfig",
+    "NodeConfig",
+    "PodLimitsConfig",
+    "RegistriesConfig",
+    "ShutdownConfig",
+    "StorageConfig",
+]

@@ -10,7 +10,7 @@ a ``defaultMode: 0400`` Secret when the pod sets ``fsGroup``.
 
 A wasm module has no image user.  A node agent running as root therefore
 runs containers whose pod names no user as the node's default user
-(``NodeSettings.pod_default_user``, nobody), and treats such a pod as if it
+(``NodeConfig.pods.default_user``, nobody), and treats such a pod as if it
 had ``fsGroup`` set to that user's group: its volumes stay readable to it, as
 a root container's are on a real cluster.  An agent that is not root runs
 every container as itself and changes no ownership.

@@ -1,9 +1,9 @@
 """What this node says about itself: labels, taints, addresses, capacity, nodeInfo.
 
-Built once at start from the settings, the provider's ``NodeProfile`` and the
+Built once at start from the config, the provider's ``NodeProfile`` and the
 measured host, then used both to create the Node and to refresh the status
 fields the agent owns.  Precedence of labels (lowest first): the well-known
-labels, the provider's profile, ``settings.node_labels`` -- an operator can
+labels, the provider's profile, ``identity.labels`` -- an operator can
 always override.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from kubelet_core._config.settings import NodeSettings
+from kubelet_core._config import NodeConfig
 from kubelet_core._node.host import HostInfo
 from kubelet_core._provider.base import KubeObject, NodeProfile
 
@@ -32,9 +32,9 @@ class NodeDescription:
     node_info: dict[str, str]
 
     @classmethod
-    def build(cls, settings: NodeSettings, profile: NodeProfile, host: HostInfo) -> NodeDescription:
+    def build(cls, config: NodeConfig, profile: NodeProfile, host: HostInfo) -> NodeDescription:
         labels = {
-            "kubernetes.io/hostname": settings.node_name,
+            "kubernetes.io/hostname": config.node_name,
             "kubernetes.io/os": profile.operating_system,
             "kubernetes.io/arch": profile.architecture,
             "beta.kubernetes.io/os": profile.operating_system,
@@ -42,8 +42,8 @@ class NodeDescription:
             NODE_TYPE_LABEL: NODE_TYPE,
         }
         labels.update(profile.labels)
-        labels.update(settings.node_labels)
-        capacity = host.capacity(settings.max_pods)
+        labels.update(config.identity.labels)
+        capacity = host.capacity(config.pods.max_pods)
         capacity.update(profile.capacity)
         node_info = {
             "machineID": host.machine_id,
@@ -58,9 +58,9 @@ class NodeDescription:
             "architecture": profile.architecture,
         }
         return cls(
-            name=settings.node_name,
-            node_ip=settings.node_ip,
-            port=settings.port,
+            name=config.node_name,
+            node_ip=config.identity.ip,
+            port=config.kubelet_api.port,
             labels=labels,
             taints=[taint.to_json() for taint in profile.taints],
             capacity=capacity,

@@ -27,7 +27,10 @@ import dataclasses
 import datetime
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+if TYPE_CHECKING:
+    from kubelet_core._config import NodeConfig
 
 #: A Kubernetes object as decoded JSON.
 KubeObject = dict[str, Any]
@@ -162,24 +165,54 @@ class ProviderContext:
     #: that need to read objects (ConfigMaps, Secrets).  Typed loosely so the
     #: provider contract does not drag in the client.
     api: Any = None
-    #: Registries pulled over plain HTTP (``settings.insecure_registries``).
+    #: Registries pulled over plain HTTP (``NodeConfig.registries.insecure``).
     insecure_registries: tuple[str, ...] = ()
-    #: How container log files are rotated (``settings.container_log_max_*``).
+    #: How container log files are rotated (``NodeConfig.logs``).
     log_policy: LogPolicy = LogPolicy()
-    #: Host directories ``hostPath`` volumes may use (``settings.allowed_host_paths``);
+    #: Host directories ``hostPath`` volumes may use (``NodeConfig.host_paths.allowed``);
     #: empty: no hostPath volume at all.
     allowed_host_paths: tuple[str, ...] = ()
     #: Memory limit (bytes) of a container that sets no ``limits.memory``
-    #: (``settings.pod_default_memory_limit``); None: unbounded.
+    #: (``NodeConfig.pods.default_memory_limit``); None: unbounded.
     default_memory_limit: int | None = None
-    #: Open files one container may hold (``settings.pod_max_open_files``).
+    #: Open files one container may hold (``NodeConfig.pods.max_open_files``).
     max_open_files: int | None = None
     #: User (and group) a container runs as when its pod sets no ``runAsUser``
-    #: and the agent runs as root (``settings.pod_default_user``); None: the agent's.
+    #: and the agent runs as root (``NodeConfig.pods.default_user``); None: the agent's.
     default_run_as_user: int | None = None
     #: Leave containers running when the agent stops, for the next agent to
-    #: re-adopt (``settings.keep_pods_on_exit``, kubelet's behaviour); False stops them.
+    #: re-adopt (``NodeConfig.shutdown.keep_pods_on_exit``, kubelet's behaviour,
+    #: never while draining); False stops them.
     keep_pods_on_exit: bool = False
+
+    @classmethod
+    def from_config(
+        cls,
+        config: NodeConfig,
+        *,
+        api: Any,
+        notify_pod_status: StatusNotifier,
+        record_event: EventRecorder,
+    ) -> ProviderContext:
+        """The context of a node configured by ``config`` (the agent's one mapping)."""
+        return cls(
+            node_name=config.node_name,
+            node_ip=config.identity.ip,
+            data_dir=config.node_dir,
+            notify_pod_status=notify_pod_status,
+            record_event=record_event,
+            modules_dir=config.modules_dir,
+            api=api,
+            insecure_registries=config.registries.insecure,
+            log_policy=LogPolicy.parse(
+                config.logs.container_log_max_size, config.logs.container_log_max_files
+            ),
+            allowed_host_paths=config.host_paths.allowed,
+            default_memory_limit=config.pods.default_memory_limit_bytes,
+            max_open_files=config.pods.max_open_files,
+            default_run_as_user=config.pods.default_user,
+            keep_pods_on_exit=config.shutdown.keep_pods_on_exit and not config.shutdown.drain,
+        )
 
 
 class Provider(abc.ABC):

@@ -1,7 +1,7 @@
 """``hostPath`` volumes: only under the node's allow-list, with the ``type`` checks kubelet does.
 
 A hostPath gives a pod the host's files, so the node refuses it unless the
-path is below one of ``allowed_host_paths`` (``NodeSettings.allowed_host_paths``,
+path is below one of ``allowed_host_paths`` (``NodeConfig.host_paths.allowed``,
 empty by default: no hostPath at all) *and resolves beneath it*: the path is
 opened relative to a file descriptor of the allowed directory with
 :func:`~kubelet_core._volumes.safepath.open_beneath`, so a symlink below the

@@ -20,17 +20,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from kubelet_core._agent import NodeAgent
 from kubelet_core._apiclient import KubeApi
-from kubelet_core._config import NodeSettings
+from kubelet_core._config import (
+    ApiClientConfig,
+    IdentityConfig,
+    NodeConfig,
+    ShutdownConfig,
+    StorageConfig,
+)
 from kubelet_core._controlplane import ControlPlane
 from kubelet_core._provider import KubeObject, Provider
 
 PodPredicate = Callable[[KubeObject], bool]
+
+
+def with_sections(config: NodeConfig, sections: Mapping[str, Any]) -> NodeConfig:
+    """``config`` with some sections changed: a section object replaces the section,
+    a mapping changes only the fields it names (``pods={"max_pods": 5}``)."""
+    changes: dict[str, Any] = {}
+    for name, value in sections.items():
+        if isinstance(value, Mapping):
+            value = dataclasses.replace(getattr(config, name), **value)
+        changes[name] = value
+    return dataclasses.replace(config, **changes)
 
 
 def pod_manifest(
@@ -84,33 +102,39 @@ class ClusterHarness:
         finally:
             await controlplane.stop()
 
-    def node_settings(self, node_name: str = "test-node", **overrides: Any) -> NodeSettings:
-        values: dict[str, Any] = {
-            "kubeconfig": self.controlplane.kubeconfig_path,
-            "node_name": node_name,
-            "node_ip": "127.0.0.1",
-            "port": 0,
-            "data_dir": self.data_dir,
-            "keep_pods_on_exit": False,  # a test's pods end with its agent
-        }
-        values.update(overrides)
-        return NodeSettings(**values)
+    def node_config(self, node_name: str = "test-node", **sections: Any) -> NodeConfig:
+        """A config joining this cluster, state under its data dir; see :func:`with_sections`."""
+        base = NodeConfig(
+            identity=IdentityConfig(name=node_name),
+            api=ApiClientConfig(kubeconfig=self.controlplane.kubeconfig_path),
+            storage=StorageConfig(data_dir=self.data_dir),
+            shutdown=ShutdownConfig(keep_pods_on_exit=False),  # a test's pods end with its agent
+        )
+        return with_sections(base, sections)
 
     @contextlib.asynccontextmanager
     async def node(
-        self, provider: Provider, node_name: str = "test-node", **overrides: Any
+        self,
+        provider: Provider,
+        node_name: str = "test-node",
+        *,
+        config: NodeConfig | None = None,
+        **sections: Any,
     ) -> AsyncIterator[NodeAgent]:
-        """Run a node agent for ``provider`` until the block ends."""
-        agent = NodeAgent(provider, self.node_settings(node_name, **overrides))
+        """Run a node agent for ``provider`` until the block ends.
+
+        ``config`` (default :meth:`node_config`) may have sections changed by
+        keyword: ``cluster.node(p, "n1", pods={"max_pods": 5})``.
+        """
+        chosen = config if config is not None else self.node_config(node_name)
+        agent = NodeAgent(provider, with_sections(chosen, sections))
         await agent.start()
         runner = asyncio.ensure_future(agent.run())
         try:
             yield agent
         finally:
             await agent.stop()
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await runner
+            await runner  # raises what failed the agent (a crashed controller)
 
     async def create_pod(self, manifest: KubeObject) -> str:
         namespace = manifest.get("metadata", {}).get("namespace", "default")

@@ -1,5 +1,8 @@
-"""One settings model for the node agent, fed by flags, environment and a file.
+"""The CLI's settings model: flags, environment and a file, mapped onto NodeConfig.
 
+The library takes a plain :class:`~kubelet_core.NodeConfig` and reads nothing
+itself; this model is where ``wasmlet node`` and ``wasmlet up`` gather their
+values, and :meth:`NodeSettings.to_config` is the one mapping between the two.
 Precedence (highest first): command-line flags, ``WASMLET_*`` environment
 variables, the YAML/JSON file named by ``--config`` (or ``WASMLET_CONFIG``),
 then the defaults below.  Defaults follow the real kubelet where one exists
@@ -23,6 +26,20 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+)
+
+from kubelet_core._config import (
+    ApiClientConfig,
+    HeartbeatConfig,
+    HostPathsConfig,
+    IdentityConfig,
+    KubeletApiConfig,
+    LogsConfig,
+    NodeConfig,
+    PodLimitsConfig,
+    RegistriesConfig,
+    ShutdownConfig,
+    StorageConfig,
 )
 
 #: The config file of the settings being loaded (set by :func:`load_settings`).
@@ -144,13 +161,6 @@ class NodeSettings(BaseSettings):
         ),
     )
 
-    @property
-    def default_memory_limit_bytes(self) -> int | None:
-        from kubelet_core._quantity import quantity_bytes
-
-        limit = quantity_bytes(self.pod_default_memory_limit)
-        return limit or None
-
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -193,13 +203,55 @@ class NodeSettings(BaseSettings):
         return value
 
     @property
-    def node_dir(self) -> Path:
-        """Per-node state (logs, volumes) under the data dir: several nodes may share one."""
-        return self.data_dir / "nodes" / self.node_name
-
-    @property
     def modules_dir(self) -> Path:
         return self.data_dir / "modules"
+
+    def to_config(self) -> NodeConfig:
+        """The library's config for these settings (its checks apply once more)."""
+        return NodeConfig(
+            identity=IdentityConfig(name=self.node_name, ip=self.node_ip, labels=self.node_labels),
+            api=ApiClientConfig(
+                kubeconfig=self.kubeconfig,
+                qps=self.kube_api_qps,
+                burst=self.kube_api_burst,
+                event_qps=self.event_qps,
+                event_burst=self.event_burst,
+            ),
+            heartbeat=HeartbeatConfig(
+                lease_duration_seconds=self.lease_duration_seconds,
+                lease_renew_interval_seconds=self.lease_renew_interval_seconds,
+                node_status_report_frequency_seconds=self.node_status_report_frequency_seconds,
+                sync_frequency_seconds=self.pod_resync_period_seconds,
+            ),
+            kubelet_api=KubeletApiConfig(
+                port=self.port,
+                tls_cert_file=self.tls_cert_file,
+                tls_private_key_file=self.tls_private_key_file,
+                client_ca_file=self.client_ca_file,
+                anonymous_auth=self.anonymous_auth,
+                max_connections=self.kubelet_api_max_connections,
+                request_header_timeout_seconds=self.kubelet_api_request_header_timeout_seconds,
+                idle_timeout_seconds=self.kubelet_api_idle_timeout_seconds,
+            ),
+            pods=PodLimitsConfig(
+                max_pods=self.max_pods,
+                default_memory_limit=self.pod_default_memory_limit,
+                max_open_files=self.pod_max_open_files,
+                default_user=self.pod_default_user,
+            ),
+            logs=LogsConfig(
+                container_log_max_size=self.container_log_max_size,
+                container_log_max_files=self.container_log_max_files,
+            ),
+            storage=StorageConfig(data_dir=self.data_dir),
+            shutdown=ShutdownConfig(
+                grace_period_seconds=self.shutdown_grace_period_seconds,
+                drain=self.drain_on_shutdown,
+                keep_pods_on_exit=self.keep_pods_on_exit,
+            ),
+            registries=RegistriesConfig(insecure=tuple(self.insecure_registries)),
+            host_paths=HostPathsConfig(allowed=tuple(self.allowed_host_paths)),
+        )
 
 
 def load_settings(
