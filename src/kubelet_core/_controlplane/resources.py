@@ -100,7 +100,7 @@ PODS = ResourceType(
     "Pod",
     True,
     ("po",),
-    ("status", "binding", "log", "eviction"),
+    ("status", "binding", "log", "eviction", "exec", "attach", "portforward"),
     split_status=True,
     tracks_generation=True,
     field_labels=POD_FIELDS,
