@@ -117,6 +117,9 @@ SERVICEACCOUNTS = ResourceType(
     "", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True, ("sa",), ("token",)
 )
 LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True)
+RUNTIME_CLASSES = ResourceType(
+    "node.k8s.io", "v1", "runtimeclasses", "runtimeclass", "RuntimeClass", False
+)
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES,
@@ -127,6 +130,7 @@ ALL: tuple[ResourceType, ...] = (
     SECRETS,
     SERVICEACCOUNTS,
     LEASES,
+    RUNTIME_CLASSES,
 )
 BY_KEY: dict[str, ResourceType] = {rt.key: rt for rt in ALL}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}
