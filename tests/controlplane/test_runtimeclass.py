@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 
 from kubelet_core._controlplane import ControlPlane
 from kubelet_core._controlplane.runtimeclass import ensure_runtime_classes, runtime_classes_for
 from kubelet_core._provider.base import NodeProfile
 from tests.controlplane.conftest import Client, add_node, eventually, pod
 
+REPO = Path(__file__).resolve().parents[2]
 PODS = "/api/v1/namespaces/default/pods"
 CLASSES = "/apis/node.k8s.io/v1/runtimeclasses"
 WASI = NodeProfile.for_wasm_arch("wasm32-wasi", runtime_handlers=("wasmlet-wasi",))
@@ -107,3 +110,37 @@ async def test_scheduling_conflicts_and_overhead(sched: Client) -> None:
         status == 403
         and "Pod's Overhead doesn't match RuntimeClass's defined Overhead" in (error["message"])
     )
+
+
+def test_the_shipped_manifests_match_what_the_providers_advertise() -> None:
+    from wasmlet_wascc.provider import WasccProvider
+    from wasmlet_wasi.provider import WasiProvider
+
+    shipped = list(yaml.safe_load_all((REPO / "deploy" / "runtimeclasses.yaml").read_text()))
+    expected = [
+        *runtime_classes_for(WasiProvider().node_profile()),
+        *runtime_classes_for(WasccProvider().node_profile()),
+    ]
+    assert shipped == expected
+
+
+@pytest.mark.needs_kubectl
+async def test_kubectl_applies_the_shipped_manifests(
+    control_plane: ControlPlane, kubectl: str
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        kubectl,
+        "--kubeconfig",
+        str(control_plane.kubeconfig_path),
+        "apply",
+        "-f",
+        str(REPO / "deploy" / "runtimeclasses.yaml"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err
+    assert out.decode().split("\n")[:2] == [
+        "runtimeclass.node.k8s.io/wasmlet-wasi created",
+        "runtimeclass.node.k8s.io/wasmlet-wascc created",
+    ]
