@@ -46,6 +46,7 @@ from kubelet_core.containers import (
     ContainerProvider,
     ExitStatus,
     ImageRef,
+    LogWriter,
     PullPolicy,
     RunningContainer,
 )
@@ -67,7 +68,7 @@ class PyContainer(RunningContainer):
         self._lost = False
         self._stop_requested = asyncio.Event()
         self._killed = False
-        self._log = launch.log_path.open("ab", buffering=0)
+        self._log = LogWriter(launch.log_path)
         self._task = asyncio.ensure_future(self._main())
 
     def _steps(self) -> list[list[str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import os
 import re
 import threading
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from kubelet_core._containers.logs import LogWriter, run_files, stream_log
+from kubelet_core._containers.logs import LogWriter, decode_log, run_files, stream_log
 from kubelet_core._provider.base import KubeObject, LogOptions, LogPolicy, ProviderContext
 from kubelet_core._provider.errors import NotFound
 from kubelet_core._provider.stats import StatsProvider
@@ -31,6 +32,17 @@ from wasmlet_wasi.provider import WasiProvider
 
 WASM = Path(__file__).resolve().parents[2] / "testdata" / "wasm"
 SCRIPTED = "wasmlet.test/scripted:v1"
+
+
+def record(when: float, line: bytes, tag: bytes = b"F") -> bytes:
+    """One CRI log record, as kubelet's runtime writes it (nine fraction digits, UTC)."""
+    moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(when)))
+    return b"%s.%09dZ stdout %s %s\n" % (moment.encode(), int(when % 1 * 1e9), tag, line)
+
+
+def served(files: list[Path]) -> bytes:
+    """What the files hold, as the container wrote it."""
+    return decode_log(b"".join(f.read_bytes() for f in files))
 
 
 def numbered(count: int, start: int = 1) -> bytes:
@@ -63,37 +75,42 @@ def test_writer_rotates_and_keeps_the_newest_files(tmp_path: Path, chunk: int) -
         writer.write(data[start : start + chunk])
     writer.close()
     files = run_files(path)
-    assert [f.name for f in files] == ["0.log.9", "0.log.10", "0.log"]
-    assert [f.stat().st_size for f in files] == [1000, 1000, 1000]
+    rotations = writer.rotations
+    assert [f.name for f in files] == [f"0.log.{rotations - 1}", f"0.log.{rotations}", "0.log"]
+    assert all(f.stat().st_size <= 1000 for f in files)
+    # Full files: a rotated one has no room left for the next record (at most 41 + 11 bytes).
+    assert all(f.stat().st_size > 1000 - 52 for f in files[:-1])
     # What is kept is exactly the end of what was written.
-    assert b"".join(f.read_bytes() for f in files) == data[-3000:]
-    assert writer.rotations == 10
+    kept = served(files)
+    assert data.endswith(kept) and kept.endswith(b"line 01000\n")
 
 
 def test_single_file_policy_and_reopening(tmp_path: Path) -> None:
     path = tmp_path / "0.log"
     writer = LogWriter(path, LogPolicy(max_bytes=100, max_files=1))
-    writer.write(numbered(30))
+    writer.write(numbered(30))  # 51-byte records: one per file
     writer.close()
     assert [f.name for f in run_files(path)] == ["0.log"]
-    assert path.read_bytes() == numbered(30)[300:]
+    assert decode_log(path.read_bytes()) == numbered(1, 30)
     # A writer opened on an existing run (a restarted pump) continues its numbering.
+    # 50-byte files hold one record of 9 bytes: 120 x are 14 records, 13 rotations.
     first = LogWriter(tmp_path / "1.log", LogPolicy(50, 3))
     first.write(b"x" * 120)
     first.close()
+    assert [f.name for f in run_files(tmp_path / "1.log")] == ["1.log.12", "1.log.13", "1.log"]
     again = LogWriter(tmp_path / "1.log", LogPolicy(50, 3))
-    again.write(b"y" * 60)
+    again.write(b"y" * 60)  # 7 records, the first after a rotation (the file is full)
     again.close()
-    assert [f.name for f in run_files(tmp_path / "1.log")] == ["1.log.2", "1.log.3", "1.log"]
-    assert b"".join(f.read_bytes() for f in run_files(tmp_path / "1.log")) == (
-        b"x" * 70 + b"y" * 60
-    )
+    files = run_files(tmp_path / "1.log")
+    assert [f.name for f in files] == ["1.log.19", "1.log.20", "1.log"]
+    assert all(f.stat().st_size <= 50 for f in files)
+    assert served(files) == b"y" * 24  # 9 + 9 + 6: the end of what was written
 
 
 def test_rotation_failure_truncates_instead(tmp_path: Path) -> None:
     path = tmp_path / "pod" / "0.log"
     writer = LogWriter(path, LogPolicy(max_bytes=100, max_files=2))
-    writer.write(b"a" * 100)
+    writer.write(b"a" * 59)  # one record of 100 bytes: the file is full
     os.unlink(path)
     os.rmdir(path.parent)  # the pod's directory went away under a running module
     writer.write(b"b" * 150)  # must not grow an unlinked file forever
@@ -117,7 +134,7 @@ def test_wascc_line_writer_rotates_from_many_threads(tmp_path: Path) -> None:
     log.close()
     files = run_files(path)
     assert len(files) == 2 and all(f.stat().st_size <= 4096 for f in files)
-    kept = b"".join(f.read_bytes() for f in files)
+    kept = served(files)
     lines = kept.splitlines()[1:]  # the first kept line may have lost its head to pruning
     assert lines and all(re.fullmatch(rb"t[0-3] \d{5}", line) for line in lines)
     assert kept.endswith(b"\n")
@@ -126,8 +143,8 @@ def test_wascc_line_writer_rotates_from_many_threads(tmp_path: Path) -> None:
 @pytest.fixture
 def rotated(tmp_path: Path) -> Path:
     path = tmp_path / "0.log"
-    writer = LogWriter(path, LogPolicy(max_bytes=110, max_files=4))
-    writer.write(numbered(40))  # 440 bytes: 0.log.1 .. 0.log.3 and 0.log, 10 lines each
+    writer = LogWriter(path, LogPolicy(max_bytes=510, max_files=4))
+    writer.write(numbered(40))  # 51-byte records: 0.log.1 .. 0.log.3 and 0.log, 10 lines each
     writer.close()
     assert [f.name for f in run_files(path)] == ["0.log.1", "0.log.2", "0.log.3", "0.log"]
     return path
@@ -145,24 +162,53 @@ async def test_serving_across_rotated_files(rotated: Path) -> None:
     assert await read(rotated, tail_lines=12, limit_bytes=22) == numbered(2, 29)
 
 
-async def test_since_and_timestamps_use_each_files_mtime(rotated: Path) -> None:
-    files = run_files(rotated)
-    base = time.time() - 100
-    for offset, file in enumerate(files):
-        os.utime(file, (base + offset * 10, base + offset * 10))
-    # Files last written 100 and 90 s ago are older than 85 s: skipped whole.
-    assert await read(rotated, since_seconds=85) == numbered(20, 21)
-    assert await read(rotated, since_seconds=50) == b""
-    stamped = (await read(rotated, timestamps=True, tail_lines=11)).splitlines()
-    assert len(stamped) == 11
-    assert stamped[0].endswith(b" line 00030") and stamped[1].endswith(b" line 00031")
-    first, second = (line.split(b" ", 1)[0] for line in stamped[:2])
-    assert first != second  # line 30 is in 0.log.3, line 31 in 0.log: each has its mtime
+async def test_since_and_timestamps_are_each_lines_own(tmp_path: Path) -> None:
+    """Line n written at base + n seconds, 10 lines a file: each line keeps its time."""
+    path = tmp_path / "0.log"
+    base = time.time() - 100.5
+    names = ["0.log.1", "0.log.2", "0.log.3", "0.log"]
+    for index, name in enumerate(names):
+        lines = range(index * 10 + 1, index * 10 + 11)
+        file = tmp_path / name
+        file.write_bytes(b"".join(record(base + n, b"line %05d" % n) for n in lines))
+        os.utime(file, (base + lines[-1], base + lines[-1]))  # as the writer left it
+    # Lines 1..15 were written more than 85 s ago: 1..10 in a file skipped whole.
+    assert await read(path, since_seconds=85) == numbered(25, 16)
+    assert await read(path, since_seconds=50) == b""
+    since = datetime.datetime.fromtimestamp(base + 30.5, datetime.UTC)
+    assert await read(path, since_time=since) == numbered(10, 31)
+    stamped = (await read(path, timestamps=True, tail_lines=11)).splitlines()
+    expected = [record(base + n, b"line %05d" % n).split(b" stdout F ") for n in range(30, 41)]
+    assert [line.split(b" ", 1) for line in stamped] == [[w, b"" + t[:-1]] for w, t in expected]
+    assert len({line.split(b" ", 1)[0] for line in stamped}) == 11  # a time per line
+
+
+async def test_partial_and_long_lines_join_as_kubelet_shows_them(tmp_path: Path) -> None:
+    path = tmp_path / "0.log"
+    writer = LogWriter(path)
+    writer.write(b"no newline yet")  # a P record: served at once, completed later
+    writer.write(b", now done\n" + b"z" * (20 << 10) + b"\n", stream="stderr")
+    writer.write(b"last\n")
+    writer.close()
+    tags = [r.split(b" ", 3)[1:3] for r in path.read_bytes().splitlines()]
+    assert tags == [
+        [b"stdout", b"P"],
+        [b"stderr", b"F"],
+        [b"stderr", b"P"],  # 16 KiB, kubelet's longest line
+        [b"stderr", b"F"],
+        [b"stdout", b"F"],
+    ]
+    whole = b"no newline yet, now done\n" + b"z" * (20 << 10) + b"\nlast\n"
+    assert await read(path) == whole
+    stamped = (await read(path, timestamps=True)).split(b"\n")
+    # One time per line, not per record: the joined lines carry one stamp each.
+    assert [line.split(b" ", 1)[1] for line in stamped[:-1]] == whole.split(b"\n")[:-1]
+    assert await read(path, tail_lines=1) == b"last\n"
 
 
 async def test_follow_continues_across_rotations(tmp_path: Path) -> None:
     path = tmp_path / "0.log"
-    writer = LogWriter(path, LogPolicy(max_bytes=100, max_files=3))
+    writer = LogWriter(path, LogPolicy(max_bytes=160, max_files=3))  # 3 records a file
     writer.write(numbered(5))
     ended = asyncio.Event()
     received = bytearray()
@@ -176,7 +222,7 @@ async def test_follow_continues_across_rotations(tmp_path: Path) -> None:
 
     reader = asyncio.create_task(consume())
     expected = numbered(5)
-    for batch in range(20):  # 20 x 33 bytes: a rotation every few batches
+    for batch in range(20):  # 20 x 3 records: a rotation every batch
         while True:  # the reader keeps up, finding each new file itself
             progress.clear()
             if len(received) >= len(expected):
@@ -205,8 +251,9 @@ async def test_follow_from_a_pruned_position_moves_to_the_oldest_file_left(
     writer.close()
     ended.set()
     rest = b"".join([chunk async for chunk in stream])
-    # The reader still holds the first file open (its last 50 bytes), then what is left.
-    assert rest == b"b" * 50 + b"b" * 200
+    # The file being read held only the a's (no record straddles files); of the six
+    # 59-byte records of b's that followed, the two newest are left (59 + 55 bytes).
+    assert rest == b"b" * 114
 
 
 # -- the WASI provider -----------------------------------------------------------------------
@@ -292,7 +339,7 @@ async def test_a_flooding_module_stays_within_the_budget(
         b"flood %09d " % (kib * 8) + b"x" * 111 + b"\ndone\n"
     )
     whole = await logs(wasi_provider, "flood")
-    assert len(whole) == disk_usage(log_dir)
+    assert whole == served(files)
     print(
         f"flood: {kib >> 10} MiB through the pump in {elapsed:.2f}s "
         f"({(kib >> 10) / elapsed:.0f} MiB/s)"

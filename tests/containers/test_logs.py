@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelet_core._containers.logs import _tail_offset
+from kubelet_core._containers.logs import _tail_offset, decode_log
 from kubelet_core._provider.base import LogOptions, ProviderContext
 from kubelet_core._provider.errors import NotFound
 from tests.containers.conftest import Recorder, container, ctr, make_pod, read_log, state_reason
@@ -32,7 +32,12 @@ async def test_whole_log_and_file_layout(
     assert await read_log(finished, "lines", "main") == b"one\ntwo\nthree\nfour\n"
     (pod_dir,) = (context.data_dir / "pods").iterdir()
     assert re.fullmatch(r"default_lines_[0-9a-f-]{36}", pod_dir.name)
-    assert (pod_dir / "main" / "0.log").read_bytes() == b"one\ntwo\nthree\nfour\n"
+    stored = (pod_dir / "main" / "0.log").read_bytes()
+    assert decode_log(stored) == b"one\ntwo\nthree\nfour\n"
+    for record, word in zip(stored.splitlines(), ["one", "two", "three", "four"], strict=True):
+        assert re.fullmatch(
+            rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout F " + word.encode(), record
+        )
 
 
 @pytest.mark.parametrize(

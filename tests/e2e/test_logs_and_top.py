@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from kubelet_core._containers.logs import decode_log, run_files
 from tests.e2e.conftest import Wasmlet, start_wasmlet, stop_wasmlet, wasi_pod
 
 MAX_SIZE = 256 << 10
@@ -84,8 +85,8 @@ def eventually(check: Callable[[], Any], timeout: float = 30, what: str = "") ->
     raise AssertionError(f"timed out waiting for {what}; last answer: {last!r}")
 
 
-def logs(node: Node, pod: str, *flags: str) -> str:
-    return node.up.kubectl("logs", pod, *flags)
+def logs(node: Node, pod: str, *flags: str, check: bool = True) -> str:
+    return node.up.kubectl("logs", pod, *flags, check=check)
 
 
 def container_status(node: Node, pod: str) -> dict[str, Any]:
@@ -114,6 +115,26 @@ def test_logs_with_options(node: Node, lines_pod: str) -> None:
     assert all(STAMP.match(line) for line in stamped)
     moment = datetime.datetime.fromisoformat(stamped[0].split(b" ")[0].decode()[:26] + "+00:00")
     assert abs((datetime.datetime.now(datetime.UTC) - moment).total_seconds()) < 600
+
+
+def test_timestamps_and_since_are_each_lines_own(node: Node) -> None:
+    """A ticking module: ``--since=2s`` returns only the recent lines, each with its time."""
+    args = [a for n in range(40) for a in ("echo", f"tick-{n:02d}", "sleep", "250")]
+    node.up.apply(wasi_pod("ticker", args))
+    eventually(lambda: "tick-11" in logs(node, "ticker", check=False), what="3 s of ticks")
+    asked = time.time()
+    recent = logs(node, "ticker", "--timestamps", "--since=2s").splitlines()
+    whole = logs(node, "ticker").splitlines()
+    stamps = [
+        datetime.datetime.fromisoformat(line.split(" ")[0][:26] + "+00:00").timestamp()
+        for line in recent
+    ]
+    ticks = [line.split(" ", 1)[1] for line in recent]
+    assert 2 <= len(recent) <= 12 and len(recent) < len(whole), recent
+    assert ticks == whole[whole.index(ticks[0]) :][: len(ticks)]  # consecutive ticks
+    assert len(set(stamps)) == len(stamps) and stamps == sorted(stamps)  # one time per line
+    assert all(stamp >= asked - 2.1 for stamp in stamps), (asked, stamps)
+    node.up.kubectl("delete", "pod", "ticker", "--wait=true", "--timeout=60s")
 
 
 def test_logs_follow_streams_lines_while_the_pod_runs(node: Node) -> None:
@@ -209,14 +230,17 @@ def test_a_log_flood_stays_within_the_rotation_budget(node: Node) -> None:
     node.up.apply(wasi_pod("flood", ["flood", str(kib), "echo", "done"]))
     node.up.wait_phase("flood", "Succeeded")
     (pod_dir,) = node.pods_dir().glob("default_flood_*")
-    files = sorted(p.name for p in (pod_dir / "main").iterdir())
-    # 32 files' worth of flood, then "done" after the last rotation: 0.log.31, 0.log.32, 0.log.
-    assert files == ["0.log", f"0.log.{kib // 256 - 1}", f"0.log.{kib // 256}"], files
+    files = run_files(pod_dir / "main" / "0.log")
+    # Rotated many times (each 128-byte line is a 169-byte record): the newest two kept.
+    rotations = int(files[-2].name.rsplit(".", 1)[1])
+    assert [f.name for f in files] == [f"0.log.{rotations - 1}", f"0.log.{rotations}", "0.log"]
+    assert rotations >= kib * 8 * 169 // MAX_SIZE - 1, rotations
     on_disk = sum(p.stat().st_size for p in (pod_dir / "main").iterdir())
     assert on_disk <= MAX_FILES * MAX_SIZE
     assert logs(node, "flood", "--tail=2") == f"flood {kib * 8:09d} {'x' * 111}\ndone\n"
     served = logs(node, "flood")
-    assert len(served) == on_disk and served.endswith("done\n")
+    assert served == decode_log(b"".join(f.read_bytes() for f in files)).decode()
+    assert served.endswith("done\n")
 
 
 def test_kubelet_api_refuses_callers_without_credentials(node: Node) -> None:

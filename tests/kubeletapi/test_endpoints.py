@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kubelet_core._kubeletapi import KubeletApiServer
 from kubelet_core._kubeletapi.stats import CpuRateTracker
-from tests.kubeletapi.conftest import NODE, FileLogProvider, Pki, fetch
+from tests.kubeletapi.conftest import NODE, FileLogProvider, Pki, client_context, fetch
 
 
 async def test_stats_summary_shape(
@@ -124,6 +124,36 @@ async def test_streaming_endpoints_are_501(
         status, body = await fetch(http, server, path, cert=pki.admin, method=method)
         assert status == 501, path
         assert "not supported" in body
+        # kubelet's refusal before an upgrade: a Status that kube-apiserver relays and
+        # kubectl prints.
+        refusal = json.loads(body)
+        assert (refusal["kind"], refusal["status"], refusal["code"]) == ("Status", "Failure", 501)
+        assert f"by node {NODE}: wasm pods have no interactive process" in refusal["message"]
+
+
+async def test_an_upgrade_request_is_refused_before_switching(
+    server: KubeletApiServer, http: aiohttp.ClientSession, pki: Pki
+) -> None:
+    """As kubectl asks (SPDY, then WebSocket): no 101, the Status, the connection closed."""
+    for headers in (
+        {
+            "Connection": "Upgrade",
+            "Upgrade": "SPDY/3.1",
+            "X-Stream-Protocol-Version": "v4.channel.k8s.io",
+        },
+        {
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Protocol": "v5.channel.k8s.io",
+        },
+    ):
+        url = server.url + "/exec/default/web/app?command=sh&stdout=1"
+        context = client_context(server, pki.admin)
+        async with http.post(url, headers=headers, ssl=context) as response:
+            assert response.status == 501
+            assert "wasm pods have no interactive process" in (await response.json())["message"]
 
 
 async def test_unknown_path_is_404_after_authentication(

@@ -159,3 +159,33 @@ async def test_control_plane_certificates_at_the_kubelet(cluster: Cluster, tmp_p
             cert = CertPair(pair.cert_path, pair.key_path) if pair else None
             async with http.get(url, ssl=client_context(cluster.kubelet, cert)) as response:
                 assert response.status == expected, pair
+
+
+async def test_kubectl_exec_attach_port_forward_and_cp_show_the_nodes_reason(
+    cluster: Cluster, kubectl: str, tmp_path: Path
+) -> None:
+    """Each is proxied to the kubelet, whose refusal (before any upgrade) reaches the user."""
+    api = await KubeApi.from_kubeconfig(cluster.cp.kubeconfig_path)
+    try:  # port-forward wants a running pod
+        await api.request(
+            "PATCH",
+            "/api/v1/namespaces/default/pods/solo/status",
+            body={"status": {"phase": "Running"}},
+        )
+    finally:
+        await api.close()
+    source = tmp_path / "file.txt"
+    source.write_text("x")
+    for args, reason in (
+        (("exec", "solo", "--", "sh"), "exec is not supported by node"),
+        (("exec", "-i", "solo", "-c", "main", "--", "sh"), "exec is not supported by node"),
+        (("attach", "solo"), "attach is not supported by node"),
+        (("port-forward", "pod/solo", "0:8080"), "port-forward is not supported by node"),
+        (("cp", str(source), "solo:/tmp/file.txt"), "exec is not supported by node"),
+    ):
+        code, _, err = await kubectl_run(kubectl, cluster.cp, *args)
+        assert code != 0, args
+        assert f"{reason} {NODE}: wasm pods have no interactive process" in err, (args, err)
+    # A container the pod does not have is refused by the control plane, as kube-apiserver does.
+    code, _, err = await kubectl_run(kubectl, cluster.cp, "exec", "web", "-c", "nope", "--", "sh")
+    assert code != 0 and "container nope is not valid for pod web" in err, err

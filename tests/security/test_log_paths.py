@@ -19,6 +19,7 @@ import pytest
 import yarl
 
 from kubelet_core._agent import NodeAgent
+from kubelet_core._containers.logs import decode_log
 from kubelet_core._controlplane.kubelet_proxy import ensure_kubelet_client_certificate
 from kubelet_core._kubeletapi import KubeletApiServer
 from kubelet_core._provider.base import LogOptions
@@ -126,7 +127,7 @@ async def test_traversal_after_an_agent_restart_serves_nothing_outside(tmp_path:
             await cluster.wait_for_pod("default", "done", phase="Succeeded")
         uid = (await cluster.get_pod("default", "done"))["metadata"]["uid"]
         pod_dir = tmp_path / "nodes" / node / "pods" / f"default_done_{uid}"
-        assert (pod_dir / "done" / "0.log").read_text() == "hello from before\n"
+        assert decode_log((pod_dir / "done" / "0.log").read_bytes()) == b"hello from before\n"
         # Files named like logs, outside the logs directory, where the ``..`` lead:
         for depth in range(1, 5):
             loot = pod_dir.joinpath(*[".."] * depth, "loot")

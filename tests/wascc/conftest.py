@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from kubelet_core._containers.logs import decode_log
 from kubelet_core._modules import ModuleStore
 from kubelet_core._provider.base import KubeObject, ProviderContext
 from tests.containers.conftest import FAST, Recorder, container
@@ -191,7 +192,8 @@ class Node:
     def log_text(self, pod: KubeObject, restart: int = 0) -> str:
         meta = pod["metadata"]
         pod_dir = f"{meta['namespace']}_{meta['name']}_{meta['uid']}"
-        return (self.data_dir / "pods" / pod_dir / "actor" / f"{restart}.log").read_text()
+        path = self.data_dir / "pods" / pod_dir / "actor" / f"{restart}.log"
+        return decode_log(path.read_bytes()).decode()
 
 
 def _state(status: KubeObject) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 import msgpack  # type: ignore[import-untyped]
 import pytest
 
+from kubelet_core._containers.logs import decode_log
 from wasmlet_wascc.capabilities import (
     ActorBinding,
     CapabilityError,
@@ -103,4 +104,7 @@ def test_logging_writes_lines(tmp_path: Path) -> None:
     cap.invoke(b, "WriteLog", msgpack.packb({"level": 0, "body": "off"}))
     with pytest.raises(CapabilityError):
         cap.invoke(b, "Write", b"")
-    assert (tmp_path / "default.log").read_text() == "WARN careful\nDEBUG details\n"
+    assert (
+        decode_log((tmp_path / "default.log").read_bytes()).decode()
+        == "WARN careful\nDEBUG details\n"
+    )

@@ -11,6 +11,7 @@ import msgpack  # type: ignore[import-untyped]
 import pytest
 import wasmtime
 
+from kubelet_core._containers.logs import decode_log
 from tests.wascc.conftest import actor_bytes, start_bare_actor
 from wasmlet_wascc.codec import HttpRequest, HttpResponse
 from wasmlet_wascc.wapc import GuestError, GuestTrap, InvalidActorModule, WapcRuntime
@@ -39,7 +40,7 @@ async def test_echo_round_trip(
     usage = actor.usage()
     assert usage.memory_bytes >= 65536 and usage.cpu_seconds > 0
     await actor.stop(1.0)
-    assert "INFO GET /a" in (tmp_path / "log").read_text()
+    assert "INFO GET /a" in decode_log((tmp_path / "log").read_bytes()).decode()
 
 
 async def test_capability_not_in_the_claims_is_refused(
@@ -87,7 +88,7 @@ async def test_spin_is_interrupted_and_the_next_call_works(
     assert await actor.pool.call("Echo", b"still here") == b"still here"
     assert actor.calls_trapped == 1
     await actor.stop(1.0)
-    assert "exceeded its deadline" in (tmp_path / "log").read_text()
+    assert "exceeded its deadline" in decode_log((tmp_path / "log").read_bytes()).decode()
 
 
 async def test_the_event_loop_keeps_running_during_a_call(

@@ -13,12 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from kubelet_core._containers.logs import decode_log
 from kubelet_core._containers.runtime import VolumeMount
 from kubelet_core._provider.errors import ContainerStartError
 from tests.wasi.conftest import WASM_DIR
 from wasmlet_wasi.engine import WasmEngine
 from wasmlet_wasi.runs import process_start_ticks
 from wasmlet_wasi.runtime import ModuleHosts, ModuleSpec, WasiContainer, guest_argv, start_module
+
+
+def logged(path: Path) -> str:
+    """What the module wrote to its log (the file holds CRI log records)."""
+    return decode_log(path.read_bytes()).decode()
 
 
 def spec(tmp_path: Path, module: str, *args: str, **fields: object) -> ModuleSpec:
@@ -107,7 +113,7 @@ async def test_open_files_are_bounded_per_container(hosts: ModuleHosts, tmp_path
         ),
     )
     status = await running.wait()
-    opened = int((tmp_path / "scripted.log").read_text().split()[-1])
+    opened = int(logged(tmp_path / "scripted.log").split()[-1])
     assert status.exit_code == 0
     assert 0 < opened < 64  # EMFILE in the module, at its own limit
     assert len(os.listdir("/proc/self/fd")) <= before + 2  # the agent's fds are untouched
@@ -119,7 +125,7 @@ async def test_memory_limit_bounds_linear_memory(hosts: ModuleHosts, tmp_path: P
     )
     status = await running.wait()
     assert status.reason == "OOMKilled"
-    assert "malloc failed" in (tmp_path / "scripted.log").read_text()
+    assert "malloc failed" in logged(tmp_path / "scripted.log")
 
 
 async def test_cpu_budget_is_deadline_exceeded(hosts: ModuleHosts, tmp_path: Path) -> None:
@@ -145,7 +151,7 @@ async def test_usage_reports_cpu_and_memory(hosts: ModuleHosts, tmp_path: Path) 
     )
     log = tmp_path / "scripted.log"
     for _ in range(200):  # the module says when its memory is touched
-        if log.read_text().startswith("ready"):
+        if logged(log).startswith("ready"):
             break
         await asyncio.sleep(0.01)
     usage = running.usage()
@@ -167,7 +173,7 @@ async def test_log_is_appended_not_truncated(hosts: ModuleHosts, tmp_path: Path)
         hosts, spec(tmp_path, "scripted", "echo", "out", "stderr", "err", "echo", "out2")
     )
     await running.wait()
-    assert log.read_text() == "earlier\nout\nerr\nout2\n"
+    assert logged(log) == "earlier\nout\nerr\nout2\n"
 
 
 async def test_log_throughput(hosts: ModuleHosts, tmp_path: Path) -> None:
@@ -177,7 +183,7 @@ async def test_log_throughput(hosts: ModuleHosts, tmp_path: Path) -> None:
     began = time.perf_counter()
     await running.wait()
     elapsed = time.perf_counter() - began
-    size = (tmp_path / "scripted.log").stat().st_size
+    size = len(logged(tmp_path / "scripted.log"))
     print(f"log throughput: {size / elapsed / 1e6:.1f} MB/s ({size} bytes)")
     assert size == 2000 * 1001
 
@@ -244,7 +250,7 @@ async def test_hundreds_of_starts_at_once(hosts: ModuleHosts, tmp_path: Path) ->
     started = await asyncio.wait_for(asyncio.gather(*(start_module(hosts, s) for s in specs)), 120)
     statuses = await asyncio.gather(*(c.wait() for c in started))
     assert [s.exit_code for s in statuses] == [0] * 600
-    assert all((tmp_path / f"{i}.log").read_text() == f"{i}\n" for i in range(600))
+    assert all(logged(tmp_path / f"{i}.log") == f"{i}\n" for i in range(600))
 
 
 def big_module(functions: int) -> bytes:

@@ -2,9 +2,11 @@
 
 Each run of a container appends its stdout and stderr to
 ``<data_dir>/pods/<namespace>_<name>_<uid>/<container>/<restartCount>.log``
-(kubelet's ``/var/log/pods`` layout); the runtime writes the file directly,
-so no Python runs per write.  Only the current and the previous run are kept
-(``kubectl logs --previous``); the pod's directory goes with the pod.
+(kubelet's ``/var/log/pods`` layout) in the CRI log format kubelet reads:
+one record per line, ``<RFC 3339 nano time> <stdout|stderr> <F|P> <line>``.
+The runtime writes the file itself through :class:`LogWriter`.  Only the
+current and the previous run are kept (``kubectl logs --previous``); the
+pod's directory goes with the pod.
 
 Rotation (:class:`LogWriter`, used by the providers where the bytes are
 written): before a write would take the current file past
@@ -20,12 +22,12 @@ the restart count after the runs already on disk, so the run from before
 the restart is served as ``previous`` and nothing is overwritten.
 
 :func:`stream_log` serves a run (its rotated files oldest first, then the
-current one) with the ``/containerLogs`` options.  Lines carry no timestamps
-on disk, so ``sinceSeconds``/``sinceTime`` skip whole files last written
-before the bound (with ``follow``, only new bytes of the current file), and
-``timestamps`` stamps each line with the time it was read -- its file's
-mtime for bytes already there, "now" for followed bytes.  ``follow`` checks
-the file size every few milliseconds after new bytes (backing off to
+current one) with the ``/containerLogs`` options, as kubelet does: each
+record carries its own time, so ``timestamps`` shows it and
+``sinceSeconds``/``sinceTime`` drop the records written before the bound
+(files last written before it are skipped unread); ``tailLines`` counts
+records from the end; ``limitBytes`` counts the bytes served.  ``follow``
+checks the file size every few milliseconds after new bytes (backing off to
 ``poll_max`` when idle), moves to the next file when the current one was
 rotated under it, and ends as soon as the run's ``ended`` event is set,
 after reading what is left.
@@ -39,6 +41,7 @@ import datetime
 import os
 import shutil
 import stat
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -178,13 +181,23 @@ _TRUNCATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
 class LogWriter:
-    """Appends a run's output to its log file, rotating it by size (not thread-safe).
+    """Appends a run's output to its log file as CRI log records, rotating by size.
 
-    Callers serialize writes (one pump thread, or a lock).  Rotation costs a
-    rename and an open every ``max_bytes``; between rotations a write is one
-    ``write(2)`` (two when a chunk straddles the size bound).  If rotating
-    fails (the pod's directory was removed under a running module) the file
-    is truncated instead, so a flood can still not fill the disk.
+    Not thread-safe: callers serialize writes (one pump thread, or a lock).
+    Each :meth:`write` becomes records ``<RFC 3339 nano time> <stream> <F|P>
+    <line>\n`` (kubelet's CRI log format, what ``kubectl logs`` reads through
+    kubelet), all stamped with the time of the write.  A line that ends in the
+    chunk is tagged ``F``; a line longer than :data:`MAX_LINE` bytes, or the
+    unfinished tail of a chunk (no newline yet), goes out at once tagged
+    ``P``, and the reader joins it with what follows.
+
+    Rotation works per record: before a record would take the current file
+    past ``LogPolicy.max_bytes`` the file is renamed and a new one started,
+    so no record straddles two files (a line too long for one file is cut
+    into ``P`` records that each fit).  Between rotations a write is one
+    ``write(2)``.  If rotating fails (the pod's directory was removed under a
+    running module) the file is truncated instead, so a flood can still not
+    fill the disk.
     """
 
     def __init__(self, path: Path, policy: LogPolicy | None = None) -> None:
@@ -200,19 +213,38 @@ class LogWriter:
         rotated = rotated_files(path)
         self._rotated = [int(file.name.rsplit(".", 1)[1]) for file in rotated]
         self.rotations = 0
+        # The longest line one record carries: kubelet's limit, or less where a
+        # record must fit in one rotated file.
+        self._max_line = MAX_LINE
+        if policy is not None:
+            self._max_line = max(1, min(MAX_LINE, policy.max_bytes - _RECORD_OVERHEAD))
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data)
+    def write(self, data: bytes | bytearray | memoryview, stream: str = "stdout") -> None:
+        """Append ``data`` (output of ``stream``: ``stdout`` or ``stderr``) as records."""
+        if not data:
+            return
+        head = _timestamp(time.time_ns()) + (b" stderr " if stream == "stderr" else b" stdout ")
+        records = _records(bytes(data), head, self._max_line)
         policy = self.policy
-        while view:
-            piece = view
-            if policy is not None:
+        if policy is None or self._size + sum(map(len, records)) <= policy.max_bytes:
+            self._write_all(b"".join(records))
+            return
+        batch: list[bytes] = []
+        room = policy.max_bytes - self._size
+        for record in records:
+            if len(record) > room and (batch or self._size):
+                self._write_all(b"".join(batch))
+                batch.clear()
+                self._rotate(policy)
                 room = policy.max_bytes - self._size
-                if room <= 0:
-                    self._rotate(policy)
-                    room = policy.max_bytes
-                piece = view[:room]
-            written = os.write(self._fd, piece)
+            batch.append(record)
+            room -= len(record)
+        self._write_all(b"".join(batch))
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
             self._size += written
             view = view[written:]
 
@@ -250,9 +282,43 @@ class LogWriter:
             self._dir = -1
 
 
-def _rfc3339nano(timestamp: float) -> bytes:
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()
+#: kubelet's (and containerd's) longest log line: longer ones are split into P records.
+MAX_LINE = 16 * 1024
+#: Bytes a record adds to its line: time (30), `` stdout F `` (10), the newline.
+_RECORD_OVERHEAD = 41
+_second_cache: tuple[int, bytes] = (-1, b"")
+
+
+def _timestamp(ns: int) -> bytes:
+    """``ns`` since the epoch as RFC 3339 in UTC with nine fraction digits.
+
+    Always nine (Go's RFC3339Nano trims zeros; every parser reads both), so
+    the records' times compare as bytes.
+    """
+    global _second_cache
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    cached_second, text = _second_cache
+    if cached_second != seconds:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)).encode()
+        _second_cache = (seconds, text)
+    return b"%s.%09dZ" % (text, fraction)
+
+
+def _records(data: bytes, head: bytes, max_line: int) -> list[bytes]:
+    """The CRI records for one chunk of output (``head`` is time and stream)."""
+    full, partial = head + b"F ", head + b"P "
+    lines = data.split(b"\n")
+    tail = lines.pop()  # after the last newline: unfinished ("" if the chunk ended a line)
+    records: list[bytes] = []
+    for line in lines:
+        while len(line) > max_line:
+            records.append(partial + line[:max_line] + b"\n")
+            line = line[max_line:]
+        records.append(full + line + b"\n")
+    while tail:
+        records.append(partial + tail[:max_line] + b"\n")
+        tail = tail[max_line:]
+    return records
 
 
 def _tail_offset(fd: int, size: int, lines: int) -> int:
@@ -292,21 +358,69 @@ def _tail_position(files: list[tuple[int, int]], lines: int) -> tuple[int, int]:
     return 0, 0
 
 
-class _Stamper:
-    """Prefixes each line with a timestamp, carrying partial lines across chunks."""
+class _Decoder:
+    """Turns CRI records back into the container's output, per the ``/containerLogs`` query.
 
-    def __init__(self) -> None:
-        self._at_line_start = True
+    A record's line is shown with its newline when tagged ``F`` and without
+    when tagged ``P`` (the rest of the line follows in the next record), as
+    kubelet does.  ``timestamps`` puts the record's own time in front of each
+    line (once per line: not again on a ``P`` record's continuation);
+    ``since`` (a time in the records' fixed-width format) drops records
+    written before it.  A line that is not a CRI record (a file written by
+    something else, or before this format) is shown as it is, stamped with
+    the time of its file.  Bytes after the last newline wait for the rest.
+    """
 
-    def stamp(self, data: bytes, when: float) -> bytes:
-        prefix = _rfc3339nano(when) + b" "
+    def __init__(self, timestamps: bool, since: bytes | None) -> None:
+        self._timestamps = timestamps
+        self._since = since
+        self._pending = b""
+        self._line_open = False  # the last record shown was a P: its line goes on
+
+    def feed(self, data: bytes, fallback_time: float) -> bytes:
+        data = self._pending + data
+        cut = data.rfind(b"\n") + 1
+        self._pending = data[cut:]
+        if not cut:
+            return b""
+        records = data[:cut].split(b"\n")
+        records.pop()
+        return self._decode(records, fallback_time)
+
+    def finish(self, fallback_time: float) -> bytes:
+        """The unterminated bytes left at the end of the log, as a last record."""
+        rest, self._pending = self._pending, b""
+        return self._decode([rest], fallback_time) if rest else b""
+
+    def _decode(self, records: list[bytes], fallback_time: float) -> bytes:
         out = bytearray()
-        for line in data.splitlines(keepends=True):
-            if self._at_line_start:
-                out += prefix
+        since, timestamps = self._since, self._timestamps
+        for record in records:
+            when, _, rest = record.partition(b" ")
+            stream, _, rest = rest.partition(b" ")
+            tag, _, line = rest.partition(b" ")
+            partial = tag[:1] == b"P"
+            if stream not in _STREAMS or tag[:1] not in _TAGS:
+                when, line, partial = b"", record, False  # not a record: the line as it is
+            elif since is not None and when < since:
+                continue
+            if timestamps and not self._line_open:
+                out += (when or _timestamp(int(fallback_time * 1e9))) + b" "
             out += line
-            self._at_line_start = line.endswith(b"\n")
+            if not partial:
+                out += b"\n"
+            self._line_open = partial
         return bytes(out)
+
+
+_STREAMS = (b"stdout", b"stderr")
+_TAGS = (b"F", b"P")
+
+
+def decode_log(data: bytes) -> bytes:
+    """The output kept in CRI log records ``data``: what ``kubectl logs`` shows."""
+    decoder = _Decoder(timestamps=False, since=None)
+    return decoder.feed(data, 0.0) + decoder.finish(0.0)
 
 
 def _open_log(path: Path) -> tuple[int, os.stat_result] | None:
@@ -354,11 +468,10 @@ def _open_after(path: Path, inode: int) -> tuple[int, os.stat_result] | None:
 
 
 def _start_position(
-    opened: list[tuple[int, os.stat_result]], options: LogOptions
+    opened: list[tuple[int, os.stat_result]], options: LogOptions, since: float | None
 ) -> tuple[int, int]:
     """(file index, offset) where serving starts, per ``since*`` and ``tailLines``."""
     index, offset = 0, 0
-    since = _since(options)
     if since is not None:
         index = next((i for i, (_, st) in enumerate(opened) if st.st_mtime >= since), -1)
         if index < 0:  # nothing recent: only what comes next
@@ -382,15 +495,18 @@ async def stream_log(
         raise FileNotFoundError(path)
     fd = -1
     try:
-        index, offset = _start_position(pending, options)
+        since = _since(options)
+        index, offset = _start_position(pending, options, since)
         for skipped, _ in pending[:index]:
             os.close(skipped)
         fd, stat = pending[index]
         del pending[: index + 1]
         budget = options.limit_bytes
-        stamper = _Stamper() if options.timestamps else None
+        decoder = _Decoder(
+            options.timestamps, None if since is None else _timestamp(int(since * 1e9))
+        )
         follow = options.follow and ended is not None
-        existing_mtime = stat.st_mtime  # stamps the bytes already there
+        existing_mtime = stat.st_mtime  # stamps lines that are not records
         caught_up = False
         delay = 0.005
         while True:
@@ -402,9 +518,9 @@ async def stream_log(
                 if not data:
                     break
                 offset += len(data)
-                if stamper is not None:
-                    when = _now() if caught_up else existing_mtime
-                    data = stamper.stamp(data, when)
+                data = decoder.feed(data, _now() if caught_up else existing_mtime)
+                if not data:
+                    continue
                 if budget is not None:
                     data = data[:budget]
                     budget -= len(data)
@@ -419,7 +535,7 @@ async def stream_log(
                 continue
             caught_up = True
             if not follow or ended is None:
-                return
+                break
             after = _open_after(path, stat.st_ino)
             if after is not None:  # rotated under us: what we have is complete
                 if os.fstat(fd).st_size > offset:
@@ -432,11 +548,16 @@ async def stream_log(
             if ended.is_set():
                 if os.fstat(fd).st_size > offset:
                     continue  # bytes written just before the end
-                return
+                break
             try:
                 await asyncio.wait_for(ended.wait(), timeout=delay)
             except TimeoutError:
                 delay = min(delay * 2, poll_max)
+        rest = decoder.finish(existing_mtime)
+        if budget is not None:
+            rest = rest[:budget]
+        if rest:
+            yield rest
     finally:
         if fd >= 0:
             os.close(fd)

@@ -34,6 +34,8 @@ KubeObject = dict[str, Any]
 JSON = "application/json"
 log = logging.getLogger(__name__)
 LogHandler = Callable[[web.Request, KubeObject], Awaitable[web.StreamResponse]]
+#: pods/{exec,attach,portforward}: (request, pod, subresource) -> the kubelet's answer.
+StreamHandler = Callable[[web.Request, KubeObject, str], Awaitable[web.StreamResponse]]
 TokenIssuer = Callable[[str, str, Any], KubeObject]
 #: ``(user, request info, body or None)``: raises ApiError to refuse a write.
 Admit = Callable[[Any, Any, Any], None]
@@ -110,6 +112,7 @@ class Api:
         self.token_issuer: TokenIssuer | None = None
         # Admission (NodeRestriction, CSR requester and approval checks), before writes.
         self.admit: Admit | None = None
+        self.stream_handler: StreamHandler | None = None
         # APIGroup entries served by routes outside this handler (metrics.k8s.io).
         self.extra_groups: list[KubeObject] = []
         self.openapi = OpenAPI()
@@ -234,6 +237,13 @@ class Api:
                     "pod logs are not available: no kubelet log proxy is configured",
                 )
             return await self.log_handler(request, pod)
+        if t.subresource in ("exec", "attach", "portforward") and t.rt is PODS:
+            if method not in ("GET", "POST"):
+                raise errors.method_not_allowed(method, f"pods/{t.subresource}")
+            pod = self.registry.get(PODS, ns, t.name).obj
+            if self.stream_handler is None:
+                raise ApiError(503, "ServiceUnavailable", "no kubelet proxy is configured")
+            return await self.stream_handler(request, pod, t.subresource)
         if t.subresource not in ("", "status", "finalize", "approval"):
             raise errors.method_not_allowed(method, f"{t.rt.plural}/{t.subresource}")
         if method == "GET":

@@ -24,6 +24,9 @@ _SUBRESOURCE_VERBS = {
     "finalize": ["update"],
     "token": ["create"],
     "proxy": ["create", "delete", "get", "patch", "update"],
+    "exec": ["create", "get"],
+    "attach": ["create", "get"],
+    "portforward": ["create", "get"],
 }
 _SUBRESOURCE_KINDS = {
     "binding": "Binding",
@@ -31,6 +34,9 @@ _SUBRESOURCE_KINDS = {
     "eviction": "Eviction",
     "token": "TokenRequest",
     "proxy": "NodeProxyOptions",
+    "exec": "PodExecOptions",
+    "attach": "PodAttachOptions",
+    "portforward": "PodPortForwardOptions",
 }
 
 

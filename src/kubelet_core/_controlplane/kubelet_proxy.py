@@ -1,4 +1,4 @@
-"""The control plane's side of ``kubectl logs``: find the pod's kubelet and stream from it.
+"""The control plane's side of ``kubectl logs`` and ``exec``: find the pod's kubelet, ask it.
 
 ``GET /api/v1/namespaces/{ns}/pods/{name}/log`` is answered as kube-apiserver does:
 the container defaults to the pod's only one (a pod with several and none named
@@ -7,6 +7,9 @@ address (``InternalIP``, else ``ExternalIP``, else ``Hostname``) and port
 (``status.daemonEndpoints.kubeletEndpoint.Port``), and the log options are passed
 through to ``/containerLogs/{ns}/{pod}/{container}`` unchanged.  The answer is
 copied chunk by chunk, so ``kubectl logs -f`` follows live.
+
+``pods/exec``, ``pods/attach`` and ``pods/portforward`` go to the same kubelet
+(:func:`proxy_pod_stream`), which answers them before any upgrade.
 
 The control plane talks to kubelets as ``kube-apiserver-kubelet-client`` (group
 ``system:masters``) with a client certificate its own CA signs, so a kubelet's
@@ -157,14 +160,18 @@ class KubeletClient:
         node: KubeObject,
         path: str,
         *,
-        params: dict[str, str] | None = None,
+        params: dict[str, str] | list[tuple[str, str]] | None = None,
         timeout: float | None = None,
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """A GET to the node's kubelet; the response body is read by the caller."""
+        """A request (GET unless told) to the node's kubelet; the caller reads the body."""
         url = self.url(node, path)
         limits = aiohttp.ClientTimeout(total=timeout, sock_connect=10)
         try:
-            response = await self._get_session().get(url, params=params, timeout=limits)
+            response = await self._get_session().request(
+                method, url, params=params, headers=headers, timeout=limits
+            )
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise KubeletUnreachable(f"{url}: {type(error).__name__}: {error}") from error
         try:
@@ -280,6 +287,95 @@ async def proxy_pod_log(
             return response
     except KubeletUnreachable as error:
         return status_response(500, "InternalError", f"Get {error}")
+
+
+# -- pods/exec, pods/attach, pods/portforward ---------------------------------------------
+
+#: The pod subresources kube-apiserver hands on to the kubelet as upgraded streams,
+#: with the kubelet's path for each.
+STREAM_SUBRESOURCES = {"exec": "exec", "attach": "attach", "portforward": "portForward"}
+#: The options kube-apiserver passes on (PodExecOptions, PodAttachOptions,
+#: PodPortForwardOptions): the container goes into the path.
+_STREAM_PARAMS = ("command", "stdin", "stdout", "stderr", "tty", "ports")
+#: The headers a kubelet needs to answer (or refuse) the upgrade.
+_UPGRADE_HEADERS = (
+    "Connection",
+    "Upgrade",
+    "X-Stream-Protocol-Version",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+)
+
+
+async def proxy_pod_stream(
+    request: web.Request,
+    pod: KubeObject,
+    subresource: str,
+    *,
+    get_object: ObjectGetter,
+    client: KubeletClient,
+) -> web.StreamResponse:
+    """Hand ``pods/{exec,attach,portforward}`` to the pod's kubelet, as kube-apiserver does.
+
+    The request goes to ``/exec/{ns}/{pod}/{container}`` (``/attach/...``,
+    ``/portForward/{ns}/{pod}``) with the same method, options and upgrade
+    headers.  A kubelet that refuses answers without switching protocols, and
+    its answer -- status and body, a ``Status`` kubectl prints -- is relayed
+    as it is, as kube-apiserver's upgrade-aware proxy does.  Switched streams
+    are not spliced: wasm nodes never switch, and an upgrade the kubelet
+    accepts is answered 501 here.
+    """
+    namespace, name = pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
+    path = f"/{STREAM_SUBRESOURCES[subresource]}/{namespace}/{name}"
+    if subresource != "portforward":
+        container = choose_container(pod, request.query.get("container", ""))
+        if isinstance(container, web.Response):
+            return container
+        path += f"/{container}"
+    node_name = (pod.get("spec") or {}).get("nodeName") or ""
+    if not node_name:
+        return status_response(400, "BadRequest", f"pod {name} does not have a host assigned")
+    node = get_object("nodes", "", node_name)
+    if node is None:
+        return status_response(
+            404, "NotFound", f'nodes "{node_name}" not found', name=node_name, kind="nodes"
+        )
+    params = [(k, v) for k, v in request.query.items() if k in _STREAM_PARAMS]
+    headers = {h: request.headers[h] for h in _UPGRADE_HEADERS if h in request.headers}
+    try:
+        async with client.open(
+            node, path, method=request.method, params=params, headers=headers, timeout=30
+        ) as upstream:
+            if upstream.status == 101:
+                return status_response(
+                    501,
+                    "NotImplemented",
+                    f"the embedded control plane does not splice {subresource} streams",
+                )
+            body = await upstream.read()
+            content_type = upstream.headers.get("Content-Type", "text/plain")
+            return web.Response(
+                status=upstream.status, body=body, headers={"Content-Type": content_type}
+            )
+    except (KubeletUnreachable, aiohttp.ClientError) as error:
+        return status_response(500, "InternalError", f"error dialing backend: {error}")
+
+
+def pod_stream_handler(
+    get_object: ObjectGetter, client: KubeletClient
+) -> Callable[[web.Request, KubeObject, str], Awaitable[web.StreamResponse]]:
+    """A ``ControlPlane`` hook: ``(request, pod, subresource) -> the kubelet's answer``."""
+
+    async def handler(
+        request: web.Request, pod: KubeObject, subresource: str
+    ) -> web.StreamResponse:
+        return await proxy_pod_stream(
+            request, pod, subresource, get_object=get_object, client=client
+        )
+
+    return handler
 
 
 def _reason(code: int) -> str:

@@ -28,10 +28,12 @@ from kubelet_core._controlplane.resources import (
     LEASES,
     NAMESPACES,
     PODS,
+    RUNTIME_CLASSES,
     SECRETS,
     SERVICEACCOUNTS,
     ResourceType,
 )
+from kubelet_core._controlplane.runtimeclass import admit_pod, runtime_class_update_errors
 from kubelet_core._controlplane.store import Entry, Event, Store
 from kubelet_core._controlplane.validation import (
     validate,
@@ -181,6 +183,7 @@ class Registry:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
         if rt is PODS:
             self._check_service_account(obj)
+            admit_pod(obj, self._runtime_class)
         if dry_run:
             return obj
         created = await self._write(rt, obj)
@@ -189,6 +192,10 @@ class Registry:
             # so that a pod created right after its namespace finds its service account.
             await self.ensure_namespace_content(meta["name"])
         return created
+
+    def _runtime_class(self, name: str) -> KubeObject | None:
+        entry = self.store.get(RUNTIME_CLASSES, "", name)
+        return None if entry is None else entry.obj
 
     def _check_service_account(self, pod: KubeObject) -> None:
         """ServiceAccount admission: the pod's service account must exist."""
@@ -315,6 +322,8 @@ class Registry:
             causes += validate_immutable_data(old, new)
         if rt is CERTIFICATESIGNINGREQUESTS:
             causes += certificates.validate_update(old, new, subresource)
+        if rt is RUNTIME_CLASSES:
+            causes += runtime_class_update_errors(old, new)
         if causes:
             raise errors.invalid(rt.kind, rt.group, name, causes)
         return await self._commit_update(rt, old, new, dry_run=dry_run)

@@ -100,7 +100,7 @@ PODS = ResourceType(
     "Pod",
     True,
     ("po",),
-    ("status", "binding", "log", "eviction"),
+    ("status", "binding", "log", "eviction", "exec", "attach", "portforward"),
     split_status=True,
     tracks_generation=True,
     field_labels=POD_FIELDS,
@@ -130,6 +130,10 @@ CERTIFICATESIGNINGREQUESTS = ResourceType(
     field_labels=BASE_FIELDS | {"spec.signerName"},
 )
 
+RUNTIME_CLASSES = ResourceType(
+    "node.k8s.io", "v1", "runtimeclasses", "runtimeclass", "RuntimeClass", False
+)
+
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES,
     NODES,
@@ -140,6 +144,7 @@ ALL: tuple[ResourceType, ...] = (
     SERVICEACCOUNTS,
     LEASES,
     CERTIFICATESIGNINGREQUESTS,
+    RUNTIME_CLASSES,
 )
 BY_KEY: dict[str, ResourceType] = {rt.key: rt for rt in ALL}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

@@ -31,6 +31,7 @@ from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
     ensure_kubelet_client_certificate,
     pod_log_handler,
+    pod_stream_handler,
     store_reader,
 )
 from kubelet_core._controlplane.metrics_api import MetricsApi, store_lister
@@ -128,6 +129,7 @@ class ControlPlane:
             log_handler=self.log_handler or pod_log_handler(objects, kubelet_client),
         )
         self.api = api
+        api.stream_handler = pod_stream_handler(objects, kubelet_client)
         api.extra_groups.append(metrics_api_group())
         signer = TokenSigner.load_or_create(self.pki.directory)
         # Bearer tokens: the given hook or the static table, bootstrap tokens, then the

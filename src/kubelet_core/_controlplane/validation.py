@@ -12,7 +12,15 @@ import binascii
 import re
 from typing import Any
 
-from kubelet_core._controlplane.resources import EVENTS, NAMESPACES, PODS, SECRETS, ResourceType
+from kubelet_core._controlplane.resources import (
+    EVENTS,
+    NAMESPACES,
+    PODS,
+    RUNTIME_CLASSES,
+    SECRETS,
+    ResourceType,
+)
+from kubelet_core._controlplane.runtimeclass import runtime_class_errors
 from kubelet_core._provider.names import is_label, is_subdomain
 
 KubeObject = dict[str, Any]
@@ -161,6 +169,8 @@ def validate(rt: ResourceType, obj: KubeObject) -> list[Cause]:
         causes += _pod_errors(obj)
     elif rt is SECRETS:
         causes += _secret_errors(obj)
+    elif rt is RUNTIME_CLASSES:
+        causes += runtime_class_errors(obj)
     elif rt is EVENTS:
         involved = obj.get("involvedObject") or {}
         namespace = meta.get("namespace") or ""

@@ -12,7 +12,7 @@ and :mod:`.resource_metrics`.  The routes are kubelet's:
 ``/stats/summary``                              ``stats/v1alpha1`` Summary
 ``/metrics/resource``                           metrics-server's Prometheus series
 ``/metrics``                                    the agent's own Prometheus registry
-``/exec``, ``/attach``, ``/portForward``, ``/run``  501: wasm pods have no shell
+``/exec``, ``/attach``, ``/portForward``, ``/run``  501 ``Status``, before any upgrade
 =============================================  ===================================
 
 The server binds only where told (``port=0`` picks a free port, read back from
@@ -277,8 +277,43 @@ class KubeletApiServer:
                 self._streams.discard(task)
 
     async def _not_implemented(self, request: web.Request) -> web.Response:
+        """Refuse a stream before upgrading, as kubelet refuses one its runtime cannot serve.
+
+        kubelet answers such a request with an error status and the reason in
+        the body, without switching protocols; kube-apiserver relays a backend's
+        non-101 answer to the client as it is, and kubectl's SPDY and WebSocket
+        clients decode a ``Status`` body into the error they print.  The body
+        is a ``Status`` (not plain text: a reason with a colon in it would
+        decode as YAML into an empty Status, and kubectl would print only
+        ``Error from server:``).
+        """
         what = request.path.split("/")[1]
-        raise web.HTTPNotImplemented(
-            text=f"{what} is not supported by this node: its wasm pods have no "
-            f"interactive process to {'forward ports to' if what == 'portForward' else what}"
-        )
+        message = refusal(what, self._node_name)
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": "NotImplemented",
+            "code": 501,
+        }
+        return web.json_response(body, status=501, headers={"Connection": "close"})
+
+
+#: What each streaming endpoint would reach, for the refusal's wording.
+_STREAM_TARGETS = {
+    "exec": ("exec", "run a command in"),
+    "attach": ("attach", "attach to"),
+    "portForward": ("port-forward", "forward ports to"),
+    "run": ("run", "run a command in"),
+}
+
+
+def refusal(endpoint: str, node_name: str) -> str:
+    """Why a streaming request (``exec``, ``attach``, ``portForward``, ``run``) is refused."""
+    verb, target = _STREAM_TARGETS.get(endpoint, (endpoint, "reach"))
+    return (
+        f"{verb} is not supported by node {node_name}: "
+        f"wasm pods have no interactive process to {target}"
+    )

@@ -31,6 +31,13 @@ kubelet's rules and wording:
 * pods are admitted one at a time in the order the node learns of them, the
   initial list (and a relist) oldest first (:func:`admission_order`).
 
+A pod whose RuntimeClass names a handler the node does not serve is
+rejected before its resources are counted, as kubelet fails such a pod's
+sandbox (CRI-O's wording, ``RuntimeHandler "x" not supported``): the handler
+is resolved by ``handler_of`` (pod -> handler, None when it cannot tell), by
+default from the ``runtime-handler.wasmlet.dev/<handler>`` nodeSelector that
+the RuntimeClass admission merged into the pod.
+
 Allocatable is the node's own ``NodeDescription.allocatable()``, the value it
 writes to ``status.allocatable``: one source of truth for what the node
 advertises and what it admits.
@@ -47,7 +54,7 @@ from typing import Any
 import structlog
 
 from kubelet_core._pods import podutil
-from kubelet_core._provider.base import KubeObject
+from kubelet_core._provider.base import RUNTIME_HANDLER_LABEL_PREFIX, KubeObject
 from kubelet_core._quantity import parse_quantity
 
 log = structlog.get_logger(__name__)
@@ -173,8 +180,16 @@ class PodAdmission:
     it is read at each decision, so it is whatever the node advertises now.
     """
 
-    def __init__(self, allocatable: Callable[[], Mapping[str, str]]) -> None:
+    def __init__(
+        self,
+        allocatable: Callable[[], Mapping[str, str]],
+        *,
+        runtime_handlers: Iterable[str] = (),
+        handler_of: Callable[[KubeObject], str | None] | None = None,
+    ) -> None:
         self._allocatable = allocatable
+        self._handlers = frozenset(runtime_handlers)  # empty: the node checks no handler
+        self._handler_of = handler_of or handler_from_selector
         self._held: dict[str, Requests] = {}  # pod UID -> its requests, in kubelet units
 
     def __contains__(self, uid: object) -> bool:
@@ -205,6 +220,10 @@ class PodAdmission:
         uid = podutil.pod_uid(pod)
         if uid in self._held:
             return None
+        if self._handlers:
+            refused = runtime_handler_rejection(pod, self._handler_of(pod), self._handlers)
+            if refused is not None:
+                return refused
         capacity = self._capacity()
         try:
             requests = _counted(pod, capacity)
@@ -259,4 +278,32 @@ def _insufficient(name: str, requested: int, used: int, capacity: int) -> Reject
         f"OutOf{name}",
         f"Node didn't have enough resource: {name}, requested: {requested}, "
         f"used: {used}, capacity: {capacity}",
+    )
+
+
+def handler_from_selector(pod: KubeObject) -> str | None:
+    """The handler of the pod's RuntimeClass, from the nodeSelector its admission merged in."""
+    selector = _dict(_dict(pod.get("spec")).get("nodeSelector"))
+    for key, value in selector.items():
+        if str(key).startswith(RUNTIME_HANDLER_LABEL_PREFIX) and value == "true":
+            return str(key)[len(RUNTIME_HANDLER_LABEL_PREFIX) :]
+    return None
+
+
+def runtime_handler_rejection(
+    pod: KubeObject, handler: str | None, served: frozenset[str]
+) -> Rejection | None:
+    """Why a pod's RuntimeClass cannot run here, if it names a handler the node lacks.
+
+    A pod without ``runtimeClassName`` runs with the node's default handler; one
+    whose handler could not be resolved (None) is let through: the API server's
+    admission has checked that its class exists.
+    """
+    name = _dict(pod.get("spec")).get("runtimeClassName")
+    if not name or handler is None or handler in served:
+        return None
+    return Rejection(
+        "FailedCreatePodSandBox",
+        f'Failed to create pod sandbox: RuntimeHandler "{handler}" not supported '
+        f"(RuntimeClass {name}; this node serves {', '.join(sorted(served))})",
     )

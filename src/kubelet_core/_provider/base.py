@@ -69,19 +69,40 @@ class NodeProfile:
     taints: tuple[Taint, ...] = ()
     capacity: Mapping[str, str] = dataclasses.field(default_factory=dict)
     runtime_version: str = ""  # e.g. "wasmtime://50.0.1" for nodeInfo.containerRuntimeVersion
+    #: The RuntimeClass handlers this provider serves (``wasmlet-wasi``): a pod whose
+    #: RuntimeClass names another one is rejected on this node.
+    runtime_handlers: tuple[str, ...] = ()
 
     @classmethod
-    def for_wasm_arch(cls, arch: str, *, runtime_version: str = "") -> NodeProfile:
-        """The usual profile of a wasm node: arch label plus NoSchedule/NoExecute taints."""
+    def for_wasm_arch(
+        cls, arch: str, *, runtime_version: str = "", runtime_handlers: tuple[str, ...] = ()
+    ) -> NodeProfile:
+        """The usual profile of a wasm node: arch label plus NoSchedule/NoExecute taints.
+
+        Each runtime handler is advertised as a node label (:func:`handler_label`),
+        which the RuntimeClass's ``scheduling.nodeSelector`` selects.
+        """
+        labels = {"kubernetes.io/arch": arch, "beta.kubernetes.io/arch": arch}
+        labels.update({handler_label(handler): "true" for handler in runtime_handlers})
         return cls(
             architecture=arch,
-            labels={"kubernetes.io/arch": arch, "beta.kubernetes.io/arch": arch},
+            labels=labels,
             taints=(
                 Taint("kubernetes.io/arch", arch, "NoSchedule"),
                 Taint("kubernetes.io/arch", arch, "NoExecute"),
             ),
             runtime_version=runtime_version,
+            runtime_handlers=runtime_handlers,
         )
+
+
+#: Node labels ``<prefix><handler>: "true"`` advertise the runtime handlers a node serves.
+RUNTIME_HANDLER_LABEL_PREFIX = "runtime-handler.wasmlet.dev/"
+
+
+def handler_label(handler: str) -> str:
+    """The node label that says a node serves RuntimeClass handler ``handler``."""
+    return RUNTIME_HANDLER_LABEL_PREFIX + handler
 
 
 @dataclasses.dataclass(frozen=True)

@@ -101,7 +101,11 @@ class WasccProvider(ContainerProvider):
         self._tasks: set[asyncio.Task[None]] = set()
 
     def node_profile(self) -> NodeProfile:
-        return NodeProfile.for_wasm_arch(ARCH, runtime_version=f"wasmtime://{wasmtime_version()}")
+        return NodeProfile.for_wasm_arch(
+            ARCH,
+            runtime_version=f"wasmtime://{wasmtime_version()}",
+            runtime_handlers=("wasmlet-wascc",),
+        )
 
     def bundled_modules(self) -> Mapping[str, Path]:
         """The example actors, signed by the repository's *test* issuer.

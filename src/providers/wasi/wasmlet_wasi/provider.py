@@ -89,7 +89,11 @@ class WasiProvider(ContainerProvider):
         self.running: dict[WasiContainer, str] = {}  # running host -> module digest
 
     def node_profile(self) -> NodeProfile:
-        return NodeProfile.for_wasm_arch(ARCH, runtime_version=f"wasmtime://{wasmtime_version()}")
+        return NodeProfile.for_wasm_arch(
+            ARCH,
+            runtime_version=f"wasmtime://{wasmtime_version()}",
+            runtime_handlers=("wasmlet-wasi",),
+        )
 
     def bundled_modules(self) -> Mapping[str, Path]:
         return {
