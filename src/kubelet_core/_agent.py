@@ -287,7 +287,9 @@ class NodeAgent:
             statuses=statuses,
             record_event=events,
             lookup=self._cached_pod,
-            admission=PodAdmission(description.allocatable),
+            admission=PodAdmission(
+                description.allocatable, runtime_handlers=profile.runtime_handlers
+            ),
         )
         self.watcher = watcher = PodWatcher(
             api,

@@ -97,6 +97,7 @@ async def _run_up(
     from kubelet_core._agent import NodeAgent
     from kubelet_core._apiclient import KubeApi
     from kubelet_core._controlplane import ControlPlane
+    from kubelet_core._controlplane.runtimeclass import ensure_runtime_classes, runtime_classes_for
     from kubelet_core._modules import ModuleStore
 
     data_dir = base.data_dir.resolve()
@@ -111,6 +112,16 @@ async def _run_up(
         data_dir / "controlplane", host=base.node_ip, port=api_port, kubeconfig_path=kubeconfig
     )
     await controlplane.start()
+    # One RuntimeClass per provider, so `runtimeClassName: wasmlet-wasi` is all a pod needs.
+    assert controlplane.registry is not None
+    await ensure_runtime_classes(
+        controlplane.registry,
+        [
+            rc
+            for provider in providers.values()
+            for rc in runtime_classes_for(provider.node_profile())
+        ],
+    )
     agents: list[NodeAgent] = []
     tasks: list[asyncio.Future[None]] = []
     exit_code = 0

@@ -35,6 +35,7 @@ from kubelet_core._config import (
     StorageConfig,
 )
 from kubelet_core._controlplane import ControlPlane
+from kubelet_core._controlplane.runtimeclass import ensure_runtime_classes, runtime_classes_for
 from kubelet_core._provider import KubeObject, Provider
 
 PodPredicate = Callable[[KubeObject], bool]
@@ -127,6 +128,12 @@ class ClusterHarness:
         keyword: ``cluster.node(p, "n1", pods={"max_pods": 5})``.
         """
         chosen = config if config is not None else self.node_config(node_name)
+        # As `wasmlet up` does: the provider's RuntimeClasses, so a pod naming only
+        # `runtimeClassName` lands on this node.
+        assert self.controlplane.registry is not None
+        await ensure_runtime_classes(
+            self.controlplane.registry, runtime_classes_for(provider.node_profile())
+        )
         agent = NodeAgent(provider, with_sections(chosen, sections))
         await agent.start()
         runner = asyncio.ensure_future(agent.run())

@@ -179,7 +179,7 @@ class _Host:
         wasi.argv = list(request["argv"])
         wasi.env = [tuple(pair) for pair in request["env"]]
         wasi.stdout_custom = self._write
-        wasi.stderr_custom = self._write
+        wasi.stderr_custom = self._write_stderr
         for mount in request["mounts"]:
             self._preopen(wasi, mount)
         uid, gid = request.get("uid"), request.get("gid")
@@ -236,7 +236,10 @@ class _Host:
             raise ContainerStartError(f"volume mount {guest}: {first_line(exc)}") from None
         self.rules.append(sandbox.FsRule(fd, writable=not mount["read_only"]))
 
-    def _write(self, data: bytes) -> None:
+    def _write_stderr(self, data: bytes) -> None:
+        self._write(data, "stderr")
+
+    def _write(self, data: bytes, stream: str = "stdout") -> None:
         """Append guest output to the log; if the disk refuses, drop it but keep running.
 
         The module must never see its stdout fail because the node's disk is full
@@ -244,7 +247,7 @@ class _Host:
         """
         if self._writer is not None:
             with contextlib.suppress(OSError):
-                self._writer.write(data)
+                self._writer.write(data, stream)
 
     def confine(self) -> None:
         """Every kernel limit, before any guest code runs (a start function included)."""
