@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 async def register_node(api: KubeApi, description: NodeDescription) -> KubeObject:
     """Create or reconcile the Node; retries until the API server answers."""
-    backoff = Backoff(0.2, 7.0)
+    backoff = Backoff(0.2, 7.0, jitter=0.2)
     while True:
         try:
             return await _register_once(api, description)
