@@ -36,7 +36,6 @@ import asyncio
 import collections
 import contextlib
 import re
-from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from kubelet_core._provider.base import KubeObject, NodeProfile
@@ -47,6 +46,7 @@ from kubelet_core.containers import (
     ExitStatus,
     ImageRef,
     PullPolicy,
+    RegistryCredentials,
     RunningContainer,
 )
 
@@ -203,7 +203,7 @@ class PyRuntimeProvider(ContainerProvider):
     name = "pyruntime"
     container_id_scheme = "pyrt"
 
-    pulls: list[tuple[str, PullPolicy, list[str]]]
+    pulls: list[tuple[str, PullPolicy, RegistryCredentials | None]]
     launches: list[ContainerLaunch]
     containers: list[PyContainer]
 
@@ -229,10 +229,10 @@ class PyRuntimeProvider(ContainerProvider):
         pod: KubeObject,
         container: KubeObject,
         policy: PullPolicy,
-        pull_secrets: Sequence[KubeObject],
+        credentials: RegistryCredentials | None,
     ) -> ImageRef:
         image = str(container.get("image", ""))
-        self.pulls.append((image, policy, [str(s["name"]) for s in pull_secrets]))
+        self.pulls.append((image, policy, credentials))
         if self.pull_gate is not None:
             await self.pull_gate.wait()
         repo = image.split("/", 1)[0]

@@ -7,7 +7,9 @@ live in :mod:`kubelet_core._containers.lifecycle`.  Such a provider implements
 only:
 
 * :meth:`ContainerRuntime.pull_image` -- make the container's image (a wasm
-  module) available locally, raising ``ImagePullError`` on failure;
+  module) available locally, raising ``ImagePullError`` on failure; the
+  core has already turned the pod's ``imagePullSecrets`` into the
+  credentials for the image's registry;
 * :meth:`ContainerRuntime.start_container` -- start one container from a fully
   resolved :class:`ContainerLaunch` and return a :class:`RunningContainer`.
 
@@ -24,7 +26,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from kubelet_core._apiclient.objects import uid
 from kubelet_core._containers.identity import ProcessIdentity
+from kubelet_core._modules.credentials import RegistryCredentials
 from kubelet_core._provider.base import KubeObject
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
@@ -77,7 +81,7 @@ class ContainerLaunch:
 
     @property
     def pod_uid(self) -> str:
-        return str(self.pod["metadata"].get("uid", ""))
+        return uid(self.pod)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,9 +159,13 @@ class ContainerRuntime(abc.ABC):
         pod: KubeObject,
         container: KubeObject,
         policy: PullPolicy,
-        pull_secrets: Sequence[KubeObject],
+        credentials: RegistryCredentials | None,
     ) -> ImageRef:
-        """Make the image available locally; raise ``ImagePullError`` if it cannot be."""
+        """Make the image available locally; raise ``ImagePullError`` if it cannot be.
+
+        ``credentials`` is the login for the image's registry the core found in
+        the pod's ``imagePullSecrets`` (None: pull anonymously).
+        """
 
     @abc.abstractmethod
     async def start_container(self, launch: ContainerLaunch) -> RunningContainer:

@@ -27,7 +27,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +45,10 @@ from kubelet_core.containers import (
     ContainerLaunch,
     ContainerProvider,
     ImageRef,
-    ImageReference,
     ModuleStore,
     PullPolicy,
     RegistryCredentials,
     RunningContainer,
-    credentials_from_pull_secrets,
 )
 from kubelet_core.containers import quantity_bytes as parse_bytes
 from wasmlet_wascc.actor import RunningActor
@@ -167,15 +165,13 @@ class WasccProvider(ContainerProvider):
         pod: KubeObject,
         container: KubeObject,
         policy: PullPolicy,
-        pull_secrets: Sequence[KubeObject],
+        credentials: RegistryCredentials | None,
     ) -> ImageRef:
         image = str(container.get("image") or "")
         if image.startswith("file://"):
             return await self._local_module(image)
         if self._store is None:
             raise ImagePullError("the provider has not started", retryable=True)
-        ref = ImageReference.parse(image)
-        credentials = await self._credentials(pod, pull_secrets, ref.registry)
         stored = await self._store.pull(image, policy, credentials)
         return ImageRef(reference=image, image_id=stored.image_id, local_path=stored.path)
 
@@ -193,27 +189,6 @@ class WasccProvider(ContainerProvider):
         except OSError as error:
             raise ImagePullError(f"cannot read {path}: {error.strerror}") from None
         return ImageRef(image, f"sha256:{hashlib.sha256(data).hexdigest()}", path)
-
-    async def _credentials(
-        self, pod: KubeObject, secrets: Sequence[KubeObject], registry: str
-    ) -> RegistryCredentials | None:
-        """Credentials from imagePullSecrets, reading the Secrets through the core's client."""
-        if not secrets:
-            return None
-        namespace = pod.get("metadata", {}).get("namespace", "default")
-        api = self.context.api
-        loaded: list[KubeObject] = []
-        for ref in secrets:
-            if "data" in ref or "stringData" in ref:
-                loaded.append(ref)
-            elif api is not None and ref.get("name"):
-                try:
-                    loaded.append(
-                        await api.get(f"/api/v1/namespaces/{namespace}/secrets/{ref['name']}")
-                    )
-                except Exception as error:  # kubelet pulls anonymously when a secret is missing
-                    log.warning("cannot read imagePullSecret", secret=ref["name"], error=str(error))
-        return credentials_from_pull_secrets(loaded, registry)
 
     async def start_container(self, launch: ContainerLaunch) -> RunningContainer:
         assert self.runtime is not None and self._executor is not None, "start() first"

@@ -45,13 +45,12 @@ from kubelet_core.containers import (
     ContainerProvider,
     ExitStatus,
     ImageRef,
-    ImageReference,
     LifecycleTimings,
     ModuleStore,
     PullPolicy,
     RecoveredContainer,
+    RegistryCredentials,
     RunningContainer,
-    credentials_from_pull_secrets,
 )
 from kubelet_core.containers import quantity_bytes as memory_bytes
 from kubelet_core.containers import quantity_cores as cpu_cores
@@ -136,18 +135,10 @@ class WasiProvider(ContainerProvider):
         pod: KubeObject,
         container: KubeObject,
         policy: PullPolicy,
-        pull_secrets: Sequence[KubeObject],
+        credentials: RegistryCredentials | None,
     ) -> ImageRef:
         modules = self._modules()
         image = str(container.get("image") or "")
-        ref = ImageReference.parse(image)
-        credentials = None
-        may_contact = policy == "Always" or (
-            policy == "IfNotPresent" and modules.get(image) is None
-        )
-        if pull_secrets and may_contact:
-            secrets = await self._read_secrets(pod, pull_secrets)
-            credentials = credentials_from_pull_secrets(secrets, ref.registry)
         downloaded = modules.stats.bytes_downloaded
         stored = await modules.pull(image, policy, credentials)
         if self.module_budget_bytes is not None and modules.stats.bytes_downloaded > downloaded:
@@ -248,27 +239,6 @@ class WasiProvider(ContainerProvider):
     async def _forget(self, container: WasiContainer) -> None:
         await container.wait()
         self.running.pop(container, None)
-
-    async def _read_secrets(self, pod: KubeObject, refs: Sequence[KubeObject]) -> list[KubeObject]:
-        """Secret objects for ``refs`` (``{"name": ...}``); unreadable ones are skipped."""
-        api: Any = getattr(self.__dict__.get("context"), "api", None)
-        namespace = (pod.get("metadata") or {}).get("namespace") or "default"
-        secrets: list[KubeObject] = []
-        for ref in refs:
-            if "data" in ref or "stringData" in ref:
-                secrets.append(ref)  # already a Secret
-                continue
-            name = ref.get("name")
-            if not name or api is None:
-                continue
-            try:
-                secret = await api.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
-            except Exception as exc:  # kubelet, too, pulls anonymously then
-                log.warning("cannot read image pull secret", secret=name, error=str(exc))
-                continue
-            if isinstance(secret, dict):
-                secrets.append(secret)
-        return secrets
 
 
 def _container(pod: KubeObject, name: str) -> KubeObject:
