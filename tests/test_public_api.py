@@ -107,8 +107,6 @@ THIRD_PARTY = '''
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import kubelet_core
 from kubelet_core import KubeObject, NodeProfile
 from kubelet_core.containers import (
@@ -118,6 +116,7 @@ from kubelet_core.containers import (
     ImageRef,
     LogWriter,
     PullPolicy,
+    RegistryCredentials,
     RunningContainer,
 )
 
@@ -144,7 +143,7 @@ class Mine(kubelet_core.ContainerProvider):
         pod: KubeObject,
         container: KubeObject,
         policy: PullPolicy,
-        pull_secrets: Sequence[KubeObject],
+        credentials: RegistryCredentials | None,
     ) -> ImageRef:
         return ImageRef(reference=str(container.get("image")), image_id="sha256:0")
 
