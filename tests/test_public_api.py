@@ -115,8 +115,7 @@ from kubelet_core.containers import (
     ExitStatus,
     ImageRef,
     LogWriter,
-    PullPolicy,
-    RegistryCredentials,
+    ImagePull,
     RunningContainer,
 )
 
@@ -138,14 +137,8 @@ class Mine(kubelet_core.ContainerProvider):
     def node_profile(self) -> NodeProfile:
         return NodeProfile.for_wasm_arch("wasm32-example")
 
-    async def pull_image(
-        self,
-        pod: KubeObject,
-        container: KubeObject,
-        policy: PullPolicy,
-        credentials: RegistryCredentials | None,
-    ) -> ImageRef:
-        return ImageRef(reference=str(container.get("image")), image_id="sha256:0")
+    async def pull_image(self, pull: ImagePull) -> ImageRef:
+        return ImageRef(reference=pull.image, image_id="sha256:0")
 
     async def start_container(self, launch: ContainerLaunch) -> RunningContainer:
         return Done(launch)

@@ -38,12 +38,13 @@ import contextlib
 import re
 from pathlib import Path, PurePosixPath
 
-from kubelet_core._provider.base import KubeObject, NodeProfile
+from kubelet_core._provider.base import NodeProfile
 from kubelet_core._provider.errors import ContainerStartError, ImagePullError, InvalidPodSpec
 from kubelet_core.containers import (
     ContainerLaunch,
     ContainerProvider,
     ExitStatus,
+    ImagePull,
     ImageRef,
     PullPolicy,
     RegistryCredentials,
@@ -224,15 +225,9 @@ class PyRuntimeProvider(ContainerProvider):
     def node_profile(self) -> NodeProfile:
         return NodeProfile(architecture="pyruntime")
 
-    async def pull_image(
-        self,
-        pod: KubeObject,
-        container: KubeObject,
-        policy: PullPolicy,
-        credentials: RegistryCredentials | None,
-    ) -> ImageRef:
-        image = str(container.get("image", ""))
-        self.pulls.append((image, policy, credentials))
+    async def pull_image(self, pull: ImagePull) -> ImageRef:
+        image = pull.image
+        self.pulls.append((image, pull.policy, pull.credentials))
         if self.pull_gate is not None:
             await self.pull_gate.wait()
         repo = image.split("/", 1)[0]

@@ -28,7 +28,7 @@ import structlog
 from kubelet_core._apiclient import ApiError
 from kubelet_core._apiclient.objects import namespace as namespace_of
 from kubelet_core._containers.backoff import Backoff, LifecycleTimings
-from kubelet_core._containers.runtime import ContainerRuntime, ImageRef, PullPolicy
+from kubelet_core._containers.runtime import ContainerRuntime, ImagePull, ImageRef, PullPolicy
 from kubelet_core._containers.status import ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, ContainerRecord
 from kubelet_core._modules import ImageReference, RegistryCredentials, credentials_from_pull_secrets
 from kubelet_core._provider.base import EventType, KubeObject
@@ -123,7 +123,7 @@ async def pull_with_backoff(
         try:
             policy = pull_policy(container)
             credentials = await pull_credentials(objects, pod, image, reporter)
-            ref = await runtime.pull_image(pod, container, policy, credentials)
+            ref = await runtime.pull_image(ImagePull(pod, container, image, policy, credentials))
         except asyncio.CancelledError:
             raise
         except ImagePullError as exc:

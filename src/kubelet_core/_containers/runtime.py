@@ -57,6 +57,19 @@ class ImageRef:
 
 
 @dataclasses.dataclass(frozen=True)
+class ImagePull:
+    """One image pull, resolved by the core: what to pull, by which policy, as whom."""
+
+    pod: KubeObject
+    container: KubeObject  # the container's JSON from the pod spec
+    image: str  # container.image, e.g. "127.0.0.1:5000/hello:v1"
+    policy: PullPolicy  # imagePullPolicy, defaulted as the API server does
+    #: The login for the image's registry from the pod's ``imagePullSecrets``
+    #: (None: pull anonymously).  The core reads the Secrets; a runtime never does.
+    credentials: RegistryCredentials | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class ContainerLaunch:
     """Everything needed to start one container, resolved by the core."""
 
@@ -154,18 +167,8 @@ class ContainerRuntime(abc.ABC):
     survives_agent_restart: ClassVar[bool] = False
 
     @abc.abstractmethod
-    async def pull_image(
-        self,
-        pod: KubeObject,
-        container: KubeObject,
-        policy: PullPolicy,
-        credentials: RegistryCredentials | None,
-    ) -> ImageRef:
-        """Make the image available locally; raise ``ImagePullError`` if it cannot be.
-
-        ``credentials`` is the login for the image's registry the core found in
-        the pod's ``imagePullSecrets`` (None: pull anonymously).
-        """
+    async def pull_image(self, pull: ImagePull) -> ImageRef:
+        """Make ``pull.image`` available locally; raise ``ImagePullError`` if it cannot be."""
 
     @abc.abstractmethod
     async def start_container(self, launch: ContainerLaunch) -> RunningContainer:

@@ -44,10 +44,9 @@ from kubelet_core import (
 from kubelet_core.containers import (
     ContainerLaunch,
     ContainerProvider,
+    ImagePull,
     ImageRef,
     ModuleStore,
-    PullPolicy,
-    RegistryCredentials,
     RunningContainer,
 )
 from kubelet_core.containers import quantity_bytes as parse_bytes
@@ -160,19 +159,13 @@ class WasccProvider(ContainerProvider):
 
     # -- ContainerRuntime ----------------------------------------------------------------------
 
-    async def pull_image(
-        self,
-        pod: KubeObject,
-        container: KubeObject,
-        policy: PullPolicy,
-        credentials: RegistryCredentials | None,
-    ) -> ImageRef:
-        image = str(container.get("image") or "")
+    async def pull_image(self, pull: ImagePull) -> ImageRef:
+        image = pull.image
         if image.startswith("file://"):
             return await self._local_module(image)
         if self._store is None:
             raise ImagePullError("the provider has not started", retryable=True)
-        stored = await self._store.pull(image, policy, credentials)
+        stored = await self._store.pull(image, pull.policy, pull.credentials)
         return ImageRef(reference=image, image_id=stored.image_id, local_path=stored.path)
 
     async def _local_module(self, image: str) -> ImageRef:

@@ -7,9 +7,8 @@ modules through the shared :class:`ModuleStore` and starts them with
 
 * Node: architecture ``wasm32-wasi``, tainted so container pods stay away,
   ``containerRuntimeVersion`` ``wasmtime://<version>``.
-* Images: wasm-to-oci references pulled per ``imagePullPolicy``; the pod's
-  ``imagePullSecrets`` are read from the API (when the agent gives us a
-  client) only when the registry may actually be contacted.
+* Images: wasm-to-oci references pulled per ``imagePullPolicy``, logged in
+  with the credentials the core found in the pod's ``imagePullSecrets``.
 * Containers: each in a module host process of its own, forked by the
   provider's zygote (:mod:`wasmlet_wasi.zygote`) and confined by the kernel
   (:mod:`wasmlet_wasi.sandbox`, docs/security.md); argv per
@@ -44,12 +43,11 @@ from kubelet_core.containers import (
     ContainerLaunch,
     ContainerProvider,
     ExitStatus,
+    ImagePull,
     ImageRef,
     LifecycleTimings,
     ModuleStore,
-    PullPolicy,
     RecoveredContainer,
-    RegistryCredentials,
     RunningContainer,
 )
 from kubelet_core.containers import quantity_bytes as memory_bytes
@@ -130,17 +128,11 @@ class WasiProvider(ContainerProvider):
 
     # -- ContainerRuntime ----------------------------------------------------------
 
-    async def pull_image(
-        self,
-        pod: KubeObject,
-        container: KubeObject,
-        policy: PullPolicy,
-        credentials: RegistryCredentials | None,
-    ) -> ImageRef:
+    async def pull_image(self, pull: ImagePull) -> ImageRef:
         modules = self._modules()
-        image = str(container.get("image") or "")
+        image = pull.image
         downloaded = modules.stats.bytes_downloaded
-        stored = await modules.pull(image, policy, credentials)
+        stored = await modules.pull(image, pull.policy, pull.credentials)
         if self.module_budget_bytes is not None and modules.stats.bytes_downloaded > downloaded:
             keep = set(self.running.values()) | {stored.digest}
             await modules.gc(self.module_budget_bytes, keep=keep)
