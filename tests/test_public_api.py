@@ -107,8 +107,6 @@ THIRD_PARTY = '''
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import kubelet_core
 from kubelet_core import KubeObject, NodeProfile
 from kubelet_core.containers import (
@@ -117,7 +115,7 @@ from kubelet_core.containers import (
     ExitStatus,
     ImageRef,
     LogWriter,
-    PullPolicy,
+    ImagePull,
     RunningContainer,
 )
 
@@ -139,14 +137,8 @@ class Mine(kubelet_core.ContainerProvider):
     def node_profile(self) -> NodeProfile:
         return NodeProfile.for_wasm_arch("wasm32-example")
 
-    async def pull_image(
-        self,
-        pod: KubeObject,
-        container: KubeObject,
-        policy: PullPolicy,
-        pull_secrets: Sequence[KubeObject],
-    ) -> ImageRef:
-        return ImageRef(reference=str(container.get("image")), image_id="sha256:0")
+    async def pull_image(self, pull: ImagePull) -> ImageRef:
+        return ImageRef(reference=pull.image, image_id="sha256:0")
 
     async def start_container(self, launch: ContainerLaunch) -> RunningContainer:
         return Done(launch)

@@ -36,18 +36,19 @@ import asyncio
 import collections
 import contextlib
 import re
-from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from kubelet_core._provider.base import KubeObject, NodeProfile
+from kubelet_core._provider.base import NodeProfile
 from kubelet_core._provider.errors import ContainerStartError, ImagePullError, InvalidPodSpec
 from kubelet_core.containers import (
     ContainerLaunch,
     ContainerProvider,
     ExitStatus,
+    ImagePull,
     ImageRef,
     LogWriter,
     PullPolicy,
+    RegistryCredentials,
     RunningContainer,
 )
 
@@ -204,7 +205,7 @@ class PyRuntimeProvider(ContainerProvider):
     name = "pyruntime"
     container_id_scheme = "pyrt"
 
-    pulls: list[tuple[str, PullPolicy, list[str]]]
+    pulls: list[tuple[str, PullPolicy, RegistryCredentials | None]]
     launches: list[ContainerLaunch]
     containers: list[PyContainer]
 
@@ -225,15 +226,9 @@ class PyRuntimeProvider(ContainerProvider):
     def node_profile(self) -> NodeProfile:
         return NodeProfile(architecture="pyruntime")
 
-    async def pull_image(
-        self,
-        pod: KubeObject,
-        container: KubeObject,
-        policy: PullPolicy,
-        pull_secrets: Sequence[KubeObject],
-    ) -> ImageRef:
-        image = str(container.get("image", ""))
-        self.pulls.append((image, policy, [str(s["name"]) for s in pull_secrets]))
+    async def pull_image(self, pull: ImagePull) -> ImageRef:
+        image = pull.image
+        self.pulls.append((image, pull.policy, pull.credentials))
         if self.pull_gate is not None:
             await self.pull_gate.wait()
         repo = image.split("/", 1)[0]

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
+from pathlib import Path
+
 import pytest
 
 from kubelet_core._containers.images import pull_policy
-from tests.containers.conftest import Recorder, container, ctr, make_pod, state_reason
+from kubelet_core.containers import RegistryCredentials
+from kubelet_core.testing import ClusterHarness
+from tests.containers.conftest import (
+    FAST,
+    Recorder,
+    container,
+    ctr,
+    make_context,
+    make_pod,
+    state_reason,
+)
 from tests.containers.pyruntime import PyRuntimeProvider
 
 
@@ -29,23 +44,72 @@ def test_pull_policy_defaults(image: str, explicit: str | None, expected: str) -
 
 
 async def test_pull_events_policy_and_secrets(
-    provider: PyRuntimeProvider, recorder: Recorder
+    cluster: ClusterHarness, tmp_path: Path, recorder: Recorder
 ) -> None:
-    pod = make_pod(
-        "pull",
-        [ctr("a", "exit", "0", image="pyrt/a"), ctr("b", "exit", "0", image="pyrt/b:v2")],
-        restart_policy="Never",
-        imagePullSecrets=[{"name": "regcred"}],
+    """The core reads imagePullSecrets and hands the runtime the registry's login only."""
+    auth = base64.b64encode(b"puller:s3cret").decode()
+    config = json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": auth}}})
+    await cluster.api.create(
+        "/api/v1/namespaces/default/secrets",
+        {
+            "metadata": {"name": "regcred"},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()},
+        },
     )
-    await provider.create_pod(pod)
-    await recorder.phase("pull", "Succeeded")
-    assert sorted(provider.pulls) == [
-        ("pyrt/a", "Always", ["regcred"]),
-        ("pyrt/b:v2", "IfNotPresent", ["regcred"]),
-    ]
-    pulled = await recorder.event("Pulled", 'image "pyrt/a"')
-    assert pulled.message.startswith('Successfully pulled image "pyrt/a" in ')
-    assert any(e.message == 'Pulling image "pyrt/b:v2"' for e in recorder.events)
+    context = dataclasses.replace(make_context(tmp_path, recorder), api=cluster.api)
+    provider = PyRuntimeProvider(timings=FAST)
+    await provider.start(context)
+    try:
+        pod = make_pod(
+            "pull",
+            [ctr("a", "exit", "0", image="pyrt/a"), ctr("b", "exit", "0", image="pyrt/b:v2")],
+            restart_policy="Never",
+            imagePullSecrets=[{"name": "regcred"}],
+        )
+        await provider.create_pod(pod)
+        await recorder.phase("pull", "Succeeded")
+        login = RegistryCredentials("puller", "s3cret")
+        assert sorted(provider.pulls) == [
+            ("pyrt/a", "Always", login),
+            ("pyrt/b:v2", "IfNotPresent", login),
+        ]
+        pulled = await recorder.event("Pulled", 'image "pyrt/a"')
+        assert pulled.message.startswith('Successfully pulled image "pyrt/a" in ')
+        assert any(e.message == 'Pulling image "pyrt/b:v2"' for e in recorder.events)
+        assert "FailedToRetrieveImagePullSecret" not in recorder.reasons("pull")
+        # The pod's secret is watched (kubelet's secret manager), until the pod is gone.
+        assert ("secrets", "default", "regcred") in provider.volume_host.objects.watched
+        await provider.delete_pod(pod, 0)
+        assert not provider.volume_host.objects.watched
+    finally:
+        await provider.shutdown()
+
+
+async def test_missing_pull_secret_warns_and_pulls_anonymously(
+    cluster: ClusterHarness, tmp_path: Path, recorder: Recorder
+) -> None:
+    context = dataclasses.replace(make_context(tmp_path, recorder), api=cluster.api)
+    provider = PyRuntimeProvider(timings=FAST)
+    await provider.start(context)
+    try:
+        pod = make_pod(
+            "anon",
+            [ctr("a", "exit", "0", image="127.0.0.1:5000/app:v1")],
+            restart_policy="Never",
+            imagePullSecrets=[{"name": "absent"}, {"name": "gone"}],
+        )
+        await provider.create_pod(pod)
+        await recorder.phase("anon", "Succeeded")
+        assert provider.pulls == [("127.0.0.1:5000/app:v1", "IfNotPresent", None)]
+        warning = await recorder.event("FailedToRetrieveImagePullSecret", "absent")
+        assert warning.type == "Warning"
+        assert warning.message == (
+            "Unable to retrieve some image pull secrets (absent, gone); "
+            "attempting to pull the image may not succeed."
+        )
+    finally:
+        await provider.shutdown()
 
 
 async def test_pull_failure_backs_off_then_recovers(

@@ -191,7 +191,7 @@ async def test_provider_crash_and_malformed_pods_do_not_stop_the_agent(api, node
         assert "image is not a string" in pod["status"]["message"]
         assert "default/odd" not in [call[1] for call in provider.calls]
         # Garbage straight off the wire (no uid, no spec) is shrugged off too.
-        agent.watcher._handle(
+        agent.watcher.reflector.handle(
             {
                 "type": "ADDED",
                 "object": {
@@ -200,7 +200,7 @@ async def test_provider_crash_and_malformed_pods_do_not_stop_the_agent(api, node
                 },
             }
         )
-        agent.watcher._handle({"type": "MODIFIED", "object": "not an object"})
+        agent.watcher.reflector.handle({"type": "MODIFIED", "object": "not an object"})
         await api.create(PODS, pod_manifest("fine"))
         await wait_for(api, PODS, "fine", phase_is("Running"))
         await agent.events.flush(5)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 import time
 import uuid
@@ -14,6 +12,7 @@ import pytest
 
 from kubelet_core._provider.base import KubeObject, ProviderContext
 from kubelet_core._provider.errors import ImagePullError
+from kubelet_core.containers import ImagePull, PullPolicy, RegistryCredentials
 from tests.containers.conftest import FAST, Recorder, container, make_pod, state_reason
 from tests.fixtures.registry import RegistryProcess
 from tests.wasi.conftest import WASM_DIR, image, read_log
@@ -271,38 +270,35 @@ async def test_fifty_modules_at_once_without_blocking_the_loop(
         assert (await read_log(provider, f"many-{i}", "main")) == f"pod {i}\n".encode()
 
 
+def pull(
+    pod: KubeObject, image: str, policy: PullPolicy, login: RegistryCredentials | None
+) -> ImagePull:
+    return ImagePull(pod, {"name": "c", "image": image}, image, policy, login)
+
+
 @pytest.mark.needs_registry
 async def test_pull_image_with_secret_object_and_gc_budget(
     context: ProviderContext, auth_registry: RegistryProcess
 ) -> None:
-    """pull_image reads dockerconfigjson credentials; the store stays within its budget."""
+    """pull_image logs in with the credentials it is given; the store stays within its budget."""
     prov = WasiProvider(timings=FAST, module_budget_bytes=40_000)
     await prov.start(context)
     try:
         repo = f"budget-{uuid.uuid4().hex[:8]}"
         await auth_registry.push(WASM_DIR / "hello.wasm", f"{repo}:a")  # 33808 bytes
         await auth_registry.push(WASM_DIR / "ticker.wasm", f"{repo}:b")  # 29869 bytes
-        auth = base64.b64encode(b"wasmlet:s3cret").decode()
-        config = json.dumps({"auths": {auth_registry.host: {"auth": auth}}}).encode()
-        secret = {
-            "kind": "Secret",
-            "data": {".dockerconfigjson": base64.b64encode(config).decode()},
-        }
+        login = RegistryCredentials("wasmlet", "s3cret")
         pod = make_pod("pull", [])
         first = await prov.pull_image(
-            pod, {"name": "a", "image": f"{auth_registry.host}/{repo}:a"}, "IfNotPresent", [secret]
+            pull(pod, f"{auth_registry.host}/{repo}:a", "IfNotPresent", login)
         )
         assert first.local_path is not None and first.local_path.exists()
         # GC spares blobs younger than a minute (another process may be recording them).
         old = time.time() - 3600
         os.utime(first.local_path, (old, old))
         with pytest.raises(ImagePullError, match="authorization failed"):
-            await prov.pull_image(
-                pod, {"name": "b", "image": f"{auth_registry.host}/{repo}:b"}, "Always", []
-            )
-        second = await prov.pull_image(
-            pod, {"name": "b", "image": f"{auth_registry.host}/{repo}:b"}, "Always", [secret]
-        )
+            await prov.pull_image(pull(pod, f"{auth_registry.host}/{repo}:b", "Always", None))
+        second = await prov.pull_image(pull(pod, f"{auth_registry.host}/{repo}:b", "Always", login))
         assert second.local_path is not None and second.local_path.exists()
         assert not first.local_path.exists()  # least recently used, over the budget
     finally:

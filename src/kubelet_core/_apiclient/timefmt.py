@@ -1,24 +1,39 @@
-"""Kubernetes time formats: ``Time`` (RFC 3339, seconds) and ``MicroTime`` (microseconds)."""
+"""Kubernetes time formats, the one place they are written: ``Time`` and ``MicroTime``.
+
+``metav1.Time`` is RFC 3339 with second precision and a ``Z``
+(``2026-12-01T23:28:20Z``); ``metav1.MicroTime`` (leases, events.k8s.io)
+adds microseconds.  The node side and the embedded control plane both format
+through here, so what a client reads from either is byte-for-byte alike.
+A moment is a timezone-aware ``datetime``, a POSIX timestamp, or now.
+"""
 
 from __future__ import annotations
 
 import datetime
+
+Moment = datetime.datetime | float | int
 
 
 def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def rfc3339(moment: datetime.datetime | None = None) -> str:
-    """``metav1.Time``: ``2026-01-02T03:04:05Z``."""
-    moment = moment or utcnow()
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _utc(moment: Moment | None) -> datetime.datetime:
+    if moment is None:
+        return utcnow()
+    if isinstance(moment, datetime.datetime):
+        return moment.astimezone(datetime.UTC)
+    return datetime.datetime.fromtimestamp(moment, datetime.UTC)
 
 
-def micro_time(moment: datetime.datetime | None = None) -> str:
-    """``metav1.MicroTime``: ``2026-01-02T03:04:05.123456Z`` (leases, events.k8s.io)."""
-    moment = moment or utcnow()
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def rfc3339(moment: Moment | None = None) -> str:
+    """``metav1.Time``: ``2026-01-02T03:04:05Z`` (fractions of a second are dropped)."""
+    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def micro_time(moment: Moment | None = None) -> str:
+    """``metav1.MicroTime``: ``2026-01-02T03:04:05.123456Z``."""
+    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(value: str | None) -> datetime.datetime | None:

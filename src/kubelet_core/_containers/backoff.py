@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from kubelet_core._apiclient.backoff import Backoff as ApiBackoff
+
 
 @dataclasses.dataclass(frozen=True)
 class BackoffPolicy:
@@ -41,30 +43,22 @@ class LifecycleTimings:
     log_poll_max: float = 0.05
 
 
-class Backoff:
-    """The state of one back-off sequence (one container, or one image pull)."""
+class Backoff(ApiBackoff):
+    """One container's (or one image pull's) sequence: the shared backoff, without jitter.
+
+    A run of at least ``reset_after`` seconds starts the sequence again, as
+    kubelet forgets a container's crash history after ten clean minutes.
+    """
 
     def __init__(self, policy: BackoffPolicy) -> None:
-        self._policy = policy
-        self._current: float | None = None
-
-    @property
-    def current(self) -> float | None:
-        """The last delay handed out, None after a reset."""
-        return self._current
+        super().__init__(policy.initial, policy.maximum, jitter=0.0)
+        self._reset_after = policy.reset_after
 
     def next_delay(self, *, ran_for: float | None = None) -> float:
         """The delay before the next attempt; ``ran_for`` long clean runs reset the sequence."""
-        if ran_for is not None and ran_for >= self._policy.reset_after:
-            self._current = None
-        if self._current is None:
-            self._current = self._policy.initial
-        else:
-            self._current = min(self._current * 2, self._policy.maximum)
-        return self._current
-
-    def reset(self) -> None:
-        self._current = None
+        if ran_for is not None and ran_for >= self._reset_after:
+            self.reset()
+        return self.next()
 
 
 def go_duration(seconds: float) -> str:

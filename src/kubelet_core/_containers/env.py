@@ -12,8 +12,10 @@ variable names are skipped with an ``InvalidEnvironmentVariableNames``
 event), then ``env`` in order (later definitions win).  ``valueFrom`` covers
 ``configMapKeyRef`` / ``secretKeyRef`` (``optional`` honoured), ``fieldRef``
 and ``resourceFieldRef`` (see :mod:`kubelet_core._volumes.downward`).
-Objects are read with a plain GET each time a container starts: env is fixed
-for a container's life, so there is nothing to watch.  Failures raise
+Objects are read when a container starts (env is fixed for a container's
+life) through the node's object cache
+(:class:`~kubelet_core._volumes.objects.ObjectWatcher`), which keeps a
+watch on each object the pod refers to, as kubelet's managers do.  Failures raise
 :class:`ContainerConfigError` with kubelet's messages (``configmap "x" not
 found``, ``couldn't find key k in ConfigMap default/x``), reported as
 CreateContainerConfigError and retried.  Secret values are never logged.
@@ -27,9 +29,12 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from kubelet_core._apiclient import ApiError
+from kubelet_core._apiclient.objects import namespace as namespace_of
 from kubelet_core._provider.base import EventType, KubeObject
 from kubelet_core._provider.errors import ContainerConfigError
 from kubelet_core._volumes.downward import DownwardError, field_value, resource_value
+from kubelet_core._volumes.objects import ObjectReader
 
 
 def expand(text: str, lookup: Callable[[str], str | None]) -> str:
@@ -94,20 +99,17 @@ def object_strings(plural: str, obj: KubeObject) -> dict[str, str]:
     return values
 
 
-async def read_object(api: Any, plural: str, namespace: str, name: str) -> KubeObject | None:
-    """GET a ConfigMap or Secret; None if it does not exist, ContainerConfigError otherwise."""
+async def read_object(
+    objects: ObjectReader | None, plural: str, namespace: str, name: str
+) -> KubeObject | None:
+    """A ConfigMap or Secret; None if it does not exist, ContainerConfigError otherwise."""
     singular = plural[:-1]
-    if api is None:
+    if objects is None:
         raise ContainerConfigError(f"cannot read {singular} {name!r}: the node has no API client")
-    from kubelet_core._apiclient import ApiError
-
     try:
-        obj = await api.request("GET", f"/api/v1/namespaces/{namespace}/{plural}/{name}")
+        return await objects.get(plural, namespace, name)
     except ApiError as exc:
-        if exc.status == 404:
-            return None
         raise ContainerConfigError(f"cannot read {singular} {name!r}: {exc}") from None
-    return obj if isinstance(obj, dict) else None
 
 
 #: ConfigMaps/Secrets read during one resolve, by (plural, namespace, name); None = absent.
@@ -120,7 +122,8 @@ class EnvResolver:
 
     node_name: str
     node_ip: str
-    api: Any = None  # kubelet_core._apiclient.KubeApi, for ConfigMap/Secret lookups
+    #: The pod's view of the node's ConfigMap/Secret cache.
+    objects: ObjectReader | None = None
     record_event: EventCallback | None = None
     #: The node's allocatable resources (defaults of unset limits in resourceFieldRef).
     allocatable: AllocatableGetter | None = None
@@ -148,13 +151,13 @@ class EnvResolver:
     async def _lookup(
         self, pod: KubeObject, plural: str, ref: KubeObject, cache: _ObjectCache | None = None
     ) -> tuple[str, dict[str, str] | None]:
-        namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
+        namespace = namespace_of(pod)
         name = str(ref.get("name") or "")
         key = (plural, namespace, name)
         if cache is not None and key in cache:
             obj = cache[key]
         else:
-            obj = await read_object(self.api, plural, namespace, name)
+            obj = await read_object(self.objects, plural, namespace, name)
             if cache is not None:
                 cache[key] = obj
         if obj is None:

@@ -8,6 +8,13 @@ events), then -- for the rest of an exponential back-off -- in
 ``retryable=False`` (e.g. ``InvalidImageName``) is not retried until the pod
 is updated.  The pod and container are re-read before every attempt, so an
 image fixed by an update is picked up.
+
+Pull secrets are the core's business, not the runtime's: before each attempt
+:func:`pull_credentials` reads the pod's ``imagePullSecrets`` from the node's
+object cache and picks the login for the image's registry, and the runtime
+gets only that (``RegistryCredentials`` or None).  As kubelet does, a secret
+that cannot be read is a ``FailedToRetrieveImagePullSecret`` warning and the
+pull goes ahead without it.
 """
 
 from __future__ import annotations
@@ -16,11 +23,19 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
+import structlog
+
+from kubelet_core._apiclient import ApiError
+from kubelet_core._apiclient.objects import namespace as namespace_of
 from kubelet_core._containers.backoff import Backoff, LifecycleTimings
-from kubelet_core._containers.runtime import ContainerRuntime, ImageRef, PullPolicy
+from kubelet_core._containers.runtime import ContainerRuntime, ImagePull, ImageRef, PullPolicy
 from kubelet_core._containers.status import ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, ContainerRecord
+from kubelet_core._modules import ImageReference, RegistryCredentials, credentials_from_pull_secrets
 from kubelet_core._provider.base import EventType, KubeObject
 from kubelet_core._provider.errors import ImagePullError
+from kubelet_core._volumes.objects import ObjectReader
+
+log = structlog.get_logger(__name__)
 
 
 class Reporter(Protocol):
@@ -44,10 +59,45 @@ def pull_policy(container: KubeObject) -> PullPolicy:
     return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
-def pull_secrets(pod: KubeObject) -> list[KubeObject]:
-    """The pod's ``imagePullSecrets`` references (names only, for now)."""
+def pull_secret_names(pod: KubeObject) -> list[str]:
+    """The names in the pod's ``imagePullSecrets``, in order."""
     refs = (pod.get("spec") or {}).get("imagePullSecrets") or []
-    return [{"name": str(ref.get("name", ""))} for ref in refs]
+    names = [str(ref.get("name") or "") for ref in refs if isinstance(ref, dict)]
+    return [name for name in names if name]
+
+
+async def pull_credentials(
+    objects: ObjectReader | None, pod: KubeObject, image: str, reporter: Reporter
+) -> RegistryCredentials | None:
+    """The login for ``image``'s registry from the pod's pull secrets, or None (anonymous)."""
+    names = pull_secret_names(pod)
+    if not names:
+        return None
+    try:
+        registry = ImageReference.parse(image).registry
+    except ImagePullError:
+        return None  # not a registry image (file://...), or one the runtime refuses itself
+    namespace = namespace_of(pod)
+    secrets: list[KubeObject] = []
+    missing: list[str] = []
+    for name in names:
+        try:
+            secret = None if objects is None else await objects.get("secrets", namespace, name)
+        except ApiError as exc:
+            log.info("cannot read image pull secret", secret=name, error=exc.reason)
+            secret = None
+        if secret is None:
+            missing.append(name)
+        else:
+            secrets.append(secret)
+    if missing:
+        reporter.event(
+            "Warning",
+            "FailedToRetrieveImagePullSecret",
+            f"Unable to retrieve some image pull secrets ({', '.join(missing)}); "
+            "attempting to pull the image may not succeed.",
+        )
+    return credentials_from_pull_secrets(secrets, registry)
 
 
 async def pull_with_backoff(
@@ -58,6 +108,7 @@ async def pull_with_backoff(
     timings: LifecycleTimings,
     reporter: Reporter,
     updated: asyncio.Event,
+    objects: ObjectReader | None = None,
 ) -> ImageRef:
     """Pull the image of ``record``'s container; ``current()`` gives the (pod, container) now."""
     backoff = Backoff(timings.image_pull)
@@ -71,7 +122,8 @@ async def pull_with_backoff(
         error: ImagePullError
         try:
             policy = pull_policy(container)
-            ref = await runtime.pull_image(pod, container, policy, pull_secrets(pod))
+            credentials = await pull_credentials(objects, pod, image, reporter)
+            ref = await runtime.pull_image(ImagePull(pod, container, image, policy, credentials))
         except asyncio.CancelledError:
             raise
         except ImagePullError as exc:

@@ -155,7 +155,7 @@ class PodRunner:
         self.env = EnvResolver(
             context.node_name,
             context.node_ip,
-            context.api,
+            self.volumes.objects,
             record_event=lambda _pod, kind, reason, message: self.event(kind, reason, message),
             allocatable=volume_host.allocatable if volume_host is not None else None,
         )
@@ -444,6 +444,7 @@ class PodRunner:
                 timings=self.timings,
                 reporter=self,
                 updated=self._updated,
+                objects=self.volumes.objects,
             )
             launch = await self._prepare(record, self._container_spec(record), image)
             try:

@@ -47,6 +47,8 @@ from typing import ClassVar
 
 import structlog
 
+from kubelet_core._apiclient.objects import key as key_of
+from kubelet_core._apiclient.objects import uid as uid_of
 from kubelet_core._containers.backoff import LifecycleTimings
 from kubelet_core._containers.lifecycle import PodRunner
 from kubelet_core._containers.logs import LogStore, runs_on_disk, stream_log
@@ -65,14 +67,9 @@ from kubelet_core._volumes.trees import remove_tree
 log = structlog.get_logger(__name__)
 
 
-def _meta(pod: KubeObject) -> KubeObject:
-    meta = pod.get("metadata") or {}
-    return meta if isinstance(meta, dict) else {}
-
-
 def _key(pod: KubeObject) -> str:
-    meta = _meta(pod)
-    return str(meta.get("uid") or f"{meta.get('namespace', 'default')}/{meta.get('name', '')}")
+    """A runner's key: the pod's uid (a namesake is another pod), else ``namespace/name``."""
+    return uid_of(pod) or key_of(pod)
 
 
 class ContainerProvider(Provider, ContainerRuntime):
@@ -182,7 +179,7 @@ class ContainerProvider(Provider, ContainerRuntime):
         if runner is None:
             # Unknown (or already deleted): still make sure nothing is left on disk.
             context = self.__dict__.get("context")
-            if context is not None and _meta(pod).get("uid"):
+            if context is not None and uid_of(pod):
                 volumes = PodVolumes(
                     context.data_dir / "volumes", pod, host=self.__dict__.get("volume_host")
                 )
@@ -280,9 +277,7 @@ async def _volumes_of_node_pods(context: ProviderContext) -> dict[str, set[str]]
     selector = {"fieldSelector": f"spec.nodeName={context.node_name}"}
     listed = await context.api.request("GET", "/api/v1/pods", params=selector)
     return {
-        str(_meta(pod).get("uid")): {
-            str(v.get("name")) for v in (pod.get("spec") or {}).get("volumes") or []
-        }
+        uid_of(pod): {str(v.get("name")) for v in (pod.get("spec") or {}).get("volumes") or []}
         for pod in listed.get("items") or []
     }
 

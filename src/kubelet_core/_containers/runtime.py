@@ -7,7 +7,9 @@ live in :mod:`kubelet_core._containers.lifecycle`.  Such a provider implements
 only:
 
 * :meth:`ContainerRuntime.pull_image` -- make the container's image (a wasm
-  module) available locally, raising ``ImagePullError`` on failure;
+  module) available locally, raising ``ImagePullError`` on failure; the
+  core has already turned the pod's ``imagePullSecrets`` into the
+  credentials for the image's registry;
 * :meth:`ContainerRuntime.start_container` -- start one container from a fully
   resolved :class:`ContainerLaunch` and return a :class:`RunningContainer`.
 
@@ -24,7 +26,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from kubelet_core._apiclient.objects import uid
 from kubelet_core._containers.identity import ProcessIdentity
+from kubelet_core._modules.credentials import RegistryCredentials
 from kubelet_core._provider.base import KubeObject
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
@@ -53,6 +57,19 @@ class ImageRef:
 
 
 @dataclasses.dataclass(frozen=True)
+class ImagePull:
+    """One image pull, resolved by the core: what to pull, by which policy, as whom."""
+
+    pod: KubeObject
+    container: KubeObject  # the container's JSON from the pod spec
+    image: str  # container.image, e.g. "127.0.0.1:5000/hello:v1"
+    policy: PullPolicy  # imagePullPolicy, defaulted as the API server does
+    #: The login for the image's registry from the pod's ``imagePullSecrets``
+    #: (None: pull anonymously).  The core reads the Secrets; a runtime never does.
+    credentials: RegistryCredentials | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class ContainerLaunch:
     """Everything needed to start one container, resolved by the core."""
 
@@ -77,7 +94,7 @@ class ContainerLaunch:
 
     @property
     def pod_uid(self) -> str:
-        return str(self.pod["metadata"].get("uid", ""))
+        return uid(self.pod)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,14 +167,8 @@ class ContainerRuntime(abc.ABC):
     survives_agent_restart: ClassVar[bool] = False
 
     @abc.abstractmethod
-    async def pull_image(
-        self,
-        pod: KubeObject,
-        container: KubeObject,
-        policy: PullPolicy,
-        pull_secrets: Sequence[KubeObject],
-    ) -> ImageRef:
-        """Make the image available locally; raise ``ImagePullError`` if it cannot be."""
+    async def pull_image(self, pull: ImagePull) -> ImageRef:
+        """Make ``pull.image`` available locally; raise ``ImagePullError`` if it cannot be."""
 
     @abc.abstractmethod
     async def start_container(self, launch: ContainerLaunch) -> RunningContainer:

@@ -49,6 +49,9 @@ from pathlib import Path, PurePosixPath
 
 import structlog
 
+from kubelet_core._apiclient.objects import name as name_of
+from kubelet_core._apiclient.objects import namespace as namespace_of
+from kubelet_core._apiclient.objects import uid as uid_of
 from kubelet_core._containers.env import expand
 from kubelet_core._containers.runtime import VolumeMount
 from kubelet_core._provider.base import KubeObject
@@ -56,6 +59,7 @@ from kubelet_core._provider.errors import ContainerConfigError
 from kubelet_core._quantity import parse_quantity
 from kubelet_core._volumes.atomic import PayloadError, write_payload
 from kubelet_core._volumes.hostpath import HostPathError, check_host_path
+from kubelet_core._volumes.objects import ObjectReader
 from kubelet_core._volumes.safepath import PathEscapeError, mkdirs_beneath, resolve_within
 from kubelet_core._volumes.sources import Builder, MountError, VolumeHost
 from kubelet_core._volumes.trees import remove_tree
@@ -86,8 +90,7 @@ def volume_type(volume: KubeObject) -> str:
 
 
 def pod_dir_name(pod: KubeObject) -> str:
-    meta = pod.get("metadata") or {}
-    return f"{meta.get('namespace', 'default')}_{meta.get('name', '')}_{meta.get('uid', '')}"
+    return f"{namespace_of(pod)}_{name_of(pod)}_{uid_of(pod)}"
 
 
 class PodVolumes:
@@ -111,7 +114,9 @@ class PodVolumes:
             else None
         )
         self._pod = pod
-        self._uid = str((pod.get("metadata") or {}).get("uid", ""))
+        self._uid = uid_of(pod)
+        #: Whose subscriptions these are in the node's object cache (dropped by :meth:`release`).
+        self._owner = f"pod:{self._uid or pod_dir_name(pod)}"
         self._paths: dict[str, Path] = {}
         self._roots: dict[str, Path] = {}  # the trusted directory each volume's paths stay in
         self._errors: dict[str, str] = {}  # unsupported: fails the containers mounting it
@@ -120,10 +125,17 @@ class PodVolumes:
         self._dirty = asyncio.Event()
         self._sync_task: asyncio.Task[None] | None = None
         self._builder = (
-            Builder(host, f"pod:{self._uid or pod_dir_name(pod)}", self._object_changed)
-            if host is not None
-            else None
+            Builder(host, self._owner, self._object_changed) if host is not None else None
         )
+
+    @property
+    def objects(self) -> ObjectReader | None:
+        """The ConfigMaps and Secrets as this pod reads them for env and image pulls.
+
+        Reads go through the node's cache and keep a watch on each object until
+        the pod's volumes are released, as volumes' own reads do.
+        """
+        return self.host.objects.reader(self._owner) if self.host is not None else None
 
     # -- setting up ------------------------------------------------------------------------
 

@@ -17,13 +17,13 @@ decide that the metrics API exists before it asks for metrics.
 from __future__ import annotations
 
 import asyncio
-import datetime
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from kubelet_core._apiclient.timefmt import rfc3339
 from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
     KubeletUnreachable,
@@ -156,13 +156,9 @@ def _memory(size: int | None) -> str:
     return f"{size // 1024}Ki" if size % 1024 == 0 else str(size)
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _metadata(obj: KubeObject, *, namespaced: bool) -> KubeObject:
     source = obj.get("metadata") or {}
-    metadata: KubeObject = {"name": source.get("name", ""), "creationTimestamp": _now()}
+    metadata: KubeObject = {"name": source.get("name", ""), "creationTimestamp": rfc3339()}
     if namespaced:
         metadata["namespace"] = source.get("namespace", "")
     if source.get("labels"):
@@ -177,7 +173,7 @@ def node_metrics(node: KubeObject, summary: KubeObject) -> KubeObject:
         "kind": "NodeMetrics",
         "apiVersion": GROUP_VERSION,
         "metadata": _metadata(node, namespaced=False),
-        "timestamp": cpu.get("time") or _now(),
+        "timestamp": cpu.get("time") or rfc3339(),
         "window": WINDOW,
         "usage": {
             "cpu": _cpu(cpu.get("usageNanoCores")),
@@ -203,7 +199,7 @@ def pod_metrics(pod: KubeObject, stats: KubeObject) -> KubeObject:
         "kind": "PodMetrics",
         "apiVersion": GROUP_VERSION,
         "metadata": _metadata(pod, namespaced=True),
-        "timestamp": (stats.get("cpu") or {}).get("time") or _now(),
+        "timestamp": (stats.get("cpu") or {}).get("time") or rfc3339(),
         "window": WINDOW,
         "containers": containers,
     }

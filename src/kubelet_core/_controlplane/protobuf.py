@@ -14,9 +14,9 @@ clients list ``application/json`` in Accept as a fallback.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from typing import Any
 
+from kubelet_core._apiclient.timefmt import rfc3339
 from kubelet_core._controlplane import errors
 
 KubeObject = dict[str, Any]
@@ -204,8 +204,7 @@ def _signed(value: int) -> int:
 
 def _time(raw: bytes) -> str:
     parsed = _message(raw, TIME)
-    stamp = dt.datetime.fromtimestamp(int(parsed.get("seconds", 0)), dt.UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(int(parsed.get("seconds", 0)))
 
 
 def _entry(raw: bytes) -> tuple[str, bytes]:

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from kubelet_core._apiclient.timefmt import rfc3339, utcnow
 from kubelet_core._controlplane import certificates, errors, jsonutil
 from kubelet_core._controlplane.defaults import apply_defaults, apply_update_defaults, normalize
 from kubelet_core._controlplane.errors import ApiError
@@ -53,7 +54,7 @@ _NEEDS_RV_ON_UPDATE = (LEASES,)
 
 
 def now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339()
 
 
 def copy(obj: KubeObject) -> KubeObject:
@@ -465,8 +466,8 @@ class Registry:
         if meta.get("deletionTimestamp") and grace >= (meta.get("deletionGracePeriodSeconds") or 0):
             return obj
         updated = _entry_copy(entry)
-        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=grace)
-        updated["metadata"]["deletionTimestamp"] = deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
+        deadline = utcnow() + dt.timedelta(seconds=grace)
+        updated["metadata"]["deletionTimestamp"] = rfc3339(deadline)
         updated["metadata"]["deletionGracePeriodSeconds"] = grace
         return await self._write(rt, updated)
 

@@ -28,7 +28,6 @@ where ``objects = store_reader(lambda: self.store)`` (already built there).
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import json
 import re
@@ -42,6 +41,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from kubelet_core._apiclient.timefmt import rfc3339
 from kubelet_core._controlplane import errors
 from kubelet_core._controlplane.api import KubeObject, error_response, obj_response
 from kubelet_core._controlplane.errors import ApiError
@@ -169,10 +169,6 @@ def verify_token(
     return claims
 
 
-def _rfc3339(moment: float) -> str:
-    return datetime.datetime.fromtimestamp(moment, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def issue(
     signer: TokenSigner,
     get_object: ObjectGetter,
@@ -254,9 +250,9 @@ def issue(
     return {
         "kind": "TokenRequest",
         "apiVersion": "authentication.k8s.io/v1",
-        "metadata": {"name": name, "namespace": namespace, "creationTimestamp": _rfc3339(issued)},
+        "metadata": {"name": name, "namespace": namespace, "creationTimestamp": rfc3339(issued)},
         "spec": spec,
-        "status": {"token": signer.sign(claims), "expirationTimestamp": _rfc3339(expires)},
+        "status": {"token": signer.sign(claims), "expirationTimestamp": rfc3339(expires)},
     }
 
 

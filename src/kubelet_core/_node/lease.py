@@ -39,7 +39,7 @@ class LeaseController:
         self.renew_interval = renew_interval
         self._node_uid = node_uid
         self._lease: KubeObject | None = None
-        self.backoff = Backoff(0.2, 7.0)
+        self.backoff = Backoff(0.2, 7.0, jitter=0.2)
         self.renewals = 0
 
     def _owner_references(self) -> list[KubeObject]:

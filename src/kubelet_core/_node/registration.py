@@ -16,6 +16,7 @@ import asyncio
 import structlog
 
 from kubelet_core._apiclient import ApiError, Backoff, KubeApi, node_path
+from kubelet_core._apiclient.objects import meta, resource_version
 from kubelet_core._node.description import NodeDescription
 from kubelet_core._provider.base import KubeObject
 
@@ -24,7 +25,7 @@ log = structlog.get_logger(__name__)
 
 async def register_node(api: KubeApi, description: NodeDescription) -> KubeObject:
     """Create or reconcile the Node; retries until the API server answers."""
-    backoff = Backoff(0.2, 7.0)
+    backoff = Backoff(0.2, 7.0, jitter=0.2)
     while True:
         try:
             return await _register_once(api, description)
@@ -50,8 +51,7 @@ async def _register_once(api: KubeApi, description: NodeDescription) -> KubeObje
         created = await api.create(node_path(), description.new_node())
         log.info("node created", node=description.name)
         return created
-    metadata = existing.get("metadata") or {}
-    labels = metadata.get("labels") or {}
+    labels = meta(existing).get("labels") or {}
     taints = (existing.get("spec") or {}).get("taints") or []
     wanted_taints = description.merged_taints(taints)
     label_changes = {k: v for k, v in description.labels.items() if labels.get(k) != v}
@@ -59,7 +59,10 @@ async def _register_once(api: KubeApi, description: NodeDescription) -> KubeObje
         log.info("node already registered", node=description.name)
         return existing
     patch: KubeObject = {
-        "metadata": {"resourceVersion": metadata.get("resourceVersion"), "labels": label_changes},
+        "metadata": {
+            "resourceVersion": resource_version(existing) or None,
+            "labels": label_changes,
+        },
         "spec": {"taints": wanted_taints},
     }
     updated = await api.patch(node_path(description.name), patch)

@@ -25,6 +25,7 @@ from pathlib import Path
 import structlog
 
 from kubelet_core._apiclient import ApiError, KubeApi, node_path
+from kubelet_core._apiclient.objects import resource_version
 from kubelet_core._apiclient.timefmt import rfc3339
 from kubelet_core._node import host
 from kubelet_core._node.description import NodeDescription
@@ -163,7 +164,7 @@ class NodeStatusReporter:
                 log.warning("node vanished, registering it again", node=self.description.name)
                 node = await self._reregister()
             status = node.get("status") or {}
-            version = (node.get("metadata") or {}).get("resourceVersion")
+            version = resource_version(node) or None
             patch: KubeObject = {
                 "metadata": {"resourceVersion": version},
                 "status": {

@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 
 from kubelet_core._apiclient import ApiError, KubeApi, event_path
+from kubelet_core._apiclient.objects import meta
 from kubelet_core._apiclient.ratelimit import TokenBucket
 from kubelet_core._apiclient.timefmt import rfc3339
 from kubelet_core._observability import AgentMetrics
@@ -34,8 +35,7 @@ _BUCKETS_MAX = 4096
 
 
 def involved_object(obj: KubeObject, field_path: str | None = None) -> KubeObject:
-    raw = obj.get("metadata")
-    metadata: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    metadata = meta(obj)
     kind = obj.get("kind") or "Pod"
     involved: KubeObject = {
         "kind": kind,

@@ -1,5 +1,8 @@
 """Pure functions over pod JSON: keys, validation, fingerprints, QoS, conditions.
 
+The pod key (``namespace/name``) and uid are the node's one object
+accessors (:mod:`kubelet_core._apiclient.objects`), named here for pods.
+
 Kept free of I/O so the rules kubelet applies (what counts as a spec change,
 which QoS class a pod gets, how Ready is derived from container statuses)
 can be read, and tested, in one place.  Every function tolerates malformed
@@ -12,7 +15,26 @@ import hashlib
 import json
 from typing import Any
 
+from kubelet_core._apiclient.objects import key as pod_key
+from kubelet_core._apiclient.objects import meta
+from kubelet_core._apiclient.objects import uid as pod_uid
 from kubelet_core._provider.base import KubeObject
+
+__all__ = [
+    "DEFAULT_GRACE_SECONDS",
+    "TERMINAL_PHASES",
+    "derived_conditions",
+    "grace_period",
+    "is_deleting",
+    "is_terminal",
+    "malformed_reason",
+    "meta",
+    "phase",
+    "pod_key",
+    "pod_uid",
+    "qos_class",
+    "spec_fingerprint",
+]
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 DEFAULT_GRACE_SECONDS = 30.0
@@ -24,19 +46,6 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def meta(pod: KubeObject) -> dict[str, Any]:
-    return _dict(pod.get("metadata"))
-
-
-def pod_key(pod: KubeObject) -> str:
-    metadata = meta(pod)
-    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or ''}"
-
-
-def pod_uid(pod: KubeObject) -> str:
-    return str(meta(pod).get("uid") or "")
 
 
 def phase(pod: KubeObject) -> str:

@@ -158,7 +158,7 @@ class PodStatusWriter:
         self._idle.set()
         self._loop = LoopBound()
         self._tasks: list[asyncio.Task[None]] = []
-        self.backoff = Backoff(0.2, 10.0)
+        self.backoff = Backoff(0.2, 10.0, jitter=0.2)
         self.writes = 0
         self._reachable = asyncio.Event()
 

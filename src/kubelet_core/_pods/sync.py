@@ -60,7 +60,7 @@ class Tracked:
     deleted: bool = False
     failed: bool = False  # permanently: do not try again for this uid
     retry_at: float = 0.0  # monotonic time before which a failed create is not retried
-    backoff: Backoff = dataclasses.field(default_factory=lambda: Backoff(1.0, 300.0))
+    backoff: Backoff = dataclasses.field(default_factory=lambda: Backoff(1.0, 300.0, jitter=0.2))
 
 
 class PodSyncer:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from kubelet_core._apiclient.objects import meta as meta_of
 from kubelet_core._provider.base import KubeObject
 from kubelet_core._quantity import ceil_div, parse_quantity
 
@@ -48,7 +49,7 @@ def field_value(
     pod: KubeObject, path: str, *, node_name: str, node_ip: str, volume: bool = False
 ) -> str:
     """The value of ``fieldRef.fieldPath`` for ``pod``; DownwardError if unsupported."""
-    meta = pod.get("metadata") or {}
+    meta = meta_of(pod)
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
     host_ip = str(status.get("hostIP") or node_ip)

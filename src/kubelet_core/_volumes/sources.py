@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kubelet_core._apiclient import ApiError
+from kubelet_core._apiclient.objects import namespace as namespace_of
 from kubelet_core._provider.base import KubeObject
 from kubelet_core._volumes.atomic import FileContent, PayloadError, check_path
 from kubelet_core._volumes.downward import DownwardError, field_value, resource_value
@@ -92,8 +93,7 @@ class Builder:
         self.on_change = on_change
 
     async def _object(self, pod: KubeObject, plural: str, name: str) -> KubeObject | None:
-        namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
-        key = (plural, namespace, name)
+        key = (plural, namespace_of(pod), name)
         self.host.objects.subscribe(key, self.owner, self.on_change)
         try:
             return await self.host.objects.get(key)

@@ -18,6 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kubelet_core._apiclient.objects import name as name_of
+from kubelet_core._apiclient.objects import namespace as namespace_of
+from kubelet_core._apiclient.objects import uid as uid_of
 from kubelet_core._provider.base import KubeObject
 
 DEFAULT_EXPIRATION = 3600
@@ -59,10 +62,9 @@ class TokenManager:
 
     async def get(self, pod: KubeObject, audiences: tuple[str, ...], expiration: int) -> Token:
         """A valid token for ``pod``'s service account; ApiError if it cannot be had."""
-        meta = pod.get("metadata") or {}
-        namespace = str(meta.get("namespace") or "default")
+        namespace = namespace_of(pod)
         account = str((pod.get("spec") or {}).get("serviceAccountName") or "default")
-        key: TokenKey = (str(meta.get("uid", "")), namespace, account, audiences, expiration)
+        key: TokenKey = (uid_of(pod), namespace, account, audiences, expiration)
         cached = self._tokens.get(key)
         now = self.clock()
         if cached is not None and now < cached.refresh_at(self.fraction):
@@ -76,8 +78,8 @@ class TokenManager:
                 "boundObjectRef": {
                     "apiVersion": "v1",
                     "kind": "Pod",
-                    "name": meta.get("name"),
-                    "uid": meta.get("uid"),
+                    "name": name_of(pod),
+                    "uid": uid_of(pod),
                 },
             },
         }

@@ -27,7 +27,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +44,10 @@ from kubelet_core import (
 from kubelet_core.containers import (
     ContainerLaunch,
     ContainerProvider,
+    ImagePull,
     ImageRef,
-    ImageReference,
     ModuleStore,
-    PullPolicy,
-    RegistryCredentials,
     RunningContainer,
-    credentials_from_pull_secrets,
 )
 from kubelet_core.containers import quantity_bytes as parse_bytes
 from wasmlet_wascc.actor import RunningActor
@@ -166,21 +163,13 @@ class WasccProvider(ContainerProvider):
 
     # -- ContainerRuntime ----------------------------------------------------------------------
 
-    async def pull_image(
-        self,
-        pod: KubeObject,
-        container: KubeObject,
-        policy: PullPolicy,
-        pull_secrets: Sequence[KubeObject],
-    ) -> ImageRef:
-        image = str(container.get("image") or "")
+    async def pull_image(self, pull: ImagePull) -> ImageRef:
+        image = pull.image
         if image.startswith("file://"):
             return await self._local_module(image)
         if self._store is None:
             raise ImagePullError("the provider has not started", retryable=True)
-        ref = ImageReference.parse(image)
-        credentials = await self._credentials(pod, pull_secrets, ref.registry)
-        stored = await self._store.pull(image, policy, credentials)
+        stored = await self._store.pull(image, pull.policy, pull.credentials)
         return ImageRef(reference=image, image_id=stored.image_id, local_path=stored.path)
 
     async def _local_module(self, image: str) -> ImageRef:
@@ -197,27 +186,6 @@ class WasccProvider(ContainerProvider):
         except OSError as error:
             raise ImagePullError(f"cannot read {path}: {error.strerror}") from None
         return ImageRef(image, f"sha256:{hashlib.sha256(data).hexdigest()}", path)
-
-    async def _credentials(
-        self, pod: KubeObject, secrets: Sequence[KubeObject], registry: str
-    ) -> RegistryCredentials | None:
-        """Credentials from imagePullSecrets, reading the Secrets through the core's client."""
-        if not secrets:
-            return None
-        namespace = pod.get("metadata", {}).get("namespace", "default")
-        api = self.context.api
-        loaded: list[KubeObject] = []
-        for ref in secrets:
-            if "data" in ref or "stringData" in ref:
-                loaded.append(ref)
-            elif api is not None and ref.get("name"):
-                try:
-                    loaded.append(
-                        await api.get(f"/api/v1/namespaces/{namespace}/secrets/{ref['name']}")
-                    )
-                except Exception as error:  # kubelet pulls anonymously when a secret is missing
-                    log.warning("cannot read imagePullSecret", secret=ref["name"], error=str(error))
-        return credentials_from_pull_secrets(loaded, registry)
 
     async def start_container(self, launch: ContainerLaunch) -> RunningContainer:
         assert self.runtime is not None and self._executor is not None, "start() first"

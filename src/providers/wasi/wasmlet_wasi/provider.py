@@ -7,9 +7,8 @@ modules through the shared :class:`ModuleStore` and starts them with
 
 * Node: architecture ``wasm32-wasi``, tainted so container pods stay away,
   ``containerRuntimeVersion`` ``wasmtime://<version>``.
-* Images: wasm-to-oci references pulled per ``imagePullPolicy``; the pod's
-  ``imagePullSecrets`` are read from the API (when the agent gives us a
-  client) only when the registry may actually be contacted.
+* Images: wasm-to-oci references pulled per ``imagePullPolicy``, logged in
+  with the credentials the core found in the pod's ``imagePullSecrets``.
 * Containers: each in a module host process of its own, forked by the
   provider's zygote (:mod:`wasmlet_wasi.zygote`) and confined by the kernel
   (:mod:`wasmlet_wasi.sandbox`, docs/security.md); argv per
@@ -44,14 +43,12 @@ from kubelet_core.containers import (
     ContainerLaunch,
     ContainerProvider,
     ExitStatus,
+    ImagePull,
     ImageRef,
-    ImageReference,
     LifecycleTimings,
     ModuleStore,
-    PullPolicy,
     RecoveredContainer,
     RunningContainer,
-    credentials_from_pull_secrets,
 )
 from kubelet_core.containers import quantity_bytes as memory_bytes
 from kubelet_core.containers import quantity_cores as cpu_cores
@@ -135,25 +132,11 @@ class WasiProvider(ContainerProvider):
 
     # -- ContainerRuntime ----------------------------------------------------------
 
-    async def pull_image(
-        self,
-        pod: KubeObject,
-        container: KubeObject,
-        policy: PullPolicy,
-        pull_secrets: Sequence[KubeObject],
-    ) -> ImageRef:
+    async def pull_image(self, pull: ImagePull) -> ImageRef:
         modules = self._modules()
-        image = str(container.get("image") or "")
-        ref = ImageReference.parse(image)
-        credentials = None
-        may_contact = policy == "Always" or (
-            policy == "IfNotPresent" and modules.get(image) is None
-        )
-        if pull_secrets and may_contact:
-            secrets = await self._read_secrets(pod, pull_secrets)
-            credentials = credentials_from_pull_secrets(secrets, ref.registry)
+        image = pull.image
         downloaded = modules.stats.bytes_downloaded
-        stored = await modules.pull(image, policy, credentials)
+        stored = await modules.pull(image, pull.policy, pull.credentials)
         if self.module_budget_bytes is not None and modules.stats.bytes_downloaded > downloaded:
             keep = set(self.running.values()) | {stored.digest}
             await modules.gc(self.module_budget_bytes, keep=keep)
@@ -252,27 +235,6 @@ class WasiProvider(ContainerProvider):
     async def _forget(self, container: WasiContainer) -> None:
         await container.wait()
         self.running.pop(container, None)
-
-    async def _read_secrets(self, pod: KubeObject, refs: Sequence[KubeObject]) -> list[KubeObject]:
-        """Secret objects for ``refs`` (``{"name": ...}``); unreadable ones are skipped."""
-        api: Any = getattr(self.__dict__.get("context"), "api", None)
-        namespace = (pod.get("metadata") or {}).get("namespace") or "default"
-        secrets: list[KubeObject] = []
-        for ref in refs:
-            if "data" in ref or "stringData" in ref:
-                secrets.append(ref)  # already a Secret
-                continue
-            name = ref.get("name")
-            if not name or api is None:
-                continue
-            try:
-                secret = await api.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
-            except Exception as exc:  # kubelet, too, pulls anonymously then
-                log.warning("cannot read image pull secret", secret=name, error=str(exc))
-                continue
-            if isinstance(secret, dict):
-                secrets.append(secret)
-        return secrets
 
 
 def _container(pod: KubeObject, name: str) -> KubeObject:
