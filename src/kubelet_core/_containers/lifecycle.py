@@ -48,6 +48,7 @@ from kubelet_core._containers.containerrun import ContainerRun
 from kubelet_core._containers.identity import volume_group
 from kubelet_core._containers.launch import LaunchBuilder
 from kubelet_core._containers.logs import LogStore
+from kubelet_core._containers.logsource import log_source
 from kubelet_core._containers.podscope import PodScope
 from kubelet_core._containers.podstate import PodState
 from kubelet_core._containers.runtime import ContainerRuntime
@@ -285,7 +286,7 @@ class PodRunner:
         """The log file ``container_logs`` should serve, and the event that ends ``follow``."""
         for supervisor in self.supervisors:
             if supervisor.name == container:
-                return supervisor.log_source(previous)
+                return log_source(supervisor, previous)
         raise NotFound(f"container {container} is not valid for pod {self.name}")
 
     def active_runs(self) -> list[ContainerRun]:

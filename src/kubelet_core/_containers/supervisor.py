@@ -42,7 +42,7 @@ from kubelet_core._containers.podscope import PodScope
 from kubelet_core._containers.runtime import ContainerLaunch, ExitStatus, RunningContainer
 from kubelet_core._containers.status import CRASH_LOOP_BACKOFF, ContainerRecord
 from kubelet_core._containers.statusview import PodStatusView
-from kubelet_core._provider.errors import ContainerStartError, InvalidPodSpec, NotFound
+from kubelet_core._provider.errors import ContainerStartError, InvalidPodSpec
 
 CREATE_ERROR = "CreateContainerError"
 
@@ -305,29 +305,3 @@ class ContainerSupervisor:
         self.view.event("Normal", "Killing", why or f"Stopping container {run.record.name}")
         status = await run.kill(grace, self.scope.timings.stop_slack)
         self._finish_run(run, status)
-
-    # -- logs ---------------------------------------------------------------------------------
-
-    def log_source(self, previous: bool) -> tuple[Path, asyncio.Event | None]:
-        """The log file ``container_logs`` should serve, and the event that ends ``follow``."""
-        record, run = self.record, self.run
-        name, pod = record.name, self.scope.name
-        if previous:
-            path = self.scope.log_path(name, (run.restart if run else 0) - 1)
-            if run is None or run.restart < 1 or not path.exists():
-                raise NotFound(f'previous terminated container "{name}" in pod "{pod}" not found')
-            return path, None
-        if run is None:
-            # A container refused at start may still have left lines (the reason
-            # it was refused): serve them, as kubelet serves a terminated one.
-            path = self.scope.log_path(name, record.restart_count)
-            if "terminated" in record.state and path.exists():
-                return path, None
-            reason = record.state.get("waiting", {}).get("reason", "")
-            if "terminated" in record.state:
-                reason = record.state["terminated"].get("reason", "")
-                raise NotFound(f'container "{record.name}" in pod "{pod}" is terminated: {reason}')
-            raise NotFound(
-                f'container "{record.name}" in pod "{pod}" is waiting to start: {reason}'
-            )
-        return run.log_path, run.ended
