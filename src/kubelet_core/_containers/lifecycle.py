@@ -114,6 +114,8 @@ class PodRunner:
             host=volume_host,
             group=volume_group(pod, context.default_run_as_user),
         )
+        # Built top-down: scope, view, supervisors, and termination last (it stops the
+        # supervisors); the two callbacks into termination are bound late for that reason.
         self.scope = scope = PodScope(
             pod,
             runtime=runtime,
