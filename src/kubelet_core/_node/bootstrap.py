@@ -22,16 +22,15 @@ from kubelet_core._node.certificates import (
     CertificateFiles,
     ClusterEndpoint,
     check_clock,
-    client_csr,
     kubeconfig_usable,
-    new_key,
     request_certificate,
     write_node_kubeconfig,
 )
+from kubelet_core._pki import build_node_client_csr, key_pem, new_key
 
 log = structlog.get_logger(__name__)
 
-#: kubelet's client usages for an ECDSA key (no key encipherment).
+#: kubelet's usages for an ECDSA client key (key encipherment is for RSA keys only).
 CLIENT_USAGES = ("digital signature", "client auth")
 
 
@@ -57,12 +56,12 @@ async def bootstrap_client_certificate(
     files = CertificateFiles(pki_dir, "client")
     if files.load() is None:
         log.info("requesting a client certificate (TLS bootstrap)", node=node_name)
-        key, key_pem = new_key()
+        key = new_key()
         api = await KubeApi.from_kubeconfig(bootstrap_kubeconfig)
         try:
             cert_pem = await request_certificate(
                 api,
-                client_csr(node_name, key),
+                build_node_client_csr(node_name, key),
                 signer=CLIENT_SIGNER,
                 usages=CLIENT_USAGES,
                 on_pending=lambda name: log.info(
@@ -76,7 +75,7 @@ async def bootstrap_client_certificate(
         finally:
             await api.close()
         check_clock(cert_pem)
-        files.write(cert_pem, key_pem)
+        files.write(cert_pem, key_pem(key))
     else:
         log.info("reusing the node's client certificate", path=str(files.current))
     write_node_kubeconfig(kubeconfig, endpoint, files.current)
@@ -84,4 +83,4 @@ async def bootstrap_client_certificate(
     return True
 
 
-__all__ = ["CLIENT_USAGES", "CertificateError", "bootstrap_client_certificate"]
+__all__ = ["CertificateError", "bootstrap_client_certificate"]

@@ -33,11 +33,9 @@ from typing import Any, Literal
 import structlog
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from kubelet_core._apiclient import ApiError, KubeApi, watch_error
+from kubelet_core._pki import write_private
 from kubelet_core._provider.base import KubeObject
 
 log = structlog.get_logger(__name__)
@@ -97,13 +95,9 @@ class CertificateFiles:
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    """Write-then-rename, so a reader never sees half a file (the key inside is 0600)."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_private(tmp, data)
     os.replace(tmp, path)
 
 
@@ -127,49 +121,6 @@ def renewal_time(cert: x509.Certificate, rng: random.Random | None = None) -> da
 
 
 # -- requests ------------------------------------------------------------------------
-
-
-def new_key() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return key, pem
-
-
-def client_csr(node_name: str, key: ec.EllipticCurvePrivateKey) -> bytes:
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node_name}"),
-        ]
-    )
-    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
-    return csr.public_bytes(serialization.Encoding.PEM)
-
-
-def serving_csr(
-    node_name: str, key: ec.EllipticCurvePrivateKey, ips: Sequence[str], dns: Sequence[str]
-) -> bytes:
-    import ipaddress
-
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node_name}"),
-        ]
-    )
-    names: list[x509.GeneralName] = [x509.DNSName(name) for name in dict.fromkeys(dns) if name]
-    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in dict.fromkeys(ips) if ip]
-    csr = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(subject)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return csr.public_bytes(serialization.Encoding.PEM)
 
 
 PendingCallback = Callable[[str], Awaitable[None] | None]
@@ -240,9 +191,8 @@ def _issued(csr: KubeObject) -> bytes | None:
             detail = ": ".join(
                 str(part) for part in (condition.get("reason"), condition.get("message")) if part
             )
-            raise CertificateError(
-                f"certificate signing request {name} was {what}" + (f" ({detail})" if detail else "")
-            )
+            suffix = f" ({detail})" if detail else ""
+            raise CertificateError(f"certificate signing request {name} was {what}{suffix}")
     certificate = status.get("certificate")
     return base64.b64decode(certificate) if certificate else None
 
@@ -351,7 +301,7 @@ class ClusterEndpoint:
         try:
             config = yaml.safe_load(path.read_text()) or {}
         except (OSError, yaml.YAMLError) as error:
-            raise CertificateError(f"cannot read the bootstrap kubeconfig {path}: {error}") from error
+            raise CertificateError(f"cannot read the kubeconfig {path}: {error}") from error
         contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
         context = contexts.get(config.get("current-context")) or next(iter(contexts.values()), {})
         clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or []}
