@@ -186,7 +186,7 @@ def test_renewal_comes_70_to_90_percent_into_the_lifetime(tmp_path: Path) -> Non
     from kubelet_core._pki import Leaf, self_signed_ca, sign
 
     ca_key = new_key()
-    ca = self_signed_ca("ca", ca_key)
+    ca = self_signed_ca(ca_key, "ca")
     cert = sign(Leaf("n", lifetime=dt.timedelta(hours=10)), new_key().public_key(), ca_key, ca)
     start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
     times = [renewal_time(cert, random.Random(seed)) for seed in range(200)]

@@ -167,8 +167,12 @@ def run(args: argparse.Namespace) -> int:
     import yaml
     from kubernetes_asyncio.config.config_exception import ConfigException
 
+    from kubelet_core._node.certificates import CertificateError
+
     try:
         asyncio.run(_run_node(provider, config))
+    except CertificateError as error:
+        raise UserError(str(error)) from error
     except (ConfigException, yaml.YAMLError) as error:
         raise UserError(f"cannot use the kubeconfig {settings.kubeconfig}: {error}") from error
     return 0

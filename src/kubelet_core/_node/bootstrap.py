@@ -11,6 +11,7 @@ valid writes the kubeconfig again from it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -18,15 +19,24 @@ import structlog
 from kubelet_core._apiclient import KubeApi
 from kubelet_core._node.certificates import (
     CLIENT_SIGNER,
+    SERVING_SIGNER,
     CertificateError,
     CertificateFiles,
     ClusterEndpoint,
     check_clock,
+    kubeconfig_client_certificate,
     kubeconfig_usable,
     request_certificate,
     write_node_kubeconfig,
 )
-from kubelet_core._pki import build_node_client_csr, key_pem, new_key
+from kubelet_core._node.rotation import CertificateRotation
+from kubelet_core._pki import (
+    PrivateKey,
+    build_node_client_csr,
+    build_node_serving_csr,
+    key_pem,
+    new_key,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -83,4 +93,52 @@ async def bootstrap_client_certificate(
     return True
 
 
-__all__ = ["CertificateError", "bootstrap_client_certificate"]
+# -- what an agent runs ---------------------------------------------------------------
+
+#: kubelet's usages for an ECDSA serving key.
+SERVING_USAGES = ("digital signature", "server auth")
+
+
+def client_rotation(
+    node_name: str, kubeconfig: Path | None, pki_dir: Path, api: KubeApi
+) -> CertificateRotation | None:
+    """The rotation of the node's client certificate, when the kubeconfig uses ours.
+
+    A kubeconfig someone else wrote (a token, an admin's certificate, a
+    certificate outside the node's pki dir) is theirs to renew.
+    """
+    if kubeconfig is None:
+        return None
+    files = CertificateFiles(pki_dir, "client")
+    cert = kubeconfig_client_certificate(kubeconfig)
+    if cert is None or cert.absolute() != files.current.absolute():
+        return None
+
+    async def request(key: PrivateKey) -> bytes:
+        return await request_certificate(
+            api, build_node_client_csr(node_name, key), signer=CLIENT_SIGNER, usages=CLIENT_USAGES
+        )
+
+    return CertificateRotation(files, request, lambda path: api.use_client_certificate(path))
+
+
+def serving_rotation(
+    node_name: str,
+    ip: str,
+    pki_dir: Path,
+    api: KubeApi,
+    on_rotated: Callable[[Path], None],
+    on_pending: Callable[[str], None],
+) -> CertificateRotation:
+    """The rotation of the kubelet API's serving certificate (``serverTLSBootstrap``)."""
+
+    async def request(key: PrivateKey) -> bytes:
+        return await request_certificate(
+            api,
+            build_node_serving_csr(node_name, [ip], [node_name], key),
+            signer=SERVING_SIGNER,
+            usages=SERVING_USAGES,
+            on_pending=on_pending,
+        )
+
+    return CertificateRotation(CertificateFiles(pki_dir, "server"), request, on_rotated)
