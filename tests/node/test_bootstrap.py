@@ -213,7 +213,12 @@ async def test_rotation_renews_before_expiry_and_switches_without_losing_request
         )
 
     now = [dt.datetime.now(dt.UTC)]
-    rotation = CertificateRotation(files, request, on_rotated, clock=lambda: now[0])
+
+    def clock() -> dt.datetime:
+        # Moved forward until the renewal; the new certificate lives in real time.
+        return now[0] if rotation.rotations == 0 else dt.datetime.now(dt.UTC)
+
+    rotation = CertificateRotation(files, request, on_rotated, clock=clock)
     stopping = asyncio.Event()
     task = asyncio.create_task(rotation.run(stopping))
     try:

@@ -55,15 +55,22 @@ async def bootstrap_client_certificate(
 
     Raises :class:`CertificateError` with what to do when it cannot.
     """
+    files = CertificateFiles(pki_dir, "client")
     if kubeconfig_usable(kubeconfig):
-        return False
+        if bootstrap_kubeconfig is None or not _moved(kubeconfig, bootstrap_kubeconfig, files):
+            return False
+        # The cluster moved (``wasmlet up`` on another port): our certificate is still
+        # good, only where to find the API server changed.
+        write_node_kubeconfig(
+            kubeconfig, ClusterEndpoint.from_kubeconfig(bootstrap_kubeconfig), files.current
+        )
+        return True
     if bootstrap_kubeconfig is None:
         raise CertificateError(
             f"the kubeconfig {kubeconfig} is missing or its client certificate is expired, "
             "and no --bootstrap-kubeconfig was given to get a new one"
         )
     endpoint = ClusterEndpoint.from_kubeconfig(bootstrap_kubeconfig)
-    files = CertificateFiles(pki_dir, "client")
     if files.load() is None:
         log.info("requesting a client certificate (TLS bootstrap)", node=node_name)
         key = new_key()
@@ -91,6 +98,18 @@ async def bootstrap_client_certificate(
     write_node_kubeconfig(kubeconfig, endpoint, files.current)
     log.info("node credentials ready", node=node_name, kubeconfig=str(kubeconfig))
     return True
+
+
+def _moved(kubeconfig: Path, bootstrap_kubeconfig: Path, files: CertificateFiles) -> bool:
+    """True when our own kubeconfig points elsewhere than the bootstrap one now does."""
+    cert = kubeconfig_client_certificate(kubeconfig)
+    if cert is None or cert.absolute() != files.current.absolute():
+        return False  # not a kubeconfig we wrote
+    try:
+        ours = ClusterEndpoint.from_kubeconfig(kubeconfig)
+    except CertificateError:
+        return True
+    return ours != ClusterEndpoint.from_kubeconfig(bootstrap_kubeconfig)
 
 
 # -- what an agent runs ---------------------------------------------------------------
