@@ -53,6 +53,13 @@ from kubelet_core._node import (
     NodeStatusReporter,
     register_node,
 )
+from kubelet_core._node.bootstrap import (
+    bootstrap_client_certificate,
+    client_rotation,
+    serving_rotation,
+)
+from kubelet_core._node.certificates import CertificateFiles
+from kubelet_core._node.rotation import CertificateRotation
 from kubelet_core._observability import AgentMetrics
 from kubelet_core._pods import (
     KubeEventRecorder,
@@ -139,6 +146,9 @@ class NodeAgent:
         self.watcher: PodWatcher | None = None
         self.lease: LeaseController | None = None
         self.node_status: NodeStatusReporter | None = None
+        #: The rotations of the node's certificates, when it renews them itself.
+        self.client_certificate: CertificateRotation | None = None
+        self.serving_certificate: CertificateRotation | None = None
 
     @property
     def api(self) -> KubeApi:
@@ -248,9 +258,24 @@ class NodeAgent:
     async def _start(self) -> None:
         config = self.config
         if self._api is None:
+            if config.api.bootstrap_kubeconfig is not None:
+                assert config.kubeconfig is not None
+                await bootstrap_client_certificate(
+                    self.node_name,
+                    kubeconfig=config.kubeconfig,
+                    bootstrap_kubeconfig=config.api.bootstrap_kubeconfig,
+                    pki_dir=config.pki_dir,
+                )
             self._api = await KubeApi.from_kubeconfig(
-                config.api.kubeconfig, qps=config.api.qps, burst=config.api.burst
+                config.kubeconfig, qps=config.api.qps, burst=config.api.burst
             )
+            if config.api.rotate_certificates:
+                rotation = client_rotation(
+                    self.node_name, config.kubeconfig, config.pki_dir, self._api
+                )
+                if rotation is not None:
+                    self.client_certificate = rotation
+                    self.controllers.start(LoopController("client-certificate", rotation.run))
         api = self._api
         api.add_observer(self.metrics.observe_request)
         await asyncio.to_thread(config.node_dir.mkdir, parents=True, exist_ok=True)
@@ -364,12 +389,15 @@ class NodeAgent:
     async def _start_kubelet_api(self, api: KubeApi) -> None:
         config = self.config
         settings = config.kubelet_api
-        pki = config.node_dir / "pki"
+        pki = config.pki_dir
         client_ca = settings.client_ca_file
-        if client_ca is None and config.api.kubeconfig is not None:
-            client_ca = await asyncio.to_thread(
-                client_ca_from_kubeconfig, config.api.kubeconfig, pki
-            )
+        if client_ca is None and config.kubeconfig is not None:
+            client_ca = await asyncio.to_thread(client_ca_from_kubeconfig, config.kubeconfig, pki)
+        serving_cert, serving_key = settings.tls_cert_file, settings.tls_private_key_file
+        if settings.rotate_server_certificates:
+            issued = CertificateFiles(config.pki_dir, "server")
+            if await asyncio.to_thread(issued.load) is not None:
+                serving_cert = serving_key = issued.current
         self.kubelet_api = server = KubeletApiServer(
             self.provider,
             node_name=self.node_name,
@@ -379,8 +407,8 @@ class NodeAgent:
             client_ca_file=client_ca,
             api=api,
             anonymous_auth=settings.anonymous_auth,
-            tls_cert_file=settings.tls_cert_file,
-            tls_key_file=settings.tls_private_key_file,
+            tls_cert_file=serving_cert,
+            tls_key_file=serving_key,
             metrics_registry=self.metrics.registry,
             pods_source=self._pods_for_kubelet_api,
             limits=ConnectionLimits(
@@ -394,6 +422,33 @@ class NodeAgent:
         )
         await self.controllers.wait_ready("kubelet-api")
         self.advertised_port = server.port
+        if settings.rotate_server_certificates:
+            self.serving_certificate = rotation = serving_rotation(
+                self.node_name,
+                config.identity.ip,
+                config.pki_dir,
+                api,
+                on_rotated=server.use_certificate,
+                on_pending=self._serving_certificate_pending,
+            )
+            self.controllers.start(LoopController("serving-certificate", rotation.run))
+
+    def _serving_certificate_pending(self, csr: str) -> None:
+        """Say, where an operator looks, that the serving certificate waits for a person."""
+        command = f"kubectl certificate approve {csr}"
+        log.warning(
+            "the kubelet API's serving certificate waits for approval; it serves with a "
+            "self-signed one meanwhile",
+            csr=csr,
+            command=command,
+        )
+        if self.events is not None and self.node:
+            self.events(
+                self.node,
+                "Warning",
+                "CertificateSigningRequestPending",
+                f"The kubelet serving certificate waits for approval: {command}",
+            )
 
     async def _pods_for_kubelet_api(self) -> list[KubeObject]:
         return list(self.watcher.cache.values()) if self.watcher is not None else []

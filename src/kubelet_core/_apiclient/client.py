@@ -142,6 +142,17 @@ class KubeApi:
         face._owner = self
         return face
 
+    def use_client_certificate(self, cert_file: Path, key_file: Path | None = None) -> None:
+        """Authenticate new connections with another certificate (a rotated one).
+
+        The TLS context is reloaded in place: connections already open finish
+        their requests with the certificate they were opened with, new ones
+        present the new certificate, so no request is lost in the switch.
+        """
+        if not isinstance(self._ssl, ssl.SSLContext):
+            raise RuntimeError("this client does not use TLS client certificates")
+        self._ssl.load_cert_chain(str(cert_file), str(key_file or cert_file))
+
     def add_observer(self, observer: RequestObserver) -> None:
         """Call ``observer(verb, resource, code, seconds)`` after every request."""
         self._observers.append(observer)

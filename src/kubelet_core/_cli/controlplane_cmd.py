@@ -2,7 +2,7 @@
 
 ``wasmlet controlplane token create [--ttl 24h] [--print-join-command]`` makes a
 bootstrap token on a running control plane, through its admin kubeconfig, and prints it
-(or the ``wasmlet node join`` command that uses it, as ``kubeadm token create
+(or the ``wasmlet join`` command that uses it, as ``kubeadm token create
 --print-join-command`` does).
 """
 

@@ -15,7 +15,14 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from kubelet_core._cli import controlplane_cmd, modules_cmd, node_cmd, providers_cmd, up_cmd
+from kubelet_core._cli import (
+    controlplane_cmd,
+    join_cmd,
+    modules_cmd,
+    node_cmd,
+    providers_cmd,
+    up_cmd,
+)
 from kubelet_core._cli.errors import UserError
 from kubelet_core._lifecycle import ControllerFailed
 
@@ -30,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wasmlet {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     node_cmd.register(commands)
+    join_cmd.register(commands)
     up_cmd.register(commands)
     controlplane_cmd.register(commands)
     modules_cmd.register(commands)

@@ -21,6 +21,11 @@ def add_node_flags(parser: argparse.ArgumentParser, *, with_identity: bool = Tru
     group = parser.add_argument_group("node")
     if with_identity:
         group.add_argument("--kubeconfig", type=Path, help="kubeconfig of the cluster to join")
+        group.add_argument(
+            "--bootstrap-kubeconfig",
+            type=Path,
+            help="bootstrap credentials: get a node certificate and write --kubeconfig",
+        )
         group.add_argument("--provider", help="provider entry point name (default: wasi)")
         group.add_argument("--node-name", help="node name (default: host name)")
         group.add_argument("--port", type=int, help="kubelet API port (default: 10250)")
@@ -28,6 +33,18 @@ def add_node_flags(parser: argparse.ArgumentParser, *, with_identity: bool = Tru
     group.add_argument("--data-dir", type=Path, help="state directory (default: ~/.wasmlet)")
     group.add_argument("--max-pods", type=int, help="pods this node accepts (default: 110)")
     group.add_argument("--node-labels", help="extra labels, k=v,k2=v2")
+    group.add_argument(
+        "--rotate-certificates",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="renew the node's client certificate before it expires (default: on)",
+    )
+    group.add_argument(
+        "--rotate-server-certificates",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="request the kubelet API's serving certificate from the cluster (default: off)",
+    )
     group.add_argument("--kube-api-qps", type=float, help="API requests per second (default: 50)")
     group.add_argument("--kube-api-burst", type=int, help="API request burst (default: 100)")
     group.add_argument("--insecure-registries", help="registries reached over plain HTTP, a,b")
@@ -78,6 +95,9 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> NodeSettin
         name: getattr(args, name, None)
         for name in (
             "kubeconfig",
+            "bootstrap_kubeconfig",
+            "rotate_certificates",
+            "rotate_server_certificates",
             "provider",
             "node_name",
             "port",
@@ -132,8 +152,14 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     config = config_of(settings)
     configure_logging(settings.log_format, settings.log_level)
-    if settings.kubeconfig is not None and not settings.kubeconfig.is_file():
+    if (
+        settings.kubeconfig is not None
+        and settings.bootstrap_kubeconfig is None
+        and not settings.kubeconfig.is_file()
+    ):
         raise UserError(f"kubeconfig {settings.kubeconfig}: no such file")
+    if settings.bootstrap_kubeconfig is not None and not settings.bootstrap_kubeconfig.is_file():
+        raise UserError(f"bootstrap kubeconfig {settings.bootstrap_kubeconfig}: no such file")
     try:
         provider = load_provider(settings.provider)
     except (LookupError, TypeError) as error:
@@ -141,8 +167,12 @@ def run(args: argparse.Namespace) -> int:
     import yaml
     from kubernetes_asyncio.config.config_exception import ConfigException
 
+    from kubelet_core._node.certificates import CertificateError
+
     try:
         asyncio.run(_run_node(provider, config))
+    except CertificateError as error:
+        raise UserError(str(error)) from error
     except (ConfigException, yaml.YAMLError) as error:
         raise UserError(f"cannot use the kubeconfig {settings.kubeconfig}: {error}") from error
     return 0

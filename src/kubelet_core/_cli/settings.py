@@ -83,6 +83,13 @@ class NodeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WASMLET_", extra="forbid")
 
     kubeconfig: Path | None = Field(None, description="kubeconfig to reach the API server")
+    bootstrap_kubeconfig: Path | None = Field(
+        None, description="bootstrap credentials to get a node certificate (TLS bootstrap)"
+    )
+    rotate_certificates: bool = Field(True, description="renew the node's client certificate")
+    rotate_server_certificates: bool = Field(
+        False, description="get the kubelet API's serving certificate from the cluster"
+    )
     provider: str = Field("wasi", description="provider entry point name")
     node_name: str = Field(default_factory=lambda: socket.gethostname().lower())
     node_ip: str = Field("127.0.0.1", description="address advertised and bound by the kubelet API")
@@ -212,6 +219,8 @@ class NodeSettings(BaseSettings):
             identity=IdentityConfig(name=self.node_name, ip=self.node_ip, labels=self.node_labels),
             api=ApiClientConfig(
                 kubeconfig=self.kubeconfig,
+                bootstrap_kubeconfig=self.bootstrap_kubeconfig,
+                rotate_certificates=self.rotate_certificates,
                 qps=self.kube_api_qps,
                 burst=self.kube_api_burst,
                 event_qps=self.event_qps,
@@ -227,6 +236,7 @@ class NodeSettings(BaseSettings):
                 port=self.port,
                 tls_cert_file=self.tls_cert_file,
                 tls_private_key_file=self.tls_private_key_file,
+                rotate_server_certificates=self.rotate_server_certificates,
                 client_ca_file=self.client_ca_file,
                 anonymous_auth=self.anonymous_auth,
                 max_connections=self.kubelet_api_max_connections,

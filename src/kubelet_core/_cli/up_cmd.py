@@ -1,8 +1,9 @@
 """``wasmlet up``: an embedded control plane plus one node per provider, in one process.
 
 It is the newcomer's path: no cluster, no kubectl set-up.  The control plane
-writes ``DATA_DIR/kubeconfig`` (admin credentials); each node joins with it
-and is named ``wasmlet-<provider>``.  Modules the providers bundle for the
+writes ``DATA_DIR/kubeconfig`` (admin credentials, for kubectl); each node,
+named ``wasmlet-<provider>``, joins as a kubelet does: with a bootstrap token
+it gets its own certificate and is ``system:node:<name>``.  Modules the providers bundle for the
 examples are imported into the module store first, so the sample pods run
 offline.  ``--apply`` creates manifests once the nodes are Ready and prints
 what happens to the pods.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,7 @@ async def _run_up(
     from kubelet_core._controlplane import ControlPlane
     from kubelet_core._controlplane.runtimeclass import ensure_runtime_classes, runtime_classes_for
     from kubelet_core._modules import ModuleStore
+    from kubelet_core._pki import write_private
 
     data_dir = base.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -122,6 +125,11 @@ async def _run_up(
             for rc in runtime_classes_for(provider.node_profile())
         ],
     )
+    # The nodes join as kubelets do: a bootstrap token, an auto-approved CSR, then
+    # their own identity (system:node:<name>), never the admin's credentials.
+    token = await controlplane.create_bootstrap_token(ttl=dt.timedelta(hours=1))
+    bootstrap = data_dir / "bootstrap-kubeconfig"
+    write_private(bootstrap, controlplane.bootstrap_kubeconfig(token).encode())
     agents: list[NodeAgent] = []
     tasks: list[asyncio.Future[None]] = []
     exit_code = 0
@@ -131,7 +139,8 @@ async def _run_up(
                 return 0
             settings = base.model_copy(
                 update={
-                    "kubeconfig": kubeconfig,
+                    "kubeconfig": None,  # the node's own: <node dir>/kubelet.conf
+                    "bootstrap_kubeconfig": bootstrap,
                     "provider": name,
                     "node_name": f"wasmlet-{name}",
                     "port": 0,

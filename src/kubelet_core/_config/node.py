@@ -80,6 +80,15 @@ class ApiClientConfig:
     #: kubeconfig file; None: in-cluster credentials, else the client's default
     #: loading rules ($KUBECONFIG, ~/.kube/config), as kubectl and kopf do.
     kubeconfig: Path | None = None
+    #: kubelet's ``--bootstrap-kubeconfig``: when ``kubeconfig`` is missing or its
+    #: client certificate is expired, ask for a node certificate with these
+    #: (bootstrap token) credentials and write ``kubeconfig`` (default: the node
+    #: dir's ``kubelet.conf``) pointing at it.
+    bootstrap_kubeconfig: Path | None = None
+    #: Renew the node's client certificate before it expires (kubelet's
+    #: ``rotateCertificates``); applies when the kubeconfig uses the certificate
+    #: the node got itself (its pki dir's ``kubelet-client-current.pem``).
+    rotate_certificates: bool = True
     qps: float = 50.0
     burst: int = 100
     #: Events have a budget of their own, so a noisy pod cannot starve status writes.
@@ -124,6 +133,10 @@ class KubeletApiConfig:
     port: int = 0
     tls_cert_file: Path | None = None
     tls_private_key_file: Path | None = None
+    #: Ask the cluster for a serving certificate (signer kubernetes.io/kubelet-serving;
+    #: kubelet's ``serverTLSBootstrap``) and renew it; until one is approved and
+    #: issued, the API serves with a self-signed one.
+    rotate_server_certificates: bool = False
     #: CA of the client certificates allowed in; None: the kubeconfig's CA.
     client_ca_file: Path | None = None
     anonymous_auth: bool = False
@@ -136,6 +149,11 @@ class KubeletApiConfig:
             raise ValueError(f"KubeletApiConfig.port must be 0..65535, not {self.port!r}")
         if (self.tls_cert_file is None) != (self.tls_private_key_file is None):
             raise ValueError("KubeletApiConfig: tls_cert_file and tls_private_key_file go together")
+        if self.rotate_server_certificates and self.tls_cert_file is not None:
+            raise ValueError(
+                "KubeletApiConfig: rotate_server_certificates gets the serving certificate "
+                "from the cluster; it does not go with tls_cert_file"
+            )
         _at_least(self, "max_connections", 1)
         _at_least(self, "request_header_timeout_seconds", 0, strict=True)
         _at_least(self, "idle_timeout_seconds", 0, strict=True)
@@ -259,6 +277,18 @@ class NodeConfig:
     def node_dir(self) -> Path:
         """Per-node state (logs, volumes, pki): several nodes may share a data dir."""
         return self.data_dir / "nodes" / self.identity.name
+
+    @property
+    def kubeconfig(self) -> Path | None:
+        """The kubeconfig the node uses: as given, or where bootstrap writes it."""
+        if self.api.kubeconfig is None and self.api.bootstrap_kubeconfig is not None:
+            return self.node_dir / "kubelet.conf"
+        return self.api.kubeconfig
+
+    @property
+    def pki_dir(self) -> Path:
+        """The node's certificates and keys (kubelet's ``--cert-dir``)."""
+        return self.node_dir / "pki"
 
     @property
     def modules_dir(self) -> Path:

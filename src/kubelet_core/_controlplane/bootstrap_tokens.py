@@ -153,6 +153,4 @@ def cluster_info(server: str, ca_pem: bytes) -> KubeObject:
 
 
 def join_command(server: str, token: str, ca_cert_hash: str) -> str:
-    return (
-        f"wasmlet node join {server} --token {token} --discovery-token-ca-cert-hash {ca_cert_hash}"
-    )
+    return f"wasmlet join {server} --token {token} --discovery-token-ca-cert-hash {ca_cert_hash}"

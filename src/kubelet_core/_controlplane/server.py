@@ -252,6 +252,13 @@ class ControlPlane:
         await self.registry.create(SECRETS, bootstrap_tokens.NAMESPACE, body)
         return token
 
+    def bootstrap_kubeconfig(self, token: str) -> str:
+        """A bootstrap kubeconfig for ``token``: what ``wasmlet join`` writes from cluster-info."""
+        from kubelet_core._pki import bootstrap_kubeconfig
+
+        info = bootstrap_tokens.cluster_info(self.url, self.pki.ca.cert_pem())
+        return bootstrap_kubeconfig(info["data"]["kubeconfig"], token, self.pki.ca_cert_hash())
+
     def join_command(self, token: str) -> str:
         return bootstrap_tokens.join_command(self.url, token, self.pki.ca_cert_hash())
 

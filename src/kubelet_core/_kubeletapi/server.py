@@ -85,6 +85,7 @@ class KubeletApiServer:
         self._cpu = stats.CpuRateTracker()
         self._limits = limits if limits is not None else ConnectionLimits()
         self._runner: web.AppRunner | None = None
+        self._context: ssl.SSLContext | None = None
         self._gate: ConnectionGate | None = None
         self._streams: set[asyncio.Task[object]] = set()
         self.port = 0
@@ -109,7 +110,7 @@ class KubeletApiServer:
         if self._runner is not None:
             return
         cert, key = self._serving_files()
-        context = tls.server_context(cert, key, self._client_ca_file)
+        self._context = context = tls.server_context(cert, key, self._client_ca_file)
         stats.measure_node(self._cpu)  # first CPU sample, so the first summary has a rate
         runner = web.AppRunner(
             self._app(),
@@ -132,6 +133,15 @@ class KubeletApiServer:
         log.info(
             "kubelet API serving", url=self.url, node=self._node_name, max_connections=gate.cap
         )
+
+    def use_certificate(self, cert_file: Path, key_file: Path | None = None) -> None:
+        """Serve new connections with another certificate (a rotated or issued one);
+        connections already open keep theirs until they close."""
+        if self._context is None:
+            raise RuntimeError("the kubelet API is not serving")
+        self._context.load_cert_chain(str(cert_file), str(key_file or cert_file))
+        self._tls_files = (cert_file, key_file or cert_file)
+        log.info("kubelet API serving certificate loaded", path=str(cert_file))
 
     @property
     def connections(self) -> ConnectionGate | None:

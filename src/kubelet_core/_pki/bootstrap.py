@@ -1,6 +1,6 @@
 """The node's half of joining: trust the CA from ``cluster-info`` only if it matches the pin.
 
-``wasmlet node join <server> --token <id.secret> --discovery-token-ca-cert-hash
+``wasmlet join <server> --token <id.secret> --discovery-token-ca-cert-hash
 sha256:<hex>`` fetches ``GET <server>/api/v1/namespaces/kube-public/configmaps/cluster-info``
 without verifying TLS (it has nothing to verify with yet), then calls
 :func:`bootstrap_kubeconfig` with the ConfigMap's ``data.kubeconfig``: the CA in it must
