@@ -303,6 +303,10 @@ class NodeAgent:
             await events.stop()
 
         self.controllers.start(ServiceController("events", start=events.start, stop=stop_events))
+        if self.serving_certificate is not None:  # it announces a pending CSR as an Event
+            self.controllers.start(
+                LoopController("serving-certificate", self.serving_certificate.run)
+            )
         self.statuses = statuses = PodStatusWriter(
             api, node_ip=config.identity.ip, metrics=self.metrics, lookup=self._cached_pod
         )
@@ -423,7 +427,7 @@ class NodeAgent:
         await self.controllers.wait_ready("kubelet-api")
         self.advertised_port = server.port
         if settings.rotate_server_certificates:
-            self.serving_certificate = rotation = serving_rotation(
+            self.serving_certificate = serving_rotation(
                 self.node_name,
                 config.identity.ip,
                 config.pki_dir,
@@ -431,7 +435,6 @@ class NodeAgent:
                 on_rotated=server.use_certificate,
                 on_pending=self._serving_certificate_pending,
             )
-            self.controllers.start(LoopController("serving-certificate", rotation.run))
 
     def _serving_certificate_pending(self, csr: str) -> None:
         """Say, where an operator looks, that the serving certificate waits for a person."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import random
 import stat
@@ -22,7 +23,16 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from kubelet_core._apiclient import ApiError, KubeApi
+from kubelet_core._agent import NodeAgent
+from kubelet_core._apiclient import ApiError, KubeApi, KubeObject
+from kubelet_core._config import (
+    ApiClientConfig,
+    IdentityConfig,
+    KubeletApiConfig,
+    NodeConfig,
+    ShutdownConfig,
+    StorageConfig,
+)
 from kubelet_core._controlplane import ControlPlane
 from kubelet_core._node.bootstrap import CLIENT_USAGES, bootstrap_client_certificate
 from kubelet_core._node.certificates import (
@@ -36,6 +46,7 @@ from kubelet_core._node.certificates import (
 )
 from kubelet_core._node.rotation import CertificateRotation
 from kubelet_core._pki import build_node_client_csr, build_node_serving_csr, new_key
+from tests.node.scripted import ScriptedProvider
 
 NODE = {"apiVersion": "v1", "kind": "Node"}
 
@@ -45,7 +56,9 @@ def write_bootstrap_kubeconfig(cp: ControlPlane, token: str, path: Path) -> Path
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": cp.url, "certificate-authority-data": ca}}],
+        "clusters": [
+            {"name": "c", "cluster": {"server": cp.url, "certificate-authority-data": ca}}
+        ],
         "users": [{"name": "u", "user": {"token": token}}],
         "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
         "current-context": "x",
@@ -224,8 +237,8 @@ async def test_rotation_renews_before_expiry_and_switches_without_losing_request
     try:
         rotated = rotation.rotated
         # Not yet due: the rotation computes its deadline and waits.
-        while rotation.renew_at is None:
-            await asyncio.sleep(0)
+        await asyncio.wait_for(rotation.scheduled.wait(), 10)
+        assert rotation.renew_at is not None
         assert rotation.renew_at > now[0] and rotation.rotations == 0
         # Time passes (the clock is ours): past the deadline it renews, while requests
         # keep flowing through the same client.
@@ -250,3 +263,70 @@ async def test_rotation_renews_before_expiry_and_switches_without_losing_request
 
 def _not_found(error: BaseException) -> bool:
     return isinstance(error, ApiError) and error.status == 404
+
+
+async def watch_for_event(api: KubeApi, reason: str, timeout: float = 30.0) -> KubeObject:
+    """The first Event with ``reason`` (listed, then watched: no polling)."""
+
+    async def loop() -> KubeObject:
+        listing = await api.get("/api/v1/events")
+        for item in listing["items"]:
+            if item.get("reason") == reason:
+                return item
+        params = {"resourceVersion": listing["metadata"]["resourceVersion"]}
+        async for event in api.watch("/api/v1/events", params=params):
+            if event["object"].get("reason") == reason:
+                return dict(event["object"])
+        raise AssertionError("the event watch ended")
+
+    return await asyncio.wait_for(loop(), timeout)
+
+
+async def test_a_joined_node_serves_with_its_approved_certificate(
+    cp: ControlPlane, api: KubeApi, tmp_path: Path, kubectl: str
+) -> None:
+    """kubelet's serverTLSBootstrap: self-signed until a person approves the serving
+    CSR (the node says how, in an Event), then the issued certificate, no restart."""
+    boot = write_bootstrap_kubeconfig(cp, await cp.create_bootstrap_token(), tmp_path / "boot")
+    config = NodeConfig(
+        identity=IdentityConfig(name="n1"),
+        api=ApiClientConfig(bootstrap_kubeconfig=boot),
+        kubelet_api=KubeletApiConfig(rotate_server_certificates=True),
+        storage=StorageConfig(data_dir=tmp_path / "data"),
+        shutdown=ShutdownConfig(keep_pods_on_exit=False),
+    )
+    async with NodeAgent(ScriptedProvider(), config) as agent:
+        assert agent.kubelet_api is not None and agent.serving_certificate is not None
+        port = agent.kubelet_api.port
+        pending = await watch_for_event(api, "CertificateSigningRequestPending")
+        command = pending["message"].rpartition(": ")[2]
+        assert command.startswith("kubectl certificate approve csr-")
+        csr = await api.get(f"{CSR_PATH}/{command.split()[-1]}")
+        assert csr["spec"]["username"] == "system:node:n1"  # the node asks as itself
+        assert await served_by_cluster_ca(cp, port) is False  # self-signed meanwhile
+
+        rotated = agent.serving_certificate.rotated
+        env = {"KUBECONFIG": str(cp.kubeconfig_path), "PATH": "/usr/bin:/bin"}
+        approve = await asyncio.create_subprocess_exec(
+            kubectl, *command.split()[1:], env=env, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await approve.communicate()
+        assert approve.returncode == 0 and b"approved" in out
+        await asyncio.wait_for(rotated.wait(), 30)
+        assert await served_by_cluster_ca(cp, port) is True
+
+
+async def served_by_cluster_ca(cp: ControlPlane, port: int) -> bool:
+    """Whether a new TLS connection to the kubelet API verifies against the cluster CA."""
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(cp.pki.ca_cert_path))
+    context.check_hostname = False
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+    except ssl.SSLCertVerificationError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        await writer.wait_closed()
+    return True

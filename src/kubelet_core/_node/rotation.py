@@ -63,6 +63,8 @@ class CertificateRotation:
         #: Set after every rotation (a fresh event each time: await the current one).
         self.rotated = asyncio.Event()
         self.renew_at: datetime.datetime | None = None
+        #: Set once a renewal time is known (the rotation is waiting for it).
+        self.scheduled = asyncio.Event()
 
     def renew_now(self) -> None:
         """Renew at once (e.g. the API server rejected the current certificate)."""
@@ -85,6 +87,7 @@ class CertificateRotation:
             cert = self.files.load(self.clock())
             if cert is not None and not self._forced:
                 self.renew_at = self._renewal_time(cert)
+                self.scheduled.set()
                 wait = (self.renew_at - self.clock()).total_seconds()
                 if wait > 0:
                     if await self._sleep(stopping, wait):
@@ -92,7 +95,8 @@ class CertificateRotation:
                     continue  # woken or slept: look again
             self._forced = False
             try:
-                await self._rotate()
+                if not await self._until_stopping(self._rotate(), stopping):
+                    return
                 backoff.reset()
             except (ApiError, CertificateError, OSError) as error:
                 delay = backoff.next()
@@ -104,6 +108,25 @@ class CertificateRotation:
                 )
                 if await self._sleep(stopping, delay):
                     return
+
+    @staticmethod
+    async def _until_stopping(work: Awaitable[None], stopping: asyncio.Event) -> bool:
+        """Run ``work`` unless the agent stops first (a CSR may wait for hours for a
+        person); False when stopping cancelled it."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(stop, return_exceptions=True)
+        if task.cancelled() or (stopping.is_set() and not task.done()):
+            await asyncio.gather(task, return_exceptions=True)
+            return False
+        task.result()  # raises what the rotation raised
+        return True
 
     async def _sleep(self, stopping: asyncio.Event, seconds: float) -> bool:
         """Sleep until ``seconds`` pass or someone wakes us; True when stopping."""
