@@ -8,6 +8,7 @@ environment together.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -84,6 +85,55 @@ def test_node_joins_a_control_plane_from_a_kubeconfig(tmp_path: Path, kubectl: s
             "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
         )  # fmt: skip
         assert ready == "False"  # marked NotReady on the way out
+    finally:
+        if node is not None:
+            stop(node)
+        assert stop(controlplane) == 0
+
+
+def test_a_bootstrap_token_joins_a_node_that_runs_a_runtime_class_pod(
+    tmp_path: Path, kubectl: str
+) -> None:
+    """The operator's one command (issue: joining clusters): the join command the
+    control plane prints, then a pod naming only ``runtimeClassName``."""
+    cluster_dir, node_dir = tmp_path / "cluster", tmp_path / "node"
+    controlplane, cp_out, cp_printed = spawn(
+        "controlplane", "--data-dir", str(cluster_dir), "--api-port", str(free_port())
+    )
+    node = None
+    try:
+        cluster = Wasmlet(controlplane, cluster_dir, kubectl, cp_out, cp_printed)
+        cluster.wait_for_output("control plane at")
+        printed = subprocess.run(
+            [sys.executable, "-m", "kubelet_core._cli.main", "controlplane", "token", "create",
+             "--data-dir", str(cluster_dir), "--print-join-command"],
+            capture_output=True, text=True, timeout=60, cwd=REPO, check=True,
+        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        join = shlex.split(printed)
+        assert join[:2] == ["wasmlet", "join"]
+        cluster.kubectl("apply", "-f", str(REPO / "deploy" / "runtimeclasses.yaml"))
+        node, _, _ = spawn(
+            *join[1:], "--provider", "wasi", "--node-name", "joined-2", "--port", "0",
+            "--data-dir", str(node_dir), "--log-format", "json",
+        )  # fmt: skip
+        cluster.kubectl("wait", "--for=create", "node/joined-2", "--timeout=60s", timeout=70)
+        cluster.kubectl("wait", "--for=condition=Ready", "node/joined-2", "--timeout=60s")
+        csrs = cluster.kubectl_json("get", "csr")["items"]
+        client = [c for c in csrs if c["spec"]["signerName"].endswith("client-kubelet")]
+        assert [c["spec"]["username"].startswith("system:bootstrap:") for c in client] == [True]
+        kubeconfig = node_dir / "nodes" / "joined-2" / "kubelet.conf"
+        assert "kubelet-client-current.pem" in kubeconfig.read_text()
+
+        import_bundled_script(node_dir)
+        pod = wasi_pod("rc-pod", ["echo", "by runtime class"])
+        del pod["spec"]["nodeSelector"], pod["spec"]["tolerations"]
+        pod["spec"]["runtimeClassName"] = "wasmlet-wasi"
+        cluster.apply(pod)
+        cluster.wait_phase("rc-pod", "Succeeded")
+        assert cluster.kubectl_json("get", "pod", "rc-pod")["spec"]["nodeName"] == "joined-2"
+        assert "by runtime class" in cluster.kubectl("logs", "rc-pod")
+        assert stop(node) == 0
+        node = None
     finally:
         if node is not None:
             stop(node)

@@ -9,7 +9,7 @@ The copies on the actions default to ``argparse.SUPPRESS``: an action whose
 copy was not given leaves the value parsed before it (or the command's default)
 alone.  Shared flags are optional ones (a required flag would still have to
 come before the action).  Plugins adding commands through the
-``kubelet_core._cli`` entry points can use :class:`ActionParsers` too::
+``kubelet_core.cli`` entry points can use :class:`ActionParsers` too::
 
     def register(commands):
         parser = commands.add_parser("things", help="...")

@@ -35,6 +35,8 @@ def register(commands: Any) -> None:
     create = token_actions.add_parser("create", help="create a bootstrap token")
     create.add_argument("--ttl", default="24h", help="lifetime, e.g. 30m, 24h; 0 for none")
     create.add_argument("--print-join-command", action="store_true")
+    # Also after the action (`wasmlet controlplane token create --data-dir D`).
+    create.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
     create.set_defaults(handler=run_token_create)
 
 

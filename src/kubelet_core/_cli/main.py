@@ -26,7 +26,7 @@ from kubelet_core._cli import (
 from kubelet_core._cli.errors import UserError
 from kubelet_core._lifecycle import ControllerFailed
 
-CLI_ENTRY_POINT_GROUP = "kubelet_core._cli"
+CLI_ENTRY_POINT_GROUP = "kubelet_core.cli"  # a public name: plugins register under it
 
 
 def build_parser() -> argparse.ArgumentParser:
