@@ -292,6 +292,21 @@ class NodeAgent:
 
         await reregister()
         log.info("node registered", node=self.node_name, uid=self.node_uid)
+        # Built as soon as the node exists, so a stop at any later moment can mark it
+        # NotReady (a node registered Ready must never be left so by a stopped agent).
+        heartbeat = config.heartbeat
+        self.node_status = NodeStatusReporter(
+            api,
+            description,
+            config.data_dir,
+            report_interval=heartbeat.node_status_report_frequency_seconds,
+            check_interval=min(
+                heartbeat.lease_renew_interval_seconds,
+                heartbeat.node_status_report_frequency_seconds,
+                10.0,
+            ),
+            reregister=reregister,
+        )
 
         events_api = api.with_rate_limit(config.api.event_qps, config.api.event_burst)
         self.events = events = KubeEventRecorder(
@@ -329,19 +344,6 @@ class NodeAgent:
             on_open=statuses.api_reachable,
         )
 
-        heartbeat = config.heartbeat
-        self.node_status = NodeStatusReporter(
-            api,
-            description,
-            config.data_dir,
-            report_interval=heartbeat.node_status_report_frequency_seconds,
-            check_interval=min(
-                heartbeat.lease_renew_interval_seconds,
-                heartbeat.node_status_report_frequency_seconds,
-                10.0,
-            ),
-            reregister=reregister,
-        )
         try:
             await self.node_status.report(force=True)
         except ApiError as error:

@@ -54,6 +54,23 @@ async def program_killer() -> AsyncIterator[list[asyncio.subprocess.Process]]:
             await program.wait()
 
 
+async def started_event(api: KubeApi) -> None:
+    """Until the agent has started (its node's ``Starting`` Event): Ready comes earlier."""
+
+    def is_it(event: KubeObject) -> bool:
+        return event.get("reason") == "Starting" and (
+            (event.get("involvedObject") or {}).get("name") == NODE
+        )
+
+    listing = await api.get("/api/v1/namespaces/default/events")
+    if any(is_it(item) for item in listing["items"]):
+        return
+    params = {"resourceVersion": listing["metadata"]["resourceVersion"]}
+    async for event in api.watch("/api/v1/namespaces/default/events", params=params):
+        if is_it(event["object"]):
+            return
+
+
 async def watch_until_not_ready(api: KubeApi, opened: asyncio.Event) -> KubeObject:
     node = await api.get(node_path(NODE))
     params = {
@@ -106,6 +123,7 @@ async def test_a_second_signal_cuts_a_hung_shutdown_short(
     program = await start_program(cp, tmp_path, "hang")
     program_killer.append(program)
     await wait_for(api, "/api/v1/nodes", NODE, lambda n: ready(n, "True"), timeout=60)
+    await asyncio.wait_for(started_event(api), 60)  # its provider runs (and will hang)
     opened = asyncio.Event()
     watching = asyncio.ensure_future(watch_until_not_ready(api, opened))
     await asyncio.wait_for(opened.wait(), 10)

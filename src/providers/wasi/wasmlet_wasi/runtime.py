@@ -326,7 +326,9 @@ class ModuleHosts:
         try:
             report = await asyncio.wait_for(_read_report(report_r), START_TIMEOUT)
         except BaseException as exc:  # cancelled, or a start function that never returns
-            await container.stop(0)
+            # SIGKILL at once, then wait (up to 10 s on a loaded machine) until it is gone:
+            # a failed start leaves no host behind.
+            await container.stop(9.0)
             if not isinstance(exc, TimeoutError):
                 raise
             raise ContainerStartError(
