@@ -26,6 +26,7 @@ from kubelet_core._controlplane.auth import TokenAuthenticator, UserInfo, make_m
 from kubelet_core._controlplane.authn_authz import Authorizer, TokenTable, review_routes
 from kubelet_core._controlplane.bootstrap_tokens import BootstrapTokenAuthenticator
 from kubelet_core._controlplane.csr_controllers import DEFAULT_MAX_DURATION, CsrApprover, CsrSigner
+from kubelet_core._controlplane.disruption import DisruptionController
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
@@ -41,6 +42,7 @@ from kubelet_core._controlplane.persistence import Persistence
 from kubelet_core._controlplane.pki import PKI, kubeconfig
 from kubelet_core._controlplane.registry import Registry
 from kubelet_core._controlplane.requestinfo import RequestInfo
+from kubelet_core._controlplane.resourcequota import QuotaController
 from kubelet_core._controlplane.resources import CONFIGMAPS, SECRETS
 from kubelet_core._controlplane.sa_authn import ServiceAccountAuthenticator
 from kubelet_core._controlplane.store import Store
@@ -85,6 +87,7 @@ class ControlPlane:
         self.approve_serving_csrs = approve_serving_csrs
         self.csr_max_duration = csr_max_duration
         self._csr_controllers: list[CsrApprover | CsrSigner] = []
+        self._policy_controllers: list[QuotaController | DisruptionController] = []
         self._authenticators: list[TokenAuthenticator] = []
         self.log_handler = log_handler
         self.pki = PKI(self.data_dir / "pki")
@@ -184,7 +187,11 @@ class ControlPlane:
         )
         csr_signer = CsrSigner(store, registry, self.pki, max_duration=self.csr_max_duration)
         self._csr_controllers = [approver, csr_signer]
-        for controller in self._csr_controllers:
+        self._policy_controllers = [
+            QuotaController(store, registry),
+            DisruptionController(store, registry),
+        ]
+        for controller in [*self._csr_controllers, *self._policy_controllers]:
             controller.start()
         if self.scheduler_enabled:
             from kubelet_core._controlplane.scheduler import Scheduler
@@ -256,9 +263,9 @@ class ControlPlane:
         return bootstrap_tokens.join_command(self.url, token, self.pki.ca_cert_hash())
 
     async def stop(self) -> None:
-        for controller in self._csr_controllers:
+        for controller in [*self._csr_controllers, *self._policy_controllers]:
             await controller.stop()
-        self._csr_controllers = []
+        self._csr_controllers, self._policy_controllers = [], []
         if self.node_lifecycle is not None:
             await self.node_lifecycle.stop()
             self.node_lifecycle = None
