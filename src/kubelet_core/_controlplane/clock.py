@@ -14,8 +14,12 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 
 class Clock(Protocol):
@@ -70,3 +74,80 @@ class ManualClock:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+
+class TimedLoop:
+    """One controller's loop: work when woken or when one of its deadlines comes.
+
+    ``schedule(key, at)`` / ``cancel(key)`` keep per-key deadlines on the
+    clock; ``poke()`` asks for a pass now.  Each pass calls ``step(due)`` with
+    the keys whose deadline has come.  :meth:`settled` returns once the loop is
+    waiting with nothing due and no wake-up pending, which is how a test knows
+    a controller has reacted to ``ManualClock.advance`` without sleeping.
+    """
+
+    def __init__(self, clock: Clock, name: str, step: Callable[[list[Any]], Awaitable[None]]):
+        self.clock = clock
+        self.name = name
+        self._step = step
+        self._deadlines: dict[Any, float] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._waiting = False
+        self._task: asyncio.Task[None] | None = None
+
+    def schedule(self, key: Any, at: float) -> None:
+        self._deadlines[key] = at
+        self._wake.set()
+
+    def cancel(self, key: Any) -> None:
+        self._deadlines.pop(key, None)
+
+    def scheduled(self, key: Any) -> float | None:
+        return self._deadlines.get(key)
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def is_settled(self) -> bool:
+        now = self.clock.now()
+        return (
+            self._waiting
+            and not self._wake.is_set()
+            and not any(at <= now for at in self._deadlines.values())
+        )
+
+    async def settled(self) -> None:
+        while not self.is_settled():
+            self._idle.clear()
+            await self._idle.wait()
+
+    async def _run(self) -> None:
+        while True:
+            upcoming = min(self._deadlines.values(), default=None)
+            self._waiting = True
+            self._idle.set()
+            try:
+                await self.clock.wait(self._wake, upcoming)
+            finally:
+                self._waiting = False
+            self._wake.clear()
+            now = self.clock.now()
+            due = [key for key, at in self._deadlines.items() if at <= now]
+            for key in due:
+                del self._deadlines[key]
+            try:
+                await self._step(due)
+            except Exception:
+                log.exception("%s: a pass failed", self.name)
