@@ -29,8 +29,11 @@ class Env:
 
     async def settle(self) -> None:
         """Wait until node lifecycle, taint eviction and pod GC have nothing left to do."""
-        loops = [c.loop for c in (self.cp.node_lifecycle, self.cp.taint_eviction, self.cp.pod_gc)
-                 if c is not None]
+        loops = [
+            c.loop
+            for c in (self.cp.node_lifecycle, self.cp.taint_eviction, self.cp.pod_gc)
+            if c is not None
+        ]
         while True:
             for loop in loops:
                 await loop.settled()
@@ -52,11 +55,11 @@ class Env:
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     clock = ManualClock()
-    async with ControlPlane(
-        tmp_path / "cp", scheduler=False, node_monitor_grace=GRACE, clock=clock
-    ) as cp:
-        async with aiohttp.ClientSession() as session:
-            yield Env(cp, Client(cp, session), clock)
+    async with (
+        ControlPlane(tmp_path / "cp", scheduler=False, node_monitor_grace=GRACE, clock=clock) as cp,
+        aiohttp.ClientSession() as session,
+    ):
+        yield Env(cp, Client(cp, session), clock)
 
 
 def taint_keys(node: dict[str, Any]) -> set[tuple[str, str]]:
@@ -115,41 +118,41 @@ async def test_not_ready_node_gets_not_ready_taints(env: Env) -> None:
 
 async def test_conditions_taint_the_node_and_the_scheduler_avoids_it(tmp_path: Path) -> None:
     clock = ManualClock()
-    async with ControlPlane(tmp_path / "cp", node_monitor_grace=GRACE, clock=clock) as cp:
-        async with aiohttp.ClientSession() as session:
-            env = Env(cp, Client(cp, session), clock)
-            node = await add_node(env.client, "n1")
-            node["status"]["conditions"] += [
-                {"type": "DiskPressure", "status": "True", "reason": "KubeletHasDiskPressure"},
-                {"type": "MemoryPressure", "status": "False"},
-                {"type": "PIDPressure", "status": "True"},
-            ]
-            await env.client.ok("PUT", "/api/v1/nodes/n1/status", node)
-            await env.settle()
-            assert taint_keys(await env.node()) == {
-                ("node.kubernetes.io/disk-pressure", "NoSchedule"),
-                ("node.kubernetes.io/pid-pressure", "NoSchedule"),
-            }
-            await env.client.ok("POST", PODS, pod("p"))
+    async with (
+        ControlPlane(tmp_path / "cp", node_monitor_grace=GRACE, clock=clock) as cp,
+        aiohttp.ClientSession() as session,
+    ):
+        env = Env(cp, Client(cp, session), clock)
+        node = await add_node(env.client, "n1")
+        node["status"]["conditions"] += [
+            {"type": "DiskPressure", "status": "True", "reason": "KubeletHasDiskPressure"},
+            {"type": "MemoryPressure", "status": "False"},
+            {"type": "PIDPressure", "status": "True"},
+        ]
+        await env.client.ok("PUT", "/api/v1/nodes/n1/status", node)
+        await env.settle()
+        assert taint_keys(await env.node()) == {
+            ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+            ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+        }
+        await env.client.ok("POST", PODS, pod("p"))
 
-            async def unschedulable() -> Any:
-                _code, body = await env.pod("p")
-                conds = body["status"].get("conditions") or []
-                return next((c for c in conds if c["type"] == "PodScheduled"), None)
+        async def unschedulable() -> Any:
+            _code, body = await env.pod("p")
+            conds = body["status"].get("conditions") or []
+            return next((c for c in conds if c["type"] == "PodScheduled"), None)
 
-            from tests.controlplane.conftest import eventually
+        from tests.controlplane.conftest import eventually
 
-            scheduled = await eventually(unschedulable)
-            assert scheduled["status"] == "False"
-            assert "untolerated taint {node.kubernetes.io/disk-pressure: }" in scheduled["message"]
-            # Cordoning is a taint too.
-            node = await env.node()
-            node["spec"]["unschedulable"] = True
-            await env.client.ok("PUT", "/api/v1/nodes/n1", node)
-            await env.settle()
-            assert ("node.kubernetes.io/unschedulable", "NoSchedule") in taint_keys(
-                await env.node()
-            )
+        scheduled = await eventually(unschedulable)
+        assert scheduled["status"] == "False"
+        assert "untolerated taint {node.kubernetes.io/disk-pressure: }" in scheduled["message"]
+        # Cordoning is a taint too.
+        node = await env.node()
+        node["spec"]["unschedulable"] = True
+        await env.client.ok("PUT", "/api/v1/nodes/n1", node)
+        await env.settle()
+        assert ("node.kubernetes.io/unschedulable", "NoSchedule") in taint_keys(await env.node())
 
 
 def running(name: str, node: str = "n1", **spec: Any) -> dict[str, Any]:
@@ -172,8 +175,12 @@ async def test_pods_of_an_unknown_node_are_not_ready_then_evicted_after_300s(env
         env,
         "short",
         tolerations=[
-            {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
-             "effect": "NoExecute", "tolerationSeconds": 30}
+            {
+                "key": "node.kubernetes.io/unreachable",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 30,
+            }
         ],
     )
     await make_running(env, "forever", tolerations=[{"operator": "Exists"}])

@@ -30,7 +30,12 @@ from kubelet_core._controlplane.podresources import (
     pod_limits,
     pod_requests,
 )
-from kubelet_core._quantity import canonical_quantity, format_quantity, parse_quantity
+from kubelet_core._quantity import (
+    canonical_quantity,
+    format_quantity,
+    is_binary,
+    parse_quantity,
+)
 
 KubeObject = dict[str, Any]
 Cause = tuple[str, str, str]
@@ -229,10 +234,11 @@ def _violations(
     written_requests, written_limits = _written(container)
     errors = []
 
-    def shown(written: dict[str, Any], numbers: Resources, name: str) -> str:
+    def shown(written: dict[str, Any], numbers: Resources, name: str, like: str) -> str:
         if name in written:
             return canonical_quantity(written[name])
-        return format_quantity(numbers[name])
+        whole = numbers[name].denominator == 1 and numbers[name] % 1024 == 0
+        return format_quantity(numbers[name], binary=is_binary(like) and whole)
 
     for name, text in sorted((item.get("min") or {}).items()):
         enforced, label = parse_quantity(text), canonical_quantity(text)
@@ -241,12 +247,12 @@ def _violations(
         elif requests[name] < enforced:
             errors.append(
                 f"minimum {name} usage per {kind} is {label}, but request is "
-                f"{shown(written_requests, requests, name)}"
+                f"{shown(written_requests, requests, name, text)}"
             )
         elif name in limits and limits[name] < enforced:
             errors.append(
                 f"minimum {name} usage per {kind} is {label}, but limit is "
-                f"{shown(written_limits, limits, name)}"
+                f"{shown(written_limits, limits, name, text)}"
             )
     for name, text in sorted((item.get("max") or {}).items()):
         enforced, label = parse_quantity(text), canonical_quantity(text)
@@ -255,12 +261,12 @@ def _violations(
         elif limits[name] > enforced:
             errors.append(
                 f"maximum {name} usage per {kind} is {label}, but limit is "
-                f"{shown(written_limits, limits, name)}"
+                f"{shown(written_limits, limits, name, text)}"
             )
         elif name in requests and requests[name] > enforced:
             errors.append(
                 f"maximum {name} usage per {kind} is {label}, but request is "
-                f"{shown(written_requests, requests, name)}"
+                f"{shown(written_requests, requests, name, text)}"
             )
     for name, text in sorted((item.get("maxLimitRequestRatio") or {}).items()):
         enforced, label = parse_quantity(text), canonical_quantity(text)
