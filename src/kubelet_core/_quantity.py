@@ -65,3 +65,41 @@ def quantity_bytes(text: str | int | float) -> int:
 def quantity_cores(text: str | int | float) -> float:
     """A CPU quantity in cores (``"500m"`` -> 0.5)."""
     return float(parse_quantity(text))
+
+
+_BINARY = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_DECIMAL = ("", "k", "M", "G", "T", "P", "E")
+_SMALL = (("m", 1000), ("u", 10**6), ("n", 10**9))
+
+
+def is_binary(text: str | int | float) -> bool:
+    """Whether a quantity was written with a binary suffix (``Ki`` ... ``Ei``)."""
+    return isinstance(text, str) and text.strip().endswith("i")
+
+
+def format_quantity(value: Fraction, *, binary: bool = False) -> str:
+    """A quantity in canonical form, as Go's ``Quantity.String()`` writes it.
+
+    The largest suffix that keeps the number whole: ``2Gi``, ``1536Mi``, ``2k``,
+    ``1500``, ``500m``; binary only for whole numbers (as Go falls back to decimal).
+    """
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value.denominator == 1:
+        number = value.numerator
+        base, suffixes = (1024, _BINARY) if binary else (1000, _DECIMAL)
+        index = 0
+        while number and number % base == 0 and index < len(suffixes) - 1:
+            number //= base
+            index += 1
+        return f"{sign}{number}{suffixes[index]}"
+    for suffix, scale in _SMALL:
+        scaled = value * scale
+        if scaled.denominator == 1:
+            return f"{sign}{scaled.numerator}{suffix}"
+    return f"{sign}{math.ceil(value * 10**9)}n"
+
+
+def canonical_quantity(text: str | int | float) -> str:
+    """``text`` as the API server prints it back (``2048Mi`` -> ``2Gi``)."""
+    return format_quantity(parse_quantity(text), binary=is_binary(text))

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from kubelet_core._controlplane import discovery, errors, jsonutil, protobuf
 from kubelet_core._controlplane.errors import ApiError
+from kubelet_core._controlplane.eviction import evict
 from kubelet_core._controlplane.openapi import OpenAPI
 from kubelet_core._controlplane.patch import patcher
 from kubelet_core._controlplane.registry import DeleteOptions, Registry
@@ -216,8 +217,7 @@ class Api:
                 raise errors.method_not_allowed(method, "pods/eviction")
             body = await self._body(request)
             self._admit(request, body)
-            options = (body.get("deleteOptions") if isinstance(body, dict) else None) or {}
-            await self.registry.delete(PODS, ns, t.name, DeleteOptions(options, {}))
+            await evict(self.registry, ns, t.name, body)
             return obj_response(
                 {
                     "kind": "Status",

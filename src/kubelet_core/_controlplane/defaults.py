@@ -40,7 +40,15 @@ def _pull_policy(image: str) -> str:
 
 
 def _default_container(c: KubeObject) -> None:
-    c.setdefault("resources", {})
+    resources = c.setdefault("resources", {})
+    limits = resources.get("limits") if isinstance(resources, dict) else None
+    if isinstance(limits, dict) and limits:
+        # A limit without a request makes the request equal to it (SetDefaults_Pod).
+        requests = resources.get("requests")
+        if not isinstance(requests, dict):
+            requests = resources["requests"] = {}
+        for name, value in limits.items():
+            requests.setdefault(name, value)
     c.setdefault("terminationMessagePath", "/dev/termination-log")
     c.setdefault("terminationMessagePolicy", "File")
     if isinstance(c.get("image"), str):

@@ -39,6 +39,10 @@ _SUBRESOURCE_KINDS = {
     "portforward": "PodPortForwardOptions",
 }
 
+# Subresources served in another group's kind; kubectl drain looks for pods/eviction
+# with group policy to decide it may evict (else it deletes, ignoring budgets).
+_SUBRESOURCE_GROUPS = {"eviction": ("policy", "v1")}
+
 
 def version() -> KubeObject:
     major, minor = KUBE_VERSION.lstrip("v").split(".")[:2]
@@ -114,15 +118,16 @@ def resource_list(group: str, version: str) -> KubeObject | None:
     for rt in types.values():
         resources.append(_resource_entry(rt))
         for sub in rt.subresources:
-            resources.append(
-                {
-                    "name": f"{rt.plural}/{sub}",
-                    "singularName": "",
-                    "namespaced": rt.namespaced,
-                    "kind": _SUBRESOURCE_KINDS.get(sub, rt.kind),
-                    "verbs": _SUBRESOURCE_VERBS.get(sub, ["get"]),
-                }
-            )
+            entry: KubeObject = {
+                "name": f"{rt.plural}/{sub}",
+                "singularName": "",
+                "namespaced": rt.namespaced,
+                "kind": _SUBRESOURCE_KINDS.get(sub, rt.kind),
+                "verbs": _SUBRESOURCE_VERBS.get(sub, ["get"]),
+            }
+            if sub in _SUBRESOURCE_GROUPS:
+                entry["group"], entry["version"] = _SUBRESOURCE_GROUPS[sub]
+            resources.append(entry)
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubelet_core._apiclient.timefmt import rfc3339, utcnow
-from kubelet_core._controlplane import certificates, errors, jsonutil
+from kubelet_core._controlplane import certificates, errors, jsonutil, policy
 from kubelet_core._controlplane.defaults import apply_defaults, apply_update_defaults, normalize
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.resources import (
@@ -174,8 +174,9 @@ class Registry:
         if rt is CERTIFICATESIGNINGREQUESTS:
             certificates.prepare_create(obj)
         apply_defaults(rt, obj)
+        policy.default(rt, obj)
         normalize(rt, obj)
-        causes = validate(rt, obj)
+        causes = validate(rt, obj) + policy.validate(rt, obj)
         if rt is CERTIFICATESIGNINGREQUESTS:
             causes += certificates.validate_create(obj)
         if causes:
@@ -184,7 +185,7 @@ class Registry:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
         if rt is PODS:
             self._check_service_account(obj)
-            admit_pod(obj, self._runtime_class)
+        policy.admit_create(self.store, rt, obj, self._admit_runtime_class(rt))
         if dry_run:
             return obj
         created = await self._write(rt, obj)
@@ -193,6 +194,11 @@ class Registry:
             # so that a pod created right after its namespace finds its service account.
             await self.ensure_namespace_content(meta["name"])
         return created
+
+    def _admit_runtime_class(self, rt: ResourceType) -> Callable[[KubeObject], None]:
+        if rt is not PODS:
+            return lambda _obj: None
+        return lambda pod: admit_pod(pod, self._runtime_class)
 
     def _runtime_class(self, name: str) -> KubeObject | None:
         entry = self.store.get(RUNTIME_CLASSES, "", name)
@@ -313,10 +319,11 @@ class Registry:
         new = self._merge_for_update(rt, old, new, subresource)
         if not subresource:
             apply_update_defaults(rt, new)
+            policy.default(rt, new)
         normalize(rt, new)
         if rt.tracks_generation and old.get("spec") != new.get("spec"):
             new["metadata"]["generation"] = int(old["metadata"].get("generation") or 1) + 1
-        causes = validate(rt, new)
+        causes = validate(rt, new) + policy.validate(rt, new)
         if rt is PODS and not subresource:
             causes += validate_pod_update(old, new)
         if rt is CONFIGMAPS or rt is SECRETS:

@@ -133,6 +133,30 @@ CERTIFICATESIGNINGREQUESTS = ResourceType(
 RUNTIME_CLASSES = ResourceType(
     "node.k8s.io", "v1", "runtimeclasses", "runtimeclass", "RuntimeClass", False
 )
+LIMIT_RANGES = ResourceType("", "v1", "limitranges", "limitrange", "LimitRange", True, ("limits",))
+RESOURCE_QUOTAS = ResourceType(
+    "",
+    "v1",
+    "resourcequotas",
+    "resourcequota",
+    "ResourceQuota",
+    True,
+    ("quota",),
+    ("status",),
+    split_status=True,
+)
+PODDISRUPTIONBUDGETS = ResourceType(
+    "policy",
+    "v1",
+    "poddisruptionbudgets",
+    "poddisruptionbudget",
+    "PodDisruptionBudget",
+    True,
+    ("pdb",),
+    ("status",),
+    split_status=True,
+    tracks_generation=True,
+)
 
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES,
@@ -145,6 +169,9 @@ ALL: tuple[ResourceType, ...] = (
     LEASES,
     CERTIFICATESIGNINGREQUESTS,
     RUNTIME_CLASSES,
+    LIMIT_RANGES,
+    RESOURCE_QUOTAS,
+    PODDISRUPTIONBUDGETS,
 )
 BY_KEY: dict[str, ResourceType] = {rt.key: rt for rt in ALL}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

@@ -168,3 +168,25 @@ class Filter:
         if self.labels and not labels_match(self.labels, meta.get("labels")):
             return False
         return not self.fields or fields_match(self.fields, obj)
+
+
+def selector_requirements(selector: Any) -> list[Requirement] | None:
+    """A metav1.LabelSelector as requirements; None for a nil selector (matches nothing)."""
+    if not isinstance(selector, dict):
+        return None
+    reqs: list[Requirement] = [
+        (str(k), "=", frozenset({str(v)})) for k, v in (selector.get("matchLabels") or {}).items()
+    ]
+    ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
+    for expr in selector.get("matchExpressions") or []:
+        op = ops.get(str(expr.get("operator")))
+        if op is None:
+            return None
+        reqs.append((str(expr.get("key")), op, frozenset(map(str, expr.get("values") or []))))
+    return reqs
+
+
+def selector_matches(selector: Any, labels: dict[str, str] | None) -> bool:
+    """Whether a LabelSelector (``matchLabels``/``matchExpressions``) selects ``labels``."""
+    reqs = selector_requirements(selector)
+    return reqs is not None and labels_match(reqs, labels)

@@ -25,7 +25,9 @@ from kubelet_core._controlplane.api import Api, LogHandler
 from kubelet_core._controlplane.auth import TokenAuthenticator, UserInfo, make_middleware
 from kubelet_core._controlplane.authn_authz import Authorizer, TokenTable, review_routes
 from kubelet_core._controlplane.bootstrap_tokens import BootstrapTokenAuthenticator
+from kubelet_core._controlplane.clock import Clock, MonotonicClock
 from kubelet_core._controlplane.csr_controllers import DEFAULT_MAX_DURATION, CsrApprover, CsrSigner
+from kubelet_core._controlplane.disruption import DisruptionController
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
@@ -39,11 +41,14 @@ from kubelet_core._controlplane.metrics_api import api_group as metrics_api_grou
 from kubelet_core._controlplane.nodelifecycle import NodeLifecycle
 from kubelet_core._controlplane.persistence import Persistence
 from kubelet_core._controlplane.pki import PKI, kubeconfig
+from kubelet_core._controlplane.podgc import PodGC
 from kubelet_core._controlplane.registry import Registry
 from kubelet_core._controlplane.requestinfo import RequestInfo
+from kubelet_core._controlplane.resourcequota import QuotaController
 from kubelet_core._controlplane.resources import CONFIGMAPS, SECRETS
 from kubelet_core._controlplane.sa_authn import ServiceAccountAuthenticator
 from kubelet_core._controlplane.store import Store
+from kubelet_core._controlplane.tainteviction import TaintEviction
 from kubelet_core._controlplane.tokenrequest import JWKS_ROUTE, TokenSigner, jwks_handler
 from kubelet_core._controlplane.tokenrequest import issue as issue_token
 
@@ -66,6 +71,7 @@ class ControlPlane:
         node_monitor_grace: float | None = 40.0,
         approve_serving_csrs: bool = False,
         csr_max_duration: dt.timedelta = DEFAULT_MAX_DURATION,
+        clock: Clock | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -75,6 +81,10 @@ class ControlPlane:
         # Seconds without lease renewal or status before a node turns Unknown (None: never).
         self.node_monitor_grace = node_monitor_grace
         self.node_lifecycle: NodeLifecycle | None = None
+        self.taint_eviction: TaintEviction | None = None
+        self.pod_gc: PodGC | None = None
+        #: The time node lifecycle, taint eviction and pod GC go by (tests move a ManualClock).
+        self.clock: Clock = clock or MonotonicClock()
         self.watch_history = watch_history
         self.bookmark_interval = bookmark_interval
         #: Bearer tokens the control plane knows (kube-apiserver's static token file);
@@ -85,6 +95,7 @@ class ControlPlane:
         self.approve_serving_csrs = approve_serving_csrs
         self.csr_max_duration = csr_max_duration
         self._csr_controllers: list[CsrApprover | CsrSigner] = []
+        self._policy_controllers: list[QuotaController | DisruptionController] = []
         self._authenticators: list[TokenAuthenticator] = []
         self.log_handler = log_handler
         self.pki = PKI(self.data_dir / "pki")
@@ -184,7 +195,11 @@ class ControlPlane:
         )
         csr_signer = CsrSigner(store, registry, self.pki, max_duration=self.csr_max_duration)
         self._csr_controllers = [approver, csr_signer]
-        for controller in self._csr_controllers:
+        self._policy_controllers = [
+            QuotaController(store, registry),
+            DisruptionController(store, registry),
+        ]
+        for controller in [*self._csr_controllers, *self._policy_controllers]:
             controller.start()
         if self.scheduler_enabled:
             from kubelet_core._controlplane.scheduler import Scheduler
@@ -192,8 +207,14 @@ class ControlPlane:
             self.scheduler = Scheduler(store, registry)
             self.scheduler.start()
         if self.node_monitor_grace is not None:
-            self.node_lifecycle = NodeLifecycle(store, registry, grace=self.node_monitor_grace)
-            self.node_lifecycle.start()
+            clock = self.clock
+            self.node_lifecycle = NodeLifecycle(
+                store, registry, grace=self.node_monitor_grace, clock=clock
+            )
+            self.taint_eviction = TaintEviction(store, registry, clock=clock)
+            self.pod_gc = PodGC(store, registry, clock=clock)
+            for lifecycle in (self.node_lifecycle, self.taint_eviction, self.pod_gc):
+                lifecycle.start()
 
     def write_kubeconfig(
         self,
@@ -263,12 +284,13 @@ class ControlPlane:
         return bootstrap_tokens.join_command(self.url, token, self.pki.ca_cert_hash())
 
     async def stop(self) -> None:
-        for controller in self._csr_controllers:
+        for controller in [*self._csr_controllers, *self._policy_controllers]:
             await controller.stop()
-        self._csr_controllers = []
-        if self.node_lifecycle is not None:
-            await self.node_lifecycle.stop()
-            self.node_lifecycle = None
+        self._csr_controllers, self._policy_controllers = [], []
+        for lifecycle in (self.node_lifecycle, self.taint_eviction, self.pod_gc):
+            if lifecycle is not None:
+                await lifecycle.stop()
+        self.node_lifecycle = self.taint_eviction = self.pod_gc = None
         if self.scheduler is not None:
             await self.scheduler.stop()
             self.scheduler = None
