@@ -168,3 +168,20 @@ class Filter:
         if self.labels and not labels_match(self.labels, meta.get("labels")):
             return False
         return not self.fields or fields_match(self.fields, obj)
+
+
+def selector_requirements(selector: KubeObject) -> list[Requirement]:
+    """A metav1.LabelSelector object (``matchLabels``, ``matchExpressions``) as requirements.
+
+    An empty selector selects everything, as in kube.
+    """
+    reqs: list[Requirement] = [
+        (str(k), "=", frozenset({str(v)})) for k, v in (selector.get("matchLabels") or {}).items()
+    ]
+    ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
+    for expr in selector.get("matchExpressions") or ():
+        op = ops.get(str(expr.get("operator")))
+        if op is None:
+            raise bad_request(f"{expr.get('operator')!r} is not a valid label selector operator")
+        reqs.append((str(expr.get("key")), op, frozenset(map(str, expr.get("values") or ()))))
+    return reqs
