@@ -27,6 +27,7 @@ from kubelet_core._controlplane.authn_authz import TokenTable, review_routes
 from kubelet_core._controlplane.bootstrap_tokens import BootstrapTokenAuthenticator
 from kubelet_core._controlplane.csr_controllers import DEFAULT_MAX_DURATION, CsrApprover, CsrSigner
 from kubelet_core._controlplane.errors import ApiError
+from kubelet_core._controlplane.impersonation import impersonate
 from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
     ensure_kubelet_client_certificate,
@@ -158,7 +159,13 @@ class ControlPlane:
         api.admit_object = EscalationCheck(policy)
         api.extra_groups.extend(reviews.api_groups())
         app = web.Application(
-            middlewares=[make_middleware(self.authenticate_token, authorize)],
+            middlewares=[
+                make_middleware(
+                    self.authenticate_token,
+                    authorize,
+                    lambda user, headers: impersonate(user, headers, authorize),
+                )
+            ],
             client_max_size=16 * 1024 * 1024,
         )
         for probe in ("/healthz", "/livez", "/readyz"):
