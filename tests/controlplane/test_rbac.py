@@ -160,7 +160,7 @@ async def test_restart_reconciles_autoupdate_roles(tmp_path: Path) -> None:
         discovery["rules"] = [{"nonResourceURLs": ["/version"], "verbs": ["get"]}]
         await client.ok("PUT", f"{RBAC}/clusterroles/system:discovery", discovery)
         public = await client.ok("GET", f"{RBAC}/clusterrolebindings/system:public-info-viewer")
-        public["subjects"] = public["subjects"][:1] + [{"kind": "User", "name": "extra"}]
+        public["subjects"] = [*public["subjects"][:1], {"kind": "User", "name": "extra"}]
         await client.ok("PUT", f"{RBAC}/clusterrolebindings/system:public-info-viewer", public)
         await client.ok("DELETE", f"{RBAC}/clusterrolebindings/cluster-admin")
     async with ControlPlane(tmp_path / "cp", scheduler=False) as cp, aiohttp.ClientSession() as s:
