@@ -29,7 +29,7 @@ from kubelet_core._controlplane.node_authorizer import (
     NodeAuthorizer,
     node_name,
 )
-from kubelet_core._controlplane.rbac.authorizer import RbacAuthorizer
+from kubelet_core._controlplane.rbac.authorizer import RbacAuthorizer, RbacLister
 from kubelet_core._controlplane.requestinfo import RequestInfo
 from kubelet_core._controlplane.resources import BY_KEY, RBAC
 from kubelet_core._controlplane.store import Store
@@ -38,8 +38,8 @@ KubeObject = dict[str, Any]
 CSRS = "certificatesigningrequests"
 
 
-def store_rbac_lister(store: Store) -> Any:
-    """An :data:`~kubelet_core._controlplane.rbac.authorizer.RbacLister` over the store."""
+def store_rbac_lister(store: Store) -> RbacLister:
+    """The RBAC objects of the store, for the RBAC authorizer."""
 
     def lister(plural: str, namespace: str | None) -> Iterator[KubeObject]:
         for entry in store.entries(BY_KEY[f"{plural}.{RBAC}"], namespace):

@@ -57,12 +57,7 @@ class EscalationCheck:
         held = self.policy.rules(user, info.namespace)
         missing = uncovered(held, role.get("rules") or ())
         if missing:
-            raise _forbidden(
-                info,
-                name,
-                f'user "{user.name}" (groups={list(user.groups)}) is attempting to grant RBAC '
-                f"permissions not currently held:\n{_describe(missing)}",
-            )
+            raise _not_held(info, name, user, missing)
 
     def _check_binding(self, user: UserInfo, info: RequestInfo, binding: KubeObject) -> None:
         name = str((binding.get("metadata") or {}).get("name") or info.name)
@@ -77,25 +72,37 @@ class EscalationCheck:
             raise _forbidden(info, name, f'{plural}.{RBAC} "{role_name}" not found')
         missing = uncovered(self.policy.rules(user, info.namespace), rules)
         if missing:
-            raise _forbidden(
-                info,
-                name,
-                f'user "{user.name}" (groups={list(user.groups)}) is attempting to grant RBAC '
-                f"permissions not currently held:\n{_describe(missing)}",
-            )
+            raise _not_held(info, name, user, missing)
+
+
+def _quoted(values: list[str]) -> str:
+    return "[" + " ".join(f'"{v}"' for v in values) + "]"
 
 
 def _describe(rules: list[KubeObject]) -> str:
-    lines = []
-    for rule in rules:
-        parts = [
-            f"{key}:{rule[key]}"
-            for key in ("apiGroups", "resources", "resourceNames", "nonResourceURLs")
-            if rule.get(key)
-        ]
-        parts.append(f"verbs:{rule['verbs']}")
-        lines.append("{" + " ".join(parts) + "}")
-    return "\n".join(lines)
+    """kube's wording: ``{APIGroups:[""], Resources:["nodes"], Verbs:["get"]}``, one a line."""
+    fields = (
+        ("APIGroups", "apiGroups"),
+        ("Resources", "resources"),
+        ("ResourceNames", "resourceNames"),
+        ("NonResourceURLs", "nonResourceURLs"),
+        ("Verbs", "verbs"),
+    )
+    return "\n".join(
+        "{"
+        + ", ".join(f"{label}:{_quoted(rule[key])}" for label, key in fields if key in rule)
+        + "}"
+        for rule in rules
+    )
+
+
+def _not_held(info: RequestInfo, name: str, user: UserInfo, missing: list[KubeObject]) -> ApiError:
+    return _forbidden(
+        info,
+        name,
+        f'user "{user.name}" (groups={_quoted(list(user.groups))}) is attempting to grant '
+        f"RBAC permissions not currently held:\n{_describe(missing)}",
+    )
 
 
 def _forbidden(info: RequestInfo, name: str, why: str) -> ApiError:
