@@ -15,7 +15,10 @@ Layers, bottom up:
   helped by ``defaults``, ``validation``, ``schema`` (unknown fields) and ``patch``.
 - ``api`` + ``watch`` + ``tables`` + ``discovery`` + ``openapi``: the REST surface.
 - ``auth`` + ``pki``: x509 client certificates from the cluster CA (bearer tokens via a
-  hook); ``authn_authz`` answers TokenReview/SubjectAccessReview for kubelets.
+  hook); ``impersonation`` (``--as``); ``access``: the Node,RBAC authorizer chain, with
+  ``node_authorizer`` and ``rbac`` (roles, bindings, bootstrap policy, aggregation,
+  escalation checks); ``authn_authz`` answers TokenReview/SubjectAccessReview and
+  ``reviews`` the self-reviews (``kubectl auth can-i``, ``auth whoami``).
 - ``kubelet_proxy`` (pods/log) and ``metrics_api`` (metrics.k8s.io): reaching kubelets.
 - ``scheduler``: binds pending pods through the registry's binding logic.
 - ``server``: ControlPlane, tying it together (TLS, middleware, lifecycle).

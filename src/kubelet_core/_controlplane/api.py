@@ -113,6 +113,9 @@ class Api:
         self.token_issuer: TokenIssuer | None = None
         # Admission (NodeRestriction, CSR requester and approval checks), before writes.
         self.admit: Admit | None = None
+        # Validating admission of the object as it will be stored (RBAC escalation checks):
+        # the body of a create or update, the result of a patch.
+        self.admit_object: Admit | None = None
         self.stream_handler: StreamHandler | None = None
         # APIGroup entries served by routes outside this handler (metrics.k8s.io).
         self.extra_groups: list[KubeObject] = []
@@ -181,6 +184,7 @@ class Api:
                     raise errors.method_not_allowed(method, t.rt.plural)
                 body = await self._body(request)
                 self._admit(request, body)
+                self._admit_object(request, body)
                 warnings = _check_fields(request, t.rt, body)
                 obj = await self.registry.create(
                     t.rt, t.namespace or "", body, dry_run=_dry_run(query)
@@ -252,6 +256,7 @@ class Api:
         if method == "PUT":
             body = await self._body(request)
             self._admit(request, body)
+            self._admit_object(request, body)
             warnings = _check_fields(request, t.rt, body)
             sub = {"status": "status", "finalize": "status", "approval": "approval"}.get(
                 t.subresource, ""
@@ -268,6 +273,7 @@ class Api:
 
             def apply(current: KubeObject) -> KubeObject:
                 patched = patch(current)
+                self._admit_object(request, patched)
                 patch_warnings.extend(_check_fields(request, t.rt, patched))
                 return patched
 
@@ -286,6 +292,10 @@ class Api:
     def _admit(self, request: web.Request, body: Any) -> None:
         if self.admit is not None:
             self.admit(request.get("user"), request.get("request_info"), body)
+
+    def _admit_object(self, request: web.Request, obj: Any) -> None:
+        if self.admit_object is not None:
+            self.admit_object(request.get("user"), request.get("request_info"), obj)
 
     async def _body(self, request: web.Request, *, optional: bool = False) -> Any:
         raw = await request.read()

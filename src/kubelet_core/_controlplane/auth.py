@@ -33,6 +33,8 @@ ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 TokenAuthenticator = Callable[[str], Awaitable[UserInfo | None]]
 #: ``(user, request info) -> (allowed, message when refused)``.
 Authorize = Callable[[UserInfo, RequestInfo], tuple[bool, str]]
+#: ``(authenticated user, request headers) -> the user to serve as`` (raises ApiError).
+Impersonate = Callable[[UserInfo, Any], UserInfo]
 
 
 def user_from_peercert(peercert: dict[str, Any] | None) -> UserInfo | None:
@@ -50,7 +52,9 @@ def user_from_peercert(peercert: dict[str, Any] | None) -> UserInfo | None:
 
 
 def make_middleware(
-    token_authenticator: TokenAuthenticator | None = None, authorize: Authorize | None = None
+    token_authenticator: TokenAuthenticator | None = None,
+    authorize: Authorize | None = None,
+    impersonate: Impersonate | None = None,
 ) -> Any:
     @web.middleware
     async def authenticate(
@@ -65,6 +69,11 @@ def make_middleware(
                 user = await token_authenticator(header[7:].strip())
             if user is None:
                 return _status(errors.unauthorized())
+        if user is not None and impersonate is not None:
+            try:
+                user = impersonate(user, request.headers)
+            except errors.ApiError as exc:
+                return _status(exc)
         public = path.rstrip("/") in PUBLIC_PATHS or path.startswith(
             ("/healthz/", "/livez/", "/readyz/")
         )

@@ -8,12 +8,12 @@ module answers both, with the real API server's request and response shapes:
 * :class:`TokenTable` is the set of bearer tokens the control plane knows, like
   kube-apiserver's ``--token-auth-file`` (and readable from one, ``token,user,uid,"g1,g2"``);
   tests and ``wasmlet up`` add tokens to it directly.
-* :class:`Authorizer` decides like kube-apiserver with RBAC: members of a
-  privileged group (``system:masters``) may do anything, everyone else needs an
-  RBAC rule (ClusterRole/Role bound to the user, a group or a ServiceAccount).
-  Roles and bindings come from a lister callback, so the authorizer works
-  whether or not the store serves ``rbac.authorization.k8s.io`` objects (no
-  lister: only the privileged groups are allowed).
+* :class:`Authorizer` decides like kube-apiserver with RBAC
+  (:mod:`kubelet_core._controlplane.rbac`): members of a privileged group
+  (``system:masters``) may do anything, everyone else needs an RBAC rule.
+  Roles and bindings come from a lister callback (no lister: only the
+  privileged groups are allowed), so it answers without a store; the control
+  plane itself answers with its whole chain (``access.AccessPolicy.review``).
 
 The functions take and return plain JSON dicts; :func:`review_routes` wraps them
 as aiohttp handlers for the two POST endpoints.
@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from kubelet_core._controlplane import auth
+from kubelet_core._controlplane.rbac.authorizer import RbacAuthorizer, RbacLister
 
 KubeObject = dict[str, Any]
 
@@ -39,9 +40,8 @@ ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 PRIVILEGED_GROUPS = ("system:masters",)
 AUTHENTICATED = "system:authenticated"
 
-#: Lists RBAC objects: ``(plural, namespace or None for all) -> objects``, where plural is
-#: one of clusterroles, clusterrolebindings, roles, rolebindings.
-RbacLister = Callable[[str, str | None], Iterable[KubeObject]]
+#: Answers a SubjectAccessReview spec: ``spec -> (allowed, reason)``.
+SpecDecider = Callable[[KubeObject], tuple[bool, str]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,53 +138,6 @@ def _review_answer(review: KubeObject, user: UserInfo | None) -> KubeObject:
     return answer
 
 
-def _matches(values: Iterable[str], wanted: str) -> bool:
-    return any(v == "*" or v == wanted for v in values)
-
-
-def _resource_matches(resources: Iterable[str], resource: str, subresource: str) -> bool:
-    combined = f"{resource}/{subresource}" if subresource else resource
-    for item in resources:
-        if item in ("*", combined):
-            return True
-        if subresource and item in (f"*/{subresource}", f"{resource}/*"):
-            return True
-    return False
-
-
-def _url_matches(urls: Iterable[str], path: str) -> bool:
-    for url in urls:
-        if url == "*" or url == path or (url.endswith("*") and path.startswith(url[:-1])):
-            return True
-    return False
-
-
-def rule_allows(rule: KubeObject, attrs: KubeObject, non_resource: bool) -> bool:
-    """Does one RBAC PolicyRule cover these resource (or non-resource) attributes?"""
-    if not _matches(rule.get("verbs") or (), str(attrs.get("verb", ""))):
-        return False
-    if non_resource:
-        return _url_matches(rule.get("nonResourceURLs") or (), str(attrs.get("path", "")))
-    if not _matches(rule.get("apiGroups") or (), str(attrs.get("group", ""))):
-        return False
-    resource, sub = str(attrs.get("resource", "")), str(attrs.get("subresource", ""))
-    if not _resource_matches(rule.get("resources") or (), resource, sub):
-        return False
-    names = rule.get("resourceNames") or ()
-    return not names or str(attrs.get("name", "")) in names
-
-
-def _subject_matches(subject: KubeObject, user: str, groups: set[str]) -> bool:
-    kind, name = subject.get("kind"), subject.get("name", "")
-    if kind == "User":
-        return bool(name == user)
-    if kind == "Group":
-        return name in groups
-    if kind == "ServiceAccount":
-        return user == f"system:serviceaccount:{subject.get('namespace', '')}:{name}"
-    return False
-
-
 class Authorizer:
     """RBAC as kube-apiserver evaluates it, behind a privileged-group shortcut."""
 
@@ -195,52 +148,32 @@ class Authorizer:
         privileged_groups: Iterable[str] = PRIVILEGED_GROUPS,
         privileged_users: Iterable[str] = (),
     ) -> None:
-        self._rbac = rbac
+        self._rbac = RbacAuthorizer(rbac) if rbac is not None else None
         self._privileged_groups = frozenset(privileged_groups)
         self._privileged_users = frozenset(privileged_users)
-
-    def _role_rules(self, ref: KubeObject, namespace: str | None) -> list[KubeObject]:
-        assert self._rbac is not None
-        kind, name = ref.get("kind"), ref.get("name")
-        plural, where = ("clusterroles", None) if kind == "ClusterRole" else ("roles", namespace)
-        for role in self._rbac(plural, where):
-            if (role.get("metadata") or {}).get("name") == name:
-                return list(role.get("rules") or [])
-        return []
 
     def decide(self, spec: KubeObject) -> tuple[bool, str]:
         """``(allowed, reason)`` for a SubjectAccessReview spec."""
         user = str(spec.get("user") or "")
-        groups = set(spec.get("groups") or ())
-        if user in self._privileged_users or groups & self._privileged_groups:
+        groups = tuple(spec.get("groups") or ())
+        if user in self._privileged_users or set(groups) & self._privileged_groups:
             return True, ""
         non_resource = "nonResourceAttributes" in spec and "resourceAttributes" not in spec
         attrs = (
             spec.get("nonResourceAttributes") if non_resource else spec.get("resourceAttributes")
         ) or {}
-        if self._rbac is not None:
-            namespace = "" if non_resource else str(attrs.get("namespace") or "")
-            bindings: list[tuple[KubeObject, str | None]] = [
-                (b, None) for b in self._rbac("clusterrolebindings", None)
-            ]
-            if namespace:
-                bindings += [(b, namespace) for b in self._rbac("rolebindings", namespace)]
-            for binding, where in bindings:
-                subjects = binding.get("subjects") or ()
-                if not any(_subject_matches(s, user, groups) for s in subjects):
-                    continue
-                for rule in self._role_rules(binding.get("roleRef") or {}, where):
-                    if rule_allows(rule, attrs, non_resource):
-                        name = (binding.get("metadata") or {}).get("name", "")
-                        kind = "ClusterRoleBinding" if where is None else "RoleBinding"
-                        return True, f'RBAC: allowed by {kind} "{name}"'
-        return False, ""
+        if self._rbac is None:
+            return False, ""
+        return self._rbac.decide(user, groups, attrs, non_resource)
 
 
-def subject_access_review(review: KubeObject, authorizer: Authorizer) -> KubeObject:
-    """Answer a SubjectAccessReview with ``status.allowed`` (and a reason when allowed)."""
-    answer = _echo(review, "SubjectAccessReview", "authorization.k8s.io/v1")
-    allowed, reason = authorizer.decide(answer["spec"])
+def subject_access_review(
+    review: KubeObject, authorizer: Authorizer | SpecDecider, kind: str = "SubjectAccessReview"
+) -> KubeObject:
+    """Answer a (Self/Local)SubjectAccessReview with ``status.allowed`` (and a reason)."""
+    answer = _echo(review, kind, "authorization.k8s.io/v1")
+    decide = authorizer.decide if isinstance(authorizer, Authorizer) else authorizer
+    allowed, reason = decide(answer["spec"])
     status: KubeObject = {"allowed": allowed}
     if reason:
         status["reason"] = reason
@@ -264,7 +197,7 @@ def _bad_request(message: str) -> web.Response:
 
 
 def review_routes(
-    tokens: TokenTable | auth.TokenAuthenticator, authorizer: Authorizer
+    tokens: TokenTable | auth.TokenAuthenticator, authorizer: Authorizer | SpecDecider
 ) -> list[web.RouteDef]:
     """aiohttp routes for ``POST`` TokenReview and SubjectAccessReview (answers are 201)."""
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from kubelet_core._controlplane.authn_authz import rule_allows
+from kubelet_core._controlplane.rbac.rules import rule_allows
 from kubelet_core._controlplane.requestinfo import RequestInfo
 from kubelet_core._controlplane.resources import PODS
 from kubelet_core._controlplane.store import Store

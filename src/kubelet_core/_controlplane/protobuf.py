@@ -75,6 +75,60 @@ CSR_CONDITION: Table = {
     4: ("lastUpdateTime", "time", None),
     5: ("lastTransitionTime", "time", None),
 }
+# rbac.authorization.k8s.io/v1 (kubectl create role|clusterrole|rolebinding|...).
+POLICY_RULE: Table = {
+    1: ("verbs", "repeated_string", None),
+    2: ("apiGroups", "repeated_string", None),
+    3: ("resources", "repeated_string", None),
+    4: ("resourceNames", "repeated_string", None),
+    5: ("nonResourceURLs", "repeated_string", None),
+}
+LABEL_SELECTOR: Table = {
+    1: ("matchLabels", "map_string", None),
+    2: (
+        "matchExpressions",
+        "repeated_message",
+        {
+            1: ("key", "string", None),
+            2: ("operator", "string", None),
+            3: ("values", "repeated_string", None),
+        },
+    ),
+}
+SUBJECT: Table = {
+    1: ("kind", "string", None),
+    2: ("apiGroup", "string", None),
+    3: ("name", "string", None),
+    4: ("namespace", "string", None),
+}
+ROLE_REF: Table = {
+    1: ("apiGroup", "string", None),
+    2: ("kind", "string", None),
+    3: ("name", "string", None),
+}
+BINDING: Table = {
+    1: ("metadata", "message", OBJECT_META),
+    2: ("subjects", "repeated_message", SUBJECT),
+    3: ("roleRef", "message", ROLE_REF),
+}
+# authorization.k8s.io/v1 and authentication.k8s.io/v1 reviews (kubectl auth can-i|whoami).
+RESOURCE_ATTRIBUTES: Table = {
+    1: ("namespace", "string", None),
+    2: ("verb", "string", None),
+    3: ("group", "string", None),
+    4: ("version", "string", None),
+    5: ("resource", "string", None),
+    6: ("subresource", "string", None),
+    7: ("name", "string", None),
+}
+NON_RESOURCE_ATTRIBUTES: Table = {1: ("path", "string", None), 2: ("verb", "string", None)}
+ACCESS_REVIEW_SPEC: Table = {
+    1: ("resourceAttributes", "message", RESOURCE_ATTRIBUTES),
+    2: ("nonResourceAttributes", "message", NON_RESOURCE_ATTRIBUTES),
+    3: ("user", "string", None),
+    4: ("groups", "repeated_string", None),
+    6: ("uid", "string", None),
+}
 KINDS: dict[str, Table] = {
     "Namespace": {
         1: ("metadata", "message", OBJECT_META),
@@ -134,6 +188,38 @@ KINDS: dict[str, Table] = {
             },
         ),
     },
+    "Role": {
+        1: ("metadata", "message", OBJECT_META),
+        2: ("rules", "repeated_message", POLICY_RULE),
+    },
+    "ClusterRole": {
+        1: ("metadata", "message", OBJECT_META),
+        2: ("rules", "repeated_message", POLICY_RULE),
+        3: (
+            "aggregationRule",
+            "message",
+            {1: ("clusterRoleSelectors", "repeated_message", LABEL_SELECTOR)},
+        ),
+    },
+    "RoleBinding": BINDING,
+    "ClusterRoleBinding": BINDING,
+    "SelfSubjectAccessReview": {
+        1: ("metadata", "message", OBJECT_META),
+        2: ("spec", "message", ACCESS_REVIEW_SPEC),
+    },
+    "LocalSubjectAccessReview": {
+        1: ("metadata", "message", OBJECT_META),
+        2: ("spec", "message", ACCESS_REVIEW_SPEC),
+    },
+    "SubjectAccessReview": {
+        1: ("metadata", "message", OBJECT_META),
+        2: ("spec", "message", ACCESS_REVIEW_SPEC),
+    },
+    "SelfSubjectRulesReview": {
+        1: ("metadata", "message", OBJECT_META),
+        2: ("spec", "message", {1: ("namespace", "string", None)}),
+    },
+    "SelfSubjectReview": {1: ("metadata", "message", OBJECT_META)},
     "TokenRequest": {
         1: ("metadata", "message", OBJECT_META),
         2: (

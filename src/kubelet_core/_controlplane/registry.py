@@ -21,6 +21,7 @@ from kubelet_core._apiclient.timefmt import rfc3339, utcnow
 from kubelet_core._controlplane import certificates, errors, jsonutil, policy
 from kubelet_core._controlplane.defaults import apply_defaults, apply_update_defaults, normalize
 from kubelet_core._controlplane.errors import ApiError
+from kubelet_core._controlplane.rbac.validation import rbac_update_errors
 from kubelet_core._controlplane.resources import (
     BY_KEY,
     CERTIFICATESIGNINGREQUESTS,
@@ -29,6 +30,7 @@ from kubelet_core._controlplane.resources import (
     LEASES,
     NAMESPACES,
     PODS,
+    RBAC_TYPES,
     RUNTIME_CLASSES,
     SECRETS,
     SERVICEACCOUNTS,
@@ -332,6 +334,8 @@ class Registry:
             causes += certificates.validate_update(old, new, subresource)
         if rt is RUNTIME_CLASSES:
             causes += runtime_class_update_errors(old, new)
+        if rt in RBAC_TYPES:
+            causes += rbac_update_errors(old, new)
         if causes:
             raise errors.invalid(rt.kind, rt.group, name, causes)
         return await self._commit_update(rt, old, new, dry_run=dry_run)

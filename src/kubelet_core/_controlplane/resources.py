@@ -29,6 +29,8 @@ class ResourceType:
     tracks_generation: bool = False
     field_labels: frozenset[str] = field(default=BASE_FIELDS)
     categories: tuple[str, ...] = ()
+    # Names are path segments (RBAC: ``system:node``), not DNS subdomains.
+    path_segment_names: bool = False
 
     @property
     def api_version(self) -> str:
@@ -158,6 +160,25 @@ PODDISRUPTIONBUDGETS = ResourceType(
     tracks_generation=True,
 )
 
+RBAC = "rbac.authorization.k8s.io"
+ROLES = ResourceType(RBAC, "v1", "roles", "role", "Role", True, path_segment_names=True)
+CLUSTERROLES = ResourceType(
+    RBAC, "v1", "clusterroles", "clusterrole", "ClusterRole", False, path_segment_names=True
+)
+ROLEBINDINGS = ResourceType(
+    RBAC, "v1", "rolebindings", "rolebinding", "RoleBinding", True, path_segment_names=True
+)
+CLUSTERROLEBINDINGS = ResourceType(
+    RBAC,
+    "v1",
+    "clusterrolebindings",
+    "clusterrolebinding",
+    "ClusterRoleBinding",
+    False,
+    path_segment_names=True,
+)
+RBAC_TYPES = (ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS)
+
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES,
     NODES,
@@ -172,6 +193,7 @@ ALL: tuple[ResourceType, ...] = (
     LIMIT_RANGES,
     RESOURCE_QUOTAS,
     PODDISRUPTIONBUDGETS,
+    *RBAC_TYPES,
 )
 BY_KEY: dict[str, ResourceType] = {rt.key: rt for rt in ALL}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

@@ -18,17 +18,18 @@ from typing import Any
 
 from aiohttp import web
 
-from kubelet_core._controlplane import bootstrap_tokens
+from kubelet_core._controlplane import bootstrap_tokens, reviews
 from kubelet_core._controlplane.access import AccessPolicy, forbidden_message
 from kubelet_core._controlplane.admission import Admission
 from kubelet_core._controlplane.api import Api, LogHandler
 from kubelet_core._controlplane.auth import TokenAuthenticator, UserInfo, make_middleware
-from kubelet_core._controlplane.authn_authz import Authorizer, TokenTable, review_routes
+from kubelet_core._controlplane.authn_authz import TokenTable, review_routes
 from kubelet_core._controlplane.bootstrap_tokens import BootstrapTokenAuthenticator
 from kubelet_core._controlplane.clock import Clock, MonotonicClock
 from kubelet_core._controlplane.csr_controllers import DEFAULT_MAX_DURATION, CsrApprover, CsrSigner
 from kubelet_core._controlplane.disruption import DisruptionController
 from kubelet_core._controlplane.errors import ApiError
+from kubelet_core._controlplane.impersonation import impersonate
 from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
     ensure_kubelet_client_certificate,
@@ -42,6 +43,9 @@ from kubelet_core._controlplane.nodelifecycle import NodeLifecycle
 from kubelet_core._controlplane.persistence import Persistence
 from kubelet_core._controlplane.pki import PKI, kubeconfig
 from kubelet_core._controlplane.podgc import PodGC
+from kubelet_core._controlplane.rbac import bootstrap as rbac_bootstrap
+from kubelet_core._controlplane.rbac.aggregation import ClusterRoleAggregator
+from kubelet_core._controlplane.rbac.escalation import EscalationCheck
 from kubelet_core._controlplane.registry import Registry
 from kubelet_core._controlplane.requestinfo import RequestInfo
 from kubelet_core._controlplane.resourcequota import QuotaController
@@ -105,6 +109,7 @@ class ControlPlane:
         self._runner: web.AppRunner | None = None
         self._persistence: Persistence | None = None
         self._kubelet_client: KubeletClient | None = None
+        self._aggregator: ClusterRoleAggregator | None = None
 
     @property
     def url(self) -> str:
@@ -121,6 +126,11 @@ class ControlPlane:
         registry = Registry(store, root_ca_pem=self.pki.ca.cert_pem().decode())
         self._persistence, self.store, self.registry = persistence, store, registry
         await registry.bootstrap()
+        # kube-apiserver's RBAC bootstrap policy (and kubeadm's bindings), then the
+        # aggregated roles (admin/edit/view) filled in before the first request.
+        await rbac_bootstrap.reconcile(registry)
+        self._aggregator = ClusterRoleAggregator(store, registry)
+        await self._aggregator.start()
 
         # The control plane reaches kubelets (pods/log, metrics.k8s.io) as
         # kube-apiserver-kubelet-client, with a certificate from its own CA.
@@ -157,18 +167,27 @@ class ControlPlane:
             return allowed, "" if allowed else forbidden_message(user, info, reason)
 
         api.admit = Admission(store, policy).admit
+        api.admit_object = EscalationCheck(policy)
+        api.extra_groups.extend(reviews.api_groups())
         app = web.Application(
-            middlewares=[make_middleware(self.authenticate_token, authorize)],
+            middlewares=[
+                make_middleware(
+                    self.authenticate_token,
+                    authorize,
+                    lambda user, headers: impersonate(user, headers, authorize),
+                )
+            ],
             client_max_size=16 * 1024 * 1024,
         )
         for probe in ("/healthz", "/livez", "/readyz"):
             app.router.add_get(probe, _ok)
             app.router.add_get(probe + "/{check:.*}", _ok)
         app.add_routes(metrics.routes())
-        # TokenReview and SubjectAccessReview: kubelets ask these before serving
-        # logs, stats and metrics.  RBAC objects are not stored yet, so only
-        # system:masters (the admin and the control plane's own client) is allowed.
-        app.add_routes(review_routes(self.authenticate_token, Authorizer()))
+        # TokenReview and SubjectAccessReview (kubelets ask these before serving logs,
+        # stats and metrics), answered with the chain requests get; the self-reviews
+        # of kubectl auth can-i / whoami.
+        app.add_routes(review_routes(self.authenticate_token, policy.review))
+        app.add_routes(reviews.routes(policy))
         # TokenRequest (bound service account tokens) and the key set to verify them.
         app.router.add_get(JWKS_ROUTE, jwks_handler(signer))
         # serviceaccounts/token goes through the Api so protobuf bodies (kubectl create
@@ -284,6 +303,9 @@ class ControlPlane:
         return bootstrap_tokens.join_command(self.url, token, self.pki.ca_cert_hash())
 
     async def stop(self) -> None:
+        if self._aggregator is not None:
+            await self._aggregator.stop()
+            self._aggregator = None
         for controller in [*self._csr_controllers, *self._policy_controllers]:
             await controller.stop()
         self._csr_controllers, self._policy_controllers = [], []

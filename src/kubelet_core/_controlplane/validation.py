@@ -12,10 +12,12 @@ import binascii
 import re
 from typing import Any
 
+from kubelet_core._controlplane.rbac.validation import rbac_errors
 from kubelet_core._controlplane.resources import (
     EVENTS,
     NAMESPACES,
     PODS,
+    RBAC_TYPES,
     RUNTIME_CLASSES,
     SECRETS,
     ResourceType,
@@ -36,6 +38,17 @@ DUPLICATE = "FieldValueDuplicate"
 
 
 def _name_errors(rt: ResourceType, name: str) -> list[Cause]:
+    if rt.path_segment_names:
+        if name in (".", "..") or "/" in name or "%" in name:
+            return [
+                (
+                    "metadata.name",
+                    INVALID,
+                    f"Invalid value: \"{name}\": may not be '.' or '..' and may not "
+                    "contain '/' or '%'",
+                )
+            ]
+        return []
     if rt is NAMESPACES:
         if not is_label(name):
             return [
@@ -171,6 +184,8 @@ def validate(rt: ResourceType, obj: KubeObject) -> list[Cause]:
         causes += _secret_errors(obj)
     elif rt is RUNTIME_CLASSES:
         causes += runtime_class_errors(obj)
+    elif rt in RBAC_TYPES:
+        causes += rbac_errors(rt, obj)
     elif rt is EVENTS:
         involved = obj.get("involvedObject") or {}
         namespace = meta.get("namespace") or ""
