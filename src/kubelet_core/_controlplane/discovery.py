@@ -18,6 +18,7 @@ KUBE_VERSION = "v1.36.0"
 
 _SUBRESOURCE_VERBS = {
     "status": ["get", "patch", "update"],
+    "scale": ["get", "patch", "update"],
     "binding": ["create"],
     "log": ["get"],
     "eviction": ["create"],
@@ -30,6 +31,7 @@ _SUBRESOURCE_VERBS = {
 }
 _SUBRESOURCE_KINDS = {
     "binding": "Binding",
+    "scale": "Scale",
     "log": "Pod",
     "eviction": "Eviction",
     "token": "TokenRequest",
@@ -114,15 +116,16 @@ def resource_list(group: str, version: str) -> KubeObject | None:
     for rt in types.values():
         resources.append(_resource_entry(rt))
         for sub in rt.subresources:
-            resources.append(
-                {
-                    "name": f"{rt.plural}/{sub}",
-                    "singularName": "",
-                    "namespaced": rt.namespaced,
-                    "kind": _SUBRESOURCE_KINDS.get(sub, rt.kind),
-                    "verbs": _SUBRESOURCE_VERBS.get(sub, ["get"]),
-                }
-            )
+            entry: KubeObject = {
+                "name": f"{rt.plural}/{sub}",
+                "singularName": "",
+                "namespaced": rt.namespaced,
+                "kind": _SUBRESOURCE_KINDS.get(sub, rt.kind),
+                "verbs": _SUBRESOURCE_VERBS.get(sub, ["get"]),
+            }
+            if sub == "scale":  # kubectl scale decodes autoscaling/v1 Scale
+                entry.update(group="autoscaling", version="v1")
+            resources.append(entry)
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",

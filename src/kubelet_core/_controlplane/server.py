@@ -27,6 +27,7 @@ from kubelet_core._controlplane.authn_authz import Authorizer, TokenTable, revie
 from kubelet_core._controlplane.bootstrap_tokens import BootstrapTokenAuthenticator
 from kubelet_core._controlplane.csr_controllers import DEFAULT_MAX_DURATION, CsrApprover, CsrSigner
 from kubelet_core._controlplane.errors import ApiError
+from kubelet_core._controlplane.garbagecollector import GarbageCollector
 from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
     ensure_kubelet_client_certificate,
@@ -46,6 +47,8 @@ from kubelet_core._controlplane.sa_authn import ServiceAccountAuthenticator
 from kubelet_core._controlplane.store import Store
 from kubelet_core._controlplane.tokenrequest import JWKS_ROUTE, TokenSigner, jwks_handler
 from kubelet_core._controlplane.tokenrequest import issue as issue_token
+from kubelet_core._controlplane.workloads.clock import Clock
+from kubelet_core._controlplane.workloads.manager import WorkloadControllers
 
 
 class ControlPlane:
@@ -94,6 +97,10 @@ class ControlPlane:
         self._runner: web.AppRunner | None = None
         self._persistence: Persistence | None = None
         self._kubelet_client: KubeletClient | None = None
+        #: The workload controllers' clock: ``cp.clock.advance(s)`` moves CronJobs & co.
+        self.clock = Clock()
+        self.workloads: WorkloadControllers | None = None
+        self.garbage_collector: GarbageCollector | None = None
 
     @property
     def url(self) -> str:
@@ -194,6 +201,10 @@ class ControlPlane:
         if self.node_monitor_grace is not None:
             self.node_lifecycle = NodeLifecycle(store, registry, grace=self.node_monitor_grace)
             self.node_lifecycle.start()
+        self.garbage_collector = GarbageCollector(store, registry)
+        self.garbage_collector.start()
+        self.workloads = WorkloadControllers(store, registry, self.clock)
+        self.workloads.start()
 
     def write_kubeconfig(
         self,
@@ -256,6 +267,12 @@ class ControlPlane:
         return bootstrap_tokens.join_command(self.url, token, self.pki.ca_cert_hash())
 
     async def stop(self) -> None:
+        if self.workloads is not None:
+            await self.workloads.stop()
+            self.workloads = None
+        if self.garbage_collector is not None:
+            await self.garbage_collector.stop()
+            self.garbage_collector = None
         for controller in self._csr_controllers:
             await controller.stop()
         self._csr_controllers = []
