@@ -30,6 +30,7 @@ from kubelet_core._controlplane.selectors import Filter
 from kubelet_core._controlplane.store import Store
 from kubelet_core._controlplane.tables import TableRenderer
 from kubelet_core._controlplane.watch import WatchRequest, serve_watch
+from kubelet_core._controlplane.workloads import scale
 
 KubeObject = dict[str, Any]
 JSON = "application/json"
@@ -248,6 +249,8 @@ class Api:
             if self.stream_handler is None:
                 raise ApiError(503, "ServiceUnavailable", "no kubelet proxy is configured")
             return await self.stream_handler(request, pod, t.subresource)
+        if t.subresource == "scale":
+            return await self._scale(request, t, ns)
         if t.subresource not in ("", "status", "finalize", "approval"):
             raise errors.method_not_allowed(method, f"{t.rt.plural}/{t.subresource}")
         if method == "GET":
@@ -288,6 +291,20 @@ class Api:
             obj = await self.registry.delete(t.rt, ns, t.name, options)
             return self._object(request, t.rt, obj)
         raise errors.method_not_allowed(method, t.rt.plural)
+
+    async def _scale(self, request: web.Request, t: Target, ns: str) -> web.StreamResponse:
+        if request.method == "GET":
+            return obj_response(scale.read_scale(self.registry, t.rt, ns, t.name))
+        if request.method not in ("PUT", "PATCH"):
+            raise errors.method_not_allowed(request.method, f"{t.rt.plural}/scale")
+        body = await self._body(request)
+        self._admit(request, body)
+        change = (
+            (lambda _current: body)
+            if request.method == "PUT"
+            else patcher(request.headers.get("Content-Type", ""), body)
+        )
+        return obj_response(await scale.write_scale(self.registry, t.rt, ns, t.name, change))
 
     def _admit(self, request: web.Request, body: Any) -> None:
         if self.admit is not None:

@@ -1,7 +1,9 @@
 """The time the control plane's controllers go by, so tests can move it.
 
 Node lifecycle, taint-based eviction and pod GC wait tens of seconds by design
-(the node monitor grace period, ``tolerationSeconds``, the orphan quarantine).
+(the node monitor grace period, ``tolerationSeconds``, the orphan quarantine);
+the workload controllers wait for CronJob schedules, Job deadlines and
+Deployment progress deadlines.  One clock for all of them.
 They read the time and wait for a deadline only through a :class:`Clock`:
 :class:`MonotonicClock` in production, :class:`ManualClock` in tests, where
 ``advance(41)`` fires every deadline it passes at once, so a test of "evicted
@@ -19,6 +21,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from kubelet_core._apiclient.timefmt import rfc3339
+
 log = logging.getLogger(__name__)
 
 
@@ -27,31 +31,93 @@ class Clock(Protocol):
         """Seconds on a monotonic scale (only differences mean anything)."""
         ...
 
+    def time(self) -> float:
+        """Seconds since the epoch, as the controllers see them (CronJob schedules,
+        status timestamps); moved by :meth:`advance` together with :meth:`now`."""
+        ...
+
+    def stamp(self) -> str:
+        """:meth:`time` as the RFC 3339 seconds Kubernetes writes in status fields."""
+        ...
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward; every waiter whose deadline passes wakes."""
+        ...
+
+    def on_advance(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever the clock is moved (controllers that keep their
+        own deadlines look again)."""
+        ...
+
     async def wait(self, wake: asyncio.Event, deadline: float | None) -> None:
         """Return once ``wake`` is set or the clock reaches ``deadline`` (None: never)."""
         ...
 
 
 class MonotonicClock:
+    """Real time, which :meth:`advance` may still move forward (``cp.clock.advance``)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self._moved: list[Callable[[], None]] = []
+        self._advanced = asyncio.Event()
+
     def now(self) -> float:
-        return time.monotonic()
+        return time.monotonic() + self.offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def stamp(self) -> str:
+        return rfc3339(self.time())
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+        self._advanced.set()
+        self._advanced = asyncio.Event()
+        for callback in list(self._moved):
+            callback()
+
+    def on_advance(self, callback: Callable[[], None]) -> None:
+        self._moved.append(callback)
 
     async def wait(self, wake: asyncio.Event, deadline: float | None) -> None:
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout)
+        while not wake.is_set():
+            timeout = None if deadline is None else deadline - self.now()
+            if timeout is not None and timeout <= 0:
+                return
+            moved = self._advanced
+            waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(moved.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+            if not moved.is_set():
+                return  # woken, or the deadline came
 
 
 class ManualClock:
     """A clock that stands still until :meth:`advance` moves it."""
 
     def __init__(self, start: float = 1000.0) -> None:
-        self._now = start
+        self._start = self._now = start
+        self._wall = time.time()
         self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        self._moved: list[Callable[[], None]] = []
 
     def now(self) -> float:
         return self._now
+
+    def time(self) -> float:
+        return self._wall + (self._now - self._start)
+
+    def stamp(self) -> str:
+        return rfc3339(self.time())
+
+    def on_advance(self, callback: Callable[[], None]) -> None:
+        self._moved.append(callback)
 
     def advance(self, seconds: float) -> None:
         """Move time forward and release every waiter whose deadline has come."""
@@ -60,6 +126,8 @@ class ManualClock:
             _deadline, _n, future = heapq.heappop(self._waiters)
             if not future.done():
                 future.set_result(None)
+        for callback in list(self._moved):
+            callback()
 
     async def wait(self, wake: asyncio.Event, deadline: float | None) -> None:
         if deadline is not None and deadline <= self._now:

@@ -137,6 +137,9 @@ def normalize(rt: ResourceType, obj: KubeObject) -> None:
 
 def apply_update_defaults(rt: ResourceType, obj: KubeObject) -> None:
     """Defaulting that also runs on updates and patches (decoding defaults, admission)."""
+    from kubelet_core._controlplane.workloads.defaults import apply_workload_defaults
+
+    apply_workload_defaults(rt, obj)
     if rt is PODS:
         _default_pod_spec(obj)
     elif rt is SECRETS:
@@ -157,6 +160,9 @@ def _default_secret(obj: KubeObject) -> None:
 
 
 def apply_defaults(rt: ResourceType, obj: KubeObject) -> None:
+    from kubelet_core._controlplane.workloads.defaults import apply_workload_defaults
+
+    apply_workload_defaults(rt, obj, creating=True)
     if rt is PODS:
         _default_pod(obj)
     elif rt is NAMESPACES:

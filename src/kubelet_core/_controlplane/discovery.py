@@ -18,6 +18,7 @@ KUBE_VERSION = "v1.36.0"
 
 _SUBRESOURCE_VERBS = {
     "status": ["get", "patch", "update"],
+    "scale": ["get", "patch", "update"],
     "binding": ["create"],
     "log": ["get"],
     "eviction": ["create"],
@@ -30,6 +31,7 @@ _SUBRESOURCE_VERBS = {
 }
 _SUBRESOURCE_KINDS = {
     "binding": "Binding",
+    "scale": "Scale",
     "log": "Pod",
     "eviction": "Eviction",
     "token": "TokenRequest",
@@ -41,7 +43,8 @@ _SUBRESOURCE_KINDS = {
 
 # Subresources served in another group's kind; kubectl drain looks for pods/eviction
 # with group policy to decide it may evict (else it deletes, ignoring budgets).
-_SUBRESOURCE_GROUPS = {"eviction": ("policy", "v1")}
+#: Subresources whose kind lives in another group (kubectl decodes them so).
+_SUBRESOURCE_GROUPS = {"eviction": ("policy", "v1"), "scale": ("autoscaling", "v1")}
 
 
 def version() -> KubeObject:

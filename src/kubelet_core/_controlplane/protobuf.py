@@ -41,7 +41,7 @@ OBJECT_META: Table = {
     4: ("selfLink", "string", None),
     5: ("uid", "string", None),
     6: ("resourceVersion", "string", None),
-    7: ("generation", "int", None),
+    7: ("generation", "int_omitempty", None),
     8: ("creationTimestamp", "time", None),
     9: ("deletionTimestamp", "time", None),
     10: ("deletionGracePeriodSeconds", "int", None),
@@ -303,6 +303,13 @@ def _entry(raw: bytes) -> tuple[str, bytes]:
     return key, value
 
 
+_INT_OR_STRING: Table = {
+    1: ("type", "int", None),
+    2: ("intVal", "int", None),
+    3: ("strVal", "string", None),
+}
+
+
 def _message(raw: bytes, table: Table) -> KubeObject:
     obj: KubeObject = {}
     for number, _wire, value in _Reader(raw).fields():
@@ -311,17 +318,26 @@ def _message(raw: bytes, table: Table) -> KubeObject:
             continue  # unknown to us: dropped, as the real decoder drops unknown fields
         name, kind, nested = spec
         if kind == "string":
-            obj[name] = bytes(value).decode()
+            if value:  # Go writes unset strings as "": JSON would omit them
+                obj[name] = bytes(value).decode()
         elif kind == "int":
             obj[name] = _signed(value)
+        elif kind == "int_omitempty":  # a non-pointer Go int whose JSON tag is omitempty
+            if value:
+                obj[name] = _signed(value)
         elif kind == "bytes":
             obj[name] = base64.b64encode(bytes(value)).decode()
         elif kind == "bool":
             obj[name] = bool(value)
         elif kind == "time":
-            obj[name] = _time(value)
+            if value:  # Go's zero time is an empty message (null in JSON)
+                obj[name] = _time(value)
         elif kind == "message":
             obj[name] = _message(value, nested)
+        elif kind == "intorstr":
+            from kubelet_core._controlplane.workloads.protobuf_tables import int_or_string
+
+            obj[name] = int_or_string(_message(value, _INT_OR_STRING))
         elif kind == "repeated_string":
             obj.setdefault(name, []).append(bytes(value).decode())
         elif kind == "repeated_message":
@@ -351,7 +367,9 @@ def decode(body: bytes) -> KubeObject:
                 kind = type_meta.get("kind", "")
             elif number == 2:
                 raw = bytes(value)
-        table = KINDS.get(kind)
+        from kubelet_core._controlplane.workloads.protobuf_tables import KINDS as WORKLOAD_KINDS
+
+        table = KINDS.get(kind) or WORKLOAD_KINDS.get(kind)
         if table is None:
             raise errors.ApiError(
                 415,

@@ -21,6 +21,7 @@ from kubelet_core._apiclient.timefmt import rfc3339, utcnow
 from kubelet_core._controlplane import certificates, errors, jsonutil, policy
 from kubelet_core._controlplane.defaults import apply_defaults, apply_update_defaults, normalize
 from kubelet_core._controlplane.errors import ApiError
+from kubelet_core._controlplane.garbagecollector import propagation_finalizer
 from kubelet_core._controlplane.rbac.validation import rbac_update_errors
 from kubelet_core._controlplane.resources import (
     BY_KEY,
@@ -43,6 +44,7 @@ from kubelet_core._controlplane.validation import (
     validate_immutable_data,
     validate_pod_update,
 )
+from kubelet_core._controlplane.workloads.validation import workload_update_errors
 
 KubeObject = dict[str, Any]
 
@@ -336,6 +338,7 @@ class Registry:
             causes += runtime_class_update_errors(old, new)
         if rt in RBAC_TYPES:
             causes += rbac_update_errors(old, new)
+        causes += workload_update_errors(rt, old, new)
         if causes:
             raise errors.invalid(rt.kind, rt.group, name, causes)
         return await self._commit_update(rt, old, new, dry_run=dry_run)
@@ -469,6 +472,13 @@ class Registry:
             return await self._delete_namespace(obj, options)
         if options.dry_run:
             return obj
+        held = propagation_finalizer(options.propagation, meta)
+        if held is not None:  # orphan / foreground: the garbage collector finishes it
+            updated = _entry_copy(entry)
+            updated["metadata"]["finalizers"] = [*(meta.get("finalizers") or []), held]
+            updated["metadata"].setdefault("deletionTimestamp", now())
+            updated["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+            return await self._write(rt, updated)
         grace = self._grace_period(rt, obj, options)
         if grace == 0 and not meta.get("finalizers"):
             removed = await self._remove(rt, ns, name)

@@ -179,6 +179,35 @@ CLUSTERROLEBINDINGS = ResourceType(
 )
 RBAC_TYPES = (ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS)
 
+
+# Workloads (apps/v1, batch/v1): their controllers live in workloads/.
+def _workload(
+    group: str, plural: str, kind: str, short: tuple[str, ...], subresources: tuple[str, ...]
+) -> ResourceType:
+    return ResourceType(
+        group,
+        "v1",
+        plural,
+        plural[:-1],
+        kind,
+        True,
+        short,
+        subresources,
+        split_status=True,
+        tracks_generation=True,
+        categories=("all",),
+    )
+
+
+DEPLOYMENTS = _workload("apps", "deployments", "Deployment", ("deploy",), ("status", "scale"))
+REPLICASETS = _workload("apps", "replicasets", "ReplicaSet", ("rs",), ("status", "scale"))
+DAEMONSETS = _workload("apps", "daemonsets", "DaemonSet", ("ds",), ("status",))
+CONTROLLERREVISIONS = ResourceType(
+    "apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", True
+)
+JOBS = _workload("batch", "jobs", "Job", (), ("status",))
+CRONJOBS = _workload("batch", "cronjobs", "CronJob", ("cj",), ("status",))
+
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES,
     NODES,
@@ -194,6 +223,12 @@ ALL: tuple[ResourceType, ...] = (
     RESOURCE_QUOTAS,
     PODDISRUPTIONBUDGETS,
     *RBAC_TYPES,
+    DEPLOYMENTS,
+    REPLICASETS,
+    DAEMONSETS,
+    CONTROLLERREVISIONS,
+    JOBS,
+    CRONJOBS,
 )
 BY_KEY: dict[str, ResourceType] = {rt.key: rt for rt in ALL}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

@@ -29,6 +29,7 @@ from kubelet_core._controlplane.clock import Clock, MonotonicClock
 from kubelet_core._controlplane.csr_controllers import DEFAULT_MAX_DURATION, CsrApprover, CsrSigner
 from kubelet_core._controlplane.disruption import DisruptionController
 from kubelet_core._controlplane.errors import ApiError
+from kubelet_core._controlplane.garbagecollector import GarbageCollector
 from kubelet_core._controlplane.impersonation import impersonate
 from kubelet_core._controlplane.kubelet_proxy import (
     KubeletClient,
@@ -55,6 +56,7 @@ from kubelet_core._controlplane.store import Store
 from kubelet_core._controlplane.tainteviction import TaintEviction
 from kubelet_core._controlplane.tokenrequest import JWKS_ROUTE, TokenSigner, jwks_handler
 from kubelet_core._controlplane.tokenrequest import issue as issue_token
+from kubelet_core._controlplane.workloads.manager import WorkloadControllers
 
 
 class ControlPlane:
@@ -110,6 +112,8 @@ class ControlPlane:
         self._persistence: Persistence | None = None
         self._kubelet_client: KubeletClient | None = None
         self._aggregator: ClusterRoleAggregator | None = None
+        self.workloads: WorkloadControllers | None = None
+        self.garbage_collector: GarbageCollector | None = None
 
     @property
     def url(self) -> str:
@@ -234,6 +238,10 @@ class ControlPlane:
             self.pod_gc = PodGC(store, registry, clock=clock)
             for lifecycle in (self.node_lifecycle, self.taint_eviction, self.pod_gc):
                 lifecycle.start()
+        self.garbage_collector = GarbageCollector(store, registry)
+        self.garbage_collector.start()
+        self.workloads = WorkloadControllers(store, registry, self.clock)
+        self.workloads.start()
 
     def write_kubeconfig(
         self,
@@ -306,6 +314,12 @@ class ControlPlane:
         if self._aggregator is not None:
             await self._aggregator.stop()
             self._aggregator = None
+        if self.workloads is not None:
+            await self.workloads.stop()
+            self.workloads = None
+        if self.garbage_collector is not None:
+            await self.garbage_collector.stop()
+            self.garbage_collector = None
         for controller in [*self._csr_controllers, *self._policy_controllers]:
             await controller.stop()
         self._csr_controllers, self._policy_controllers = [], []

@@ -289,6 +289,11 @@ PRINTERS: dict[str, tuple[list[Column], Callable[[KubeObject], Row]]] = {
 }
 
 
+from kubelet_core._controlplane.workloads.tables import PRINTERS as _WORKLOAD_PRINTERS  # noqa: E402
+
+PRINTERS.update(_WORKLOAD_PRINTERS)
+
+
 def _columns(columns: list[Column]) -> list[KubeObject]:
     return [
         {"name": name, "type": typ, "format": fmt, "description": name, "priority": prio}

@@ -197,6 +197,9 @@ def validate(rt: ResourceType, obj: KubeObject) -> list[Cause]:
                     f'Invalid value: "{involved["namespace"]}": does not match event.namespace',
                 )
             )
+    from kubelet_core._controlplane.workloads.validation import workload_errors
+
+    causes += workload_errors(rt, obj)
     return causes
 
 

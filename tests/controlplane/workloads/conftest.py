@@ -1,0 +1,66 @@
+"""Workload tests: the real kubectl against a control plane with scripted nodes.
+
+The nodes are real node agents (``ClusterHarness.node``) with a scripted provider that
+runs pods at once (so they turn Running and Ready through the agent's status writer) and
+ends a container that asks to: a first argument ``exit-0`` / ``exit-1`` makes the pod
+Succeeded / Failed, as a command exiting would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubelet_core._provider import KubeObject, NodeProfile
+from kubelet_core.testing._harness import ClusterHarness
+from tests.controlplane.conftest import eventually
+from tests.controlplane.test_kubectl import Kubectl
+from tests.node.scripted import ScriptedProvider, key_of
+
+
+class WorkloadProvider(ScriptedProvider):
+    """Untainted, and containers whose first arg is ``exit-N`` end with code N."""
+
+    def node_profile(self) -> NodeProfile:
+        return NodeProfile(architecture="wasm32-wasi", runtime_version="scripted://1.0")
+
+    async def create_pod(self, pod: KubeObject) -> None:
+        await super().create_pod(pod)
+        args = [a for c in pod["spec"]["containers"] for a in (c.get("args") or [])]
+        exits = [a for a in args if a.startswith("exit-")]
+        if exits:
+            self.succeed(key_of(pod), int(exits[0].split("-")[1]))
+
+
+class Env:
+    def __init__(self, cluster: ClusterHarness, kubectl: Kubectl) -> None:
+        self.cluster = cluster
+        self.k = kubectl
+        self.cp = cluster.controlplane
+
+    async def json(self, *args: str) -> Any:
+        return json.loads(await self.k.out(*args, "-o", "json"))
+
+    async def until(self, check: Any, timeout: float = 30.0) -> Any:
+        return await eventually(check, timeout=timeout, interval=0.05)
+
+    async def pods(self, selector: str) -> list[KubeObject]:
+        items: list[KubeObject] = (await self.json("get", "pods", "-l", selector))["items"]
+        return items
+
+
+@pytest.fixture
+async def env(tmp_path: Path, kubectl: str) -> AsyncIterator[Env]:
+    async with ClusterHarness.start(tmp_path) as cluster:
+        yield Env(cluster, Kubectl(kubectl, cluster.controlplane.kubeconfig_path, tmp_path))
+
+
+@pytest.fixture
+async def node(env: Env) -> AsyncIterator[WorkloadProvider]:
+    provider = WorkloadProvider()
+    async with env.cluster.node(provider, "n1"):
+        yield provider
