@@ -247,7 +247,7 @@ class Api:
         if t.subresource not in ("", "status", "finalize", "approval"):
             raise errors.method_not_allowed(method, f"{t.rt.plural}/{t.subresource}")
         if method == "GET":
-            entry = self.registry.get(t.rt, ns, t.name)
+            entry = self.registry.read(t.rt, ns, t.name)
             return self._entry(request, t.rt, entry.obj, entry.data)
         if method == "PUT":
             body = await self._body(request)

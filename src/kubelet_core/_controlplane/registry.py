@@ -108,6 +108,13 @@ class Registry:
             raise errors.not_found(rt.plural, rt.group, name)
         return entry
 
+    def read(self, rt: ResourceType, namespace: str, name: str) -> Entry:
+        """The committed object, for GET (``get`` also sees writes still committing)."""
+        entry = self.store.read(rt, namespace if rt.namespaced else "", name)
+        if entry is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        return entry
+
     async def _write(self, rt: ResourceType, obj: KubeObject) -> KubeObject:
         event, durable = self.store.put(rt, obj)
         await durable
