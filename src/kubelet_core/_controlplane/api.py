@@ -32,6 +32,8 @@ from kubelet_core._controlplane.watch import WatchRequest, serve_watch
 
 KubeObject = dict[str, Any]
 JSON = "application/json"
+#: kube-apiserver's MaxRequestBodyBytes: 3 MiB (etcd's object limit is about half of it).
+MAX_BODY = 3 * 1024 * 1024
 log = logging.getLogger(__name__)
 LogHandler = Callable[[web.Request, KubeObject], Awaitable[web.StreamResponse]]
 #: pods/{exec,attach,portforward}: (request, pod, subresource) -> the kubelet's answer.
@@ -288,7 +290,14 @@ class Api:
             self.admit(request.get("user"), request.get("request_info"), body)
 
     async def _body(self, request: web.Request, *, optional: bool = False) -> Any:
-        raw = await request.read()
+        if (request.content_length or 0) > MAX_BODY:
+            raise errors.too_large(MAX_BODY)
+        try:
+            raw = await request.read()  # chunked bodies have no Content-Length
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise errors.too_large(MAX_BODY) from exc
+        if len(raw) > MAX_BODY:
+            raise errors.too_large(MAX_BODY)
         if not raw:
             if optional:
                 return None

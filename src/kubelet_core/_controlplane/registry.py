@@ -84,7 +84,14 @@ class DeleteOptions:
         body = body or {}
         query = query or {}
         grace = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
-        self.grace_period: int | None = int(grace) if grace not in (None, "") else None
+        try:
+            self.grace_period: int | None = int(grace) if grace not in (None, "") else None
+        except (TypeError, ValueError) as exc:
+            raise errors.bad_request(
+                f'DeleteOptions in version "v1" cannot be handled as a DeleteOptions: '
+                f"json: cannot unmarshal {type(grace).__name__} into Go struct field "
+                "DeleteOptions.gracePeriodSeconds of type int64"
+            ) from exc
         pre = body.get("preconditions") or {}
         self.uid: str | None = pre.get("uid")
         self.resource_version: str | None = pre.get("resourceVersion")
@@ -486,7 +493,8 @@ class Registry:
         if options.grace_period is not None:
             return max(0, options.grace_period)
         grace = spec.get("terminationGracePeriodSeconds")
-        return int(grace) if grace is not None else 30
+        # Stored objects are decoded, but rows from before typed decoding may not be.
+        return grace if isinstance(grace, int) and not isinstance(grace, bool) else 30
 
     async def _delete_namespace(self, obj: KubeObject, options: DeleteOptions) -> KubeObject:
         name = obj["metadata"]["name"]
