@@ -372,6 +372,41 @@ register(
         automountServiceAccountToken=BOOL,
     ),
 )
+register(
+    r.EVENTS_V1,
+    fields(
+        "related",
+        go_name="Event",
+        package="io.k8s.api.events.v1",
+        **strings("reason", "note", "type", "action", "reportingController", "reportingInstance"),
+        eventTime=TIME,
+        deprecatedFirstTimestamp=TIME,
+        deprecatedLastTimestamp=TIME,
+        deprecatedCount=INT32,
+        series=fields(
+            go_name="EventSeries",
+            package="io.k8s.api.events.v1",
+            count=INT32,
+            lastObservedTime=TIME,
+        ),
+        regarding=OBJECT_REFERENCE,
+        deprecatedSource=fields(go_name="EventSource", **strings("component", "host")),
+    ),
+)
+register(
+    r.RUNTIME_CLASSES,
+    fields(
+        "overhead",
+        "scheduling",
+        go_name="RuntimeClass",
+        package="io.k8s.api.node.v1",
+        handler=STRING,
+    ),
+)
+# Certificates validate their own spec and status (certificates.py); typed loosely here.
+register(
+    r.CERTIFICATESIGNINGREQUESTS, fields("spec", "status", go_name="CertificateSigningRequest")
+)
 
 
 # -- decoding ------------------------------------------------------------------------------
