@@ -74,3 +74,17 @@ async def test_apply_of_a_list_and_of_get_yaml_output(env: tuple[Kubectl, Client
     assert "configmap/settings configured" in out and "pod/listed configured" in out
     as_json = json.loads(await k.out("get", "pod/listed", "-o", "json"))
     assert as_json["spec"]["containers"][0]["resources"]["limits"]["memory"] == "64Mi"
+
+
+async def test_server_side_apply_is_refused_naming_client_side_apply(
+    env: tuple[Kubectl, Client],
+) -> None:
+    k, _client = env
+    (k.workdir / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {a: b}\n"
+    )
+    rc, _out, err = await k.run(
+        "apply", "--server-side", "-f", str(k.workdir / "cm.yaml"), check=False
+    )
+    assert rc != 0 and "kubectl apply without --server-side" in err, err
+    assert "configmap/ssa created" in await k.out("apply", "-f", str(k.workdir / "cm.yaml"))

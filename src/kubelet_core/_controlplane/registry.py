@@ -433,8 +433,11 @@ class Registry:
         # A patch applies to the version it read unless it names a resourceVersion itself.
         if not meta.get("resourceVersion"):
             meta["resourceVersion"] = entry.obj["metadata"]["resourceVersion"]
-        if meta.get("name", name) != name:
-            raise errors.bad_request("the name of the object cannot be changed by a patch")
+        if meta.get("name", name) != name:  # kube's checkName, as for an update
+            raise errors.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match "
+                f"the name on the URL ({name})"
+            )
         return await self.update(
             rt, namespace, name, patched, subresource=subresource, dry_run=dry_run
         )
