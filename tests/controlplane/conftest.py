@@ -176,6 +176,8 @@ async def add_node(client: Client, name: str, **kw: Any) -> KubeObject:
     body = node(name, **kw)
     created = await client.ok("POST", "/api/v1/nodes", body)
     created["status"] = body["status"]
+    # Unconditional: the node lifecycle controller may already have tainted the new node.
+    del created["metadata"]["resourceVersion"]
     return await client.ok("PUT", f"/api/v1/nodes/{name}/status", created)
 
 

@@ -91,10 +91,29 @@ async def test_json_patch(client: Client) -> None:
     )
     assert patched["metadata"]["labels"] == {"x": "y"}
     assert patched["spec"]["containers"][0]["image"] == "example/app:9"
-    status, _ = await client.patch(
+    status, err = await client.patch(
         f"{PODS}/p", [{"op": "test", "path": "/metadata/name", "value": "other"}], JSONPATCH
     )
-    assert status == 409
+    # kube-apiserver: 422 Invalid with its generic text (409 would mean "retry").
+    assert (status, err["reason"], err["message"]) == (
+        422,
+        "Invalid",
+        "the server rejected our request due to an error in our request",
+    )
+    status, err = await client.patch(f"{PODS}/p", {"op": "add"}, JSONPATCH)
+    assert (status, err["reason"], err["message"]) == (
+        400,
+        "BadRequest",
+        "json: cannot unmarshal object into Go value of type jsonpatch.Patch",
+    )
+    status, err = await client.patch(
+        f"{PODS}/p", [{"op": "replace", "path": "/metadata/name", "value": "q"}], JSONPATCH
+    )
+    assert (status, err["reason"], err["message"]) == (
+        400,
+        "BadRequest",
+        "the name of the object (q) does not match the name on the URL (p)",
+    )
 
 
 async def test_patch_with_stale_resource_version_conflicts(client: Client) -> None:

@@ -21,7 +21,10 @@ async def test_a_watcher_that_stops_reading_is_dropped(
     store = Store(persistence)
     stuck = store.watch(CONFIGMAPS, None)
     for i in range(5):
-        store.put(CONFIGMAPS, {"metadata": {"name": f"c{i}", "namespace": "default"}})
+        _event, durable = store.put(
+            CONFIGMAPS, {"metadata": {"name": f"c{i}", "namespace": "default"}}
+        )
+        await durable  # watchers are told only once the write is committed
     events = []
     while (event := stuck.queue.get_nowait()) is not None:
         events.append(event)

@@ -18,13 +18,20 @@ from typing import Any
 
 from aiohttp import web
 
-from kubelet_core._controlplane import discovery, errors, jsonutil, protobuf
+from kubelet_core._controlplane import discovery, errors, events_v1, jsonutil, protobuf
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.eviction import evict
 from kubelet_core._controlplane.openapi import OpenAPI
 from kubelet_core._controlplane.patch import patcher
 from kubelet_core._controlplane.registry import DeleteOptions, Registry
-from kubelet_core._controlplane.resources import NAMESPACES, PODS, ResourceType, lookup
+from kubelet_core._controlplane.resources import (
+    EVENTS,
+    EVENTS_V1,
+    NAMESPACES,
+    PODS,
+    ResourceType,
+    lookup,
+)
 from kubelet_core._controlplane.schema import prune
 from kubelet_core._controlplane.selectors import Filter
 from kubelet_core._controlplane.store import Store
@@ -34,6 +41,8 @@ from kubelet_core._controlplane.workloads import scale
 
 KubeObject = dict[str, Any]
 JSON = "application/json"
+#: kube-apiserver's MaxRequestBodyBytes: 3 MiB (etcd's object limit is about half of it).
+MAX_BODY = 3 * 1024 * 1024
 log = logging.getLogger(__name__)
 LogHandler = Callable[[web.Request, KubeObject], Awaitable[web.StreamResponse]]
 #: pods/{exec,attach,portforward}: (request, pod, subresource) -> the kubelet's answer.
@@ -171,6 +180,8 @@ class Api:
 
     # -- resources -------------------------------------------------------------------------
     async def _resource(self, request: web.Request, t: Target) -> web.StreamResponse:
+        if t.rt is EVENTS_V1:
+            return await self._events_v1(request, t)
         method = request.method
         query = request.query
         if t.legacy_watch or (not t.name and is_true(query.get("watch"))):
@@ -254,7 +265,7 @@ class Api:
         if t.subresource not in ("", "status", "finalize", "approval"):
             raise errors.method_not_allowed(method, f"{t.rt.plural}/{t.subresource}")
         if method == "GET":
-            entry = self.registry.get(t.rt, ns, t.name)
+            entry = self.registry.read(t.rt, ns, t.name)
             return self._entry(request, t.rt, entry.obj, entry.data)
         if method == "PUT":
             body = await self._body(request)
@@ -306,6 +317,76 @@ class Api:
         )
         return obj_response(await scale.write_scale(self.registry, t.rt, ns, t.name, change))
 
+    async def _events_v1(self, request: web.Request, t: Target) -> web.StreamResponse:
+        """events.k8s.io/v1: the core Events, converted on the way in and out."""
+        core = Target(EVENTS, t.namespace, t.name, t.subresource, t.legacy_watch)
+        query = request.query
+        method = request.method
+        if "fieldSelector" in query:
+            mapped = dict(query)
+            mapped["fieldSelector"] = events_v1.field_selector_to_core(query["fieldSelector"])
+            request = request.clone(rel_url=request.rel_url.with_query(mapped))
+        if t.legacy_watch or (not t.name and is_true(query.get("watch"))):
+            if method != "GET":
+                raise errors.method_not_allowed(method, EVENTS_V1.plural)
+
+            def convert(_kind: str, obj: KubeObject, data: bytes) -> bytes:
+                if obj.get("kind") != EVENTS.kind:  # bookmarks
+                    return data.replace(b'"apiVersion":"v1"', b'"apiVersion":"events.k8s.io/v1"')
+                return jsonutil.dumps(events_v1.from_core(obj))
+
+            wr = WatchRequest(EVENTS, self._filter(request, core), query)
+            return await serve_watch(
+                request, self.store, wr, bookmark_interval=self.bookmark_interval, transform=convert
+            )
+        ns = t.namespace or ""
+        dry_run = _dry_run(query)
+        if not t.name and method == "GET":
+            listed = jsonutil.loads(self._list(request, core).body)  # type: ignore[arg-type]
+            listed["apiVersion"] = EVENTS_V1.api_version
+            listed["items"] = [events_v1.from_core(item) for item in listed["items"]]
+            return obj_response(listed)
+        if not t.name and method == "POST":
+            if t.namespace is None:
+                raise errors.method_not_allowed(method, EVENTS_V1.plural)
+            body = await self._body(request)
+            self._admit(request, body)
+            warnings = _check_fields(request, EVENTS_V1, body)
+            obj = await self.registry.create(EVENTS, ns, events_v1.to_core(body), dry_run=dry_run)
+            return _warn(obj_response(events_v1.from_core(obj), 201), warnings)
+        if not t.name:
+            raise errors.method_not_allowed(method, EVENTS_V1.plural)
+        if method == "GET":
+            return obj_response(events_v1.from_core(self.registry.read(EVENTS, ns, t.name).obj))
+        if method == "PUT":
+            body = await self._body(request)
+            self._admit(request, body)
+            warnings = _check_fields(request, EVENTS_V1, body)
+            obj = await self.registry.update(
+                EVENTS, ns, t.name, events_v1.to_core(body), dry_run=dry_run
+            )
+            return _warn(obj_response(events_v1.from_core(obj)), warnings)
+        if method == "PATCH":
+            body = await self._body(request)
+            self._admit(request, None)
+            patch = patcher(request.headers.get("Content-Type", ""), body)
+
+            def apply(current: KubeObject) -> KubeObject:
+                patched = patch(events_v1.from_core(current))
+                _check_fields(request, EVENTS_V1, patched)
+                converted: KubeObject = events_v1.to_core(patched)
+                return converted
+
+            obj = await self.registry.patch(EVENTS, ns, t.name, apply, dry_run=dry_run)
+            return obj_response(events_v1.from_core(obj))
+        if method == "DELETE":
+            body = await self._body(request, optional=True)
+            self._admit(request, None)
+            options = DeleteOptions(body if isinstance(body, dict) else None, dict(query))
+            obj = await self.registry.delete(EVENTS, ns, t.name, options)
+            return obj_response(events_v1.from_core(obj))
+        raise errors.method_not_allowed(method, EVENTS_V1.plural)
+
     def _admit(self, request: web.Request, body: Any) -> None:
         if self.admit is not None:
             self.admit(request.get("user"), request.get("request_info"), body)
@@ -315,7 +396,14 @@ class Api:
             self.admit_object(request.get("user"), request.get("request_info"), obj)
 
     async def _body(self, request: web.Request, *, optional: bool = False) -> Any:
-        raw = await request.read()
+        if (request.content_length or 0) > MAX_BODY:
+            raise errors.too_large(MAX_BODY)
+        try:
+            raw = await request.read()  # chunked bodies have no Content-Length
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise errors.too_large(MAX_BODY) from exc
+        if len(raw) > MAX_BODY:
+            raise errors.too_large(MAX_BODY)
         if not raw:
             if optional:
                 return None

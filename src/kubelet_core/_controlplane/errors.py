@@ -136,6 +136,10 @@ def unsupported_media_type(content_type: str) -> ApiError:
     )
 
 
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
+
+
 def gone(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
 

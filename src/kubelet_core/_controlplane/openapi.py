@@ -1,13 +1,18 @@
-"""A minimal OpenAPI v3 surface: enough for kubectl to validate and apply without flags.
+"""OpenAPI v2 and v3 built from the served types' schemas (``schema.SCHEMAS``).
 
 kubectl (since 1.27) fetches ``/openapi/v3`` and the group-version document for the
 object's GVK and looks for the PATCH operation tagged with
 ``x-kubernetes-group-version-kind``. If that operation lists the ``fieldValidation``
-query parameter, kubectl leaves validation to the server (``fieldValidation=Strict``)
-instead of downloading full schemas. The request bodies deliberately do not advertise
-strategic merge patch, so ``kubectl apply`` computes its patches from its own built-in
-Go types (the same ones the real server's schemas describe) rather than from schemas we
-would have to reproduce in full. /openapi/v2 stays 404, which kubectl tolerates.
+query parameter, kubectl leaves validation to the server (``fieldValidation=Strict``).
+The request bodies deliberately do not advertise strategic merge patch, so ``kubectl
+apply`` computes its patches from its own built-in Go types. ``kubectl explain`` reads the
+definitions in ``components.schemas`` (found by their ``x-kubernetes-group-version-kind``).
+What the v3 verifier cannot vouch for (``kind: List``) kubectl validates itself against
+``/openapi/v2``, which it asks for as protobuf (``openapi_pb``); JSON is served otherwise.
+
+Definitions are named as kube names them (``io.k8s.api.core.v1.PodSpec``); every named
+``Struct`` of a schema becomes one, unnamed ones are inlined, FREE parts are ``{}`` (any
+value). A type registered with ``schema.register`` appears here with no further work.
 """
 
 from __future__ import annotations
@@ -17,13 +22,71 @@ from typing import Any
 
 from aiohttp import web
 
-from kubelet_core._controlplane import errors, jsonutil
+from kubelet_core._controlplane import errors, jsonutil, schema
 from kubelet_core._controlplane.discovery import KUBE_VERSION
-from kubelet_core._controlplane.resources import ALL, BY_GROUP_VERSION, ResourceType
+from kubelet_core._controlplane.openapi_pb import encode_document
+from kubelet_core._controlplane.patch import MERGE_KEYS, PRIMITIVE_SETS
+from kubelet_core._controlplane.resources import ALL, BY_GROUP_VERSION, BY_KEY, ResourceType
 
 KubeObject = dict[str, Any]
 
 _QUERY_PARAMS = ("dryRun", "fieldManager", "fieldValidation", "pretty")
+#: Any value (kubectl's models: Arbitrary; explain needs a non-empty schema to print).
+FREE_SCHEMA: KubeObject = {"x-kubernetes-preserve-unknown-fields": True}
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2"
+
+
+def definitions(ref_prefix: str, *, v3: bool = False) -> KubeObject:
+    """All definitions of the registered types, with ``$ref`` under ``ref_prefix``.
+
+    v3 wraps references in ``allOf`` as kube does (kubectl explain's templates expect it).
+    """
+    defs: KubeObject = {}
+
+    def name_of(struct: schema.Struct) -> str:
+        return f"{struct.package or schema.CORE}.{struct.go_name}"
+
+    def convert(node: Any, field: str = "") -> KubeObject:
+        if isinstance(node, schema.Scalar):
+            out: KubeObject = {"type": node.type}
+            if node.format and node.format != "quantity":
+                out["format"] = node.format
+            return out
+        if isinstance(node, schema.ListOf):
+            out = {"type": "array", "items": convert(node.item)}
+            if field in MERGE_KEYS and isinstance(node.item, schema.Struct):
+                out["x-kubernetes-patch-merge-key"] = MERGE_KEYS[field]
+                out["x-kubernetes-patch-strategy"] = "merge"
+            elif field in PRIMITIVE_SETS:
+                out["x-kubernetes-patch-strategy"] = "merge"
+            return out
+        if isinstance(node, schema.MapOf):
+            return {"type": "object", "additionalProperties": convert(node.value)}
+        if isinstance(node, schema.Struct):
+            if not node.go_name:
+                return struct_body(node)
+            name = name_of(node)
+            if name not in defs:
+                defs[name] = {}  # reserve first: schemas may refer to themselves
+                defs[name] = struct_body(node)
+            ref = {"$ref": ref_prefix + name}
+            return {"allOf": [ref], "default": {}} if v3 else ref
+        return dict(FREE_SCHEMA)
+
+    def struct_body(node: schema.Struct) -> KubeObject:
+        return {
+            "type": "object",
+            "properties": {key: convert(sub, key) for key, sub in node.items()},
+        }
+
+    for type_key, top in schema.SCHEMAS.items():
+        rt = BY_KEY.get(type_key)
+        if rt is None:
+            continue
+        body = struct_body(top)
+        body["x-kubernetes-group-version-kind"] = _gvk(rt)
+        defs[f"{schema.definition_package(rt)}.{top.go_name or rt.kind}"] = body
+    return defs
 
 
 def _gvk(rt: ResourceType) -> list[KubeObject]:
@@ -94,7 +157,16 @@ def group_version_document(group: str, version: str) -> KubeObject | None:
         "openapi": "3.0.0",
         "info": {"title": title, "version": KUBE_VERSION},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": definitions("#/components/schemas/", v3=True)},
+    }
+
+
+def v2_document() -> KubeObject:
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": KUBE_VERSION},
+        "paths": {},
+        "definitions": definitions("#/definitions/"),
     }
 
 
@@ -110,6 +182,10 @@ class OpenAPI:
         self._hashes = {
             k: hashlib.sha512(v).hexdigest().upper()[:128] for k, v in self._docs.items()
         }
+        v2 = v2_document()
+        self._v2_json = jsonutil.dumps(v2)
+        self._v2_pb = encode_document(v2)
+        self._v2_etag = hashlib.sha512(self._v2_json).hexdigest().upper()[:128]
         self._root = jsonutil.dumps(
             {
                 "paths": {
@@ -120,6 +196,16 @@ class OpenAPI:
         )
 
     async def handle(self, request: web.Request, path: str) -> web.StreamResponse:
+        if path == "/openapi/v2":
+            headers = {"Etag": f'"{self._v2_etag}"', "Vary": "Accept"}
+            if V2_PROTOBUF in request.headers.get("Accept", ""):
+                return web.Response(
+                    body=self._v2_pb,
+                    headers={**headers, "Content-Type": f"{V2_PROTOBUF}.v1.0+protobuf"},
+                )
+            return web.Response(
+                body=self._v2_json, content_type="application/json", headers=headers
+            )
         if path == "/openapi/v3":
             return web.Response(body=self._root, content_type="application/json")
         if path.startswith("/openapi/v3/"):

@@ -157,27 +157,27 @@ def _reorder(items: list[Any], order: list[Any], merge_key: str | None) -> list[
     return listed + rest
 
 
+#: kube answers a JSON patch that does not apply (a failed ``test`` included) with 422 and
+#: this generic text (NewGenericServerResponse for 422), not with 409.
+JSON_PATCH_FAILED = "the server rejected our request due to an error in our request"
+
+
 def json_patch(target: KubeObject, operations: Any) -> KubeObject:
     if not isinstance(operations, list):
-        raise errors.bad_request("json patch must be a list of operations")
+        kind = "object" if isinstance(operations, dict) else "string"
+        raise errors.bad_request(
+            f"json: cannot unmarshal {kind} into Go value of type jsonpatch.Patch"
+        )
     try:
         result: KubeObject = jsonpatch.apply_patch(target, operations)
-    except jsonpatch.JsonPatchTestFailed as exc:
-        raise ApiError(
-            409,
-            "Conflict",
-            f"the server rejected our request due to an error in our request: {exc}",
-        ) from exc
     except (
-        jsonpatch.JsonPatchException,
+        jsonpatch.JsonPatchException,  # JsonPatchTestFailed among them
         jsonpatch.JsonPointerException,
         KeyError,
         IndexError,
         TypeError,
     ) as exc:
-        raise ApiError(
-            422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
-        ) from exc
+        raise ApiError(422, "Invalid", JSON_PATCH_FAILED) from exc
     return result
 
 

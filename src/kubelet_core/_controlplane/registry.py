@@ -89,7 +89,14 @@ class DeleteOptions:
         body = body or {}
         query = query or {}
         grace = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
-        self.grace_period: int | None = int(grace) if grace not in (None, "") else None
+        try:
+            self.grace_period: int | None = int(grace) if grace not in (None, "") else None
+        except (TypeError, ValueError) as exc:
+            raise errors.bad_request(
+                f'DeleteOptions in version "v1" cannot be handled as a DeleteOptions: '
+                f"json: cannot unmarshal {type(grace).__name__} into Go struct field "
+                "DeleteOptions.gracePeriodSeconds of type int64"
+            ) from exc
         pre = body.get("preconditions") or {}
         self.uid: str | None = pre.get("uid")
         self.resource_version: str | None = pre.get("resourceVersion")
@@ -109,6 +116,13 @@ class Registry:
     # -- helpers ---------------------------------------------------------------------------
     def get(self, rt: ResourceType, namespace: str, name: str) -> Entry:
         entry = self.store.get(rt, namespace if rt.namespaced else "", name)
+        if entry is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        return entry
+
+    def read(self, rt: ResourceType, namespace: str, name: str) -> Entry:
+        """The committed object, for GET (``get`` also sees writes still committing)."""
+        entry = self.store.read(rt, namespace if rt.namespaced else "", name)
         if entry is None:
             raise errors.not_found(rt.plural, rt.group, name)
         return entry
@@ -434,8 +448,11 @@ class Registry:
         # A patch applies to the version it read unless it names a resourceVersion itself.
         if not meta.get("resourceVersion"):
             meta["resourceVersion"] = entry.obj["metadata"]["resourceVersion"]
-        if meta.get("name", name) != name:
-            raise errors.bad_request("the name of the object cannot be changed by a patch")
+        if meta.get("name", name) != name:  # kube's checkName, as for an update
+            raise errors.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match "
+                f"the name on the URL ({name})"
+            )
         return await self.update(
             rt, namespace, name, patched, subresource=subresource, dry_run=dry_run
         )
@@ -501,7 +518,8 @@ class Registry:
         if options.grace_period is not None:
             return max(0, options.grace_period)
         grace = spec.get("terminationGracePeriodSeconds")
-        return int(grace) if grace is not None else 30
+        # Stored objects are decoded, but rows from before typed decoding may not be.
+        return grace if isinstance(grace, int) and not isinstance(grace, bool) else 30
 
     async def _delete_namespace(self, obj: KubeObject, options: DeleteOptions) -> KubeObject:
         name = obj["metadata"]["name"]

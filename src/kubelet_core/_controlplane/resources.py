@@ -132,6 +132,29 @@ CERTIFICATESIGNINGREQUESTS = ResourceType(
     field_labels=BASE_FIELDS | {"spec.signerName"},
 )
 
+# The same objects as EVENTS, converted (events_v1.py); nothing is stored under this key.
+EVENTS_V1 = ResourceType(
+    "events.k8s.io",
+    "v1",
+    "events",
+    "event",
+    "Event",
+    True,
+    field_labels=BASE_FIELDS
+    | {
+        "regarding.kind",
+        "regarding.namespace",
+        "regarding.name",
+        "regarding.uid",
+        "regarding.apiVersion",
+        "regarding.resourceVersion",
+        "regarding.fieldPath",
+        "reason",
+        "reportingController",
+        "type",
+    },
+)
+
 RUNTIME_CLASSES = ResourceType(
     "node.k8s.io", "v1", "runtimeclasses", "runtimeclass", "RuntimeClass", False
 )
@@ -229,6 +252,7 @@ ALL: tuple[ResourceType, ...] = (
     CONTROLLERREVISIONS,
     JOBS,
     CRONJOBS,
+    EVENTS_V1,
 )
 BY_KEY: dict[str, ResourceType] = {rt.key: rt for rt in ALL}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

@@ -84,6 +84,11 @@ class Scheduler:
         self._unschedulable: set[tuple[str, str]] = set()
         self._last_message: dict[tuple[str, str], str] = {}
         self._pods_on: Counter[str] = Counter()
+        # Bindings made but not yet committed (the store publishes only after the commit):
+        # counted on their node right away, as kube-scheduler "assumes" a pod, so the next
+        # decision in the same burst already sees them.
+        self._assumed: dict[tuple[str, str], str] = {}
+        self._assumed_on: Counter[str] = Counter()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -123,6 +128,7 @@ class Scheduler:
 
     def _on_event(self, event: Event) -> None:
         if event.rt is PODS:
+            self._forget_assumed(_key(event.obj))
             before = _counted_node(event.prev)
             after = None if event.type == "DELETED" else _counted_node(event.obj)
             if before != after:
@@ -141,6 +147,11 @@ class Scheduler:
                 self._last_message.pop(key, None)
         elif event.rt is NODES:
             self._retry_unschedulable()
+
+    def _forget_assumed(self, key: tuple[str, str]) -> None:
+        node = self._assumed.pop(key, None)
+        if node is not None:
+            self._assumed_on[node] -= 1
 
     def _retry_unschedulable(self) -> None:
         if self._unschedulable:
@@ -206,6 +217,10 @@ class Scheduler:
                 "target": {"apiVersion": "v1", "kind": "Node", "name": node},
             },
         )
+        self._assumed[key] = node
+        self._assumed_on[node] += 1
+        # A failed commit publishes nothing: drop the assumption then (a no-op otherwise).
+        durable.add_done_callback(lambda _f: self._forget_assumed(key))
         self._last_message.pop(key, None)
         self._spawn(
             self._event(
@@ -243,7 +258,7 @@ class Scheduler:
                 ] += 1
                 continue
             limit = max_pods(node)
-            count = self._pods_on[name]
+            count = self._pods_on[name] + self._assumed_on[name]
             if limit is not None and count >= limit:
                 reasons["Too many pods"] += 1
                 continue

@@ -105,34 +105,90 @@ def _csr_row(csr: KubeObject) -> Row:
     ]
 
 
+def _terminated_reason(terminated: KubeObject, prefix: str = "") -> str:
+    if terminated.get("reason"):
+        return prefix + str(terminated["reason"])
+    if terminated.get("signal"):
+        return f"{prefix}Signal:{terminated['signal']}"
+    return f"{prefix}ExitCode:{terminated.get('exitCode', 0)}"
+
+
+def _init_status(spec: KubeObject, status: KubeObject) -> tuple[str | None, int, int]:
+    """(Init:... reason or None, restarts, ready sidecars), as kubectl's printPod walks them."""
+    specs = {c.get("name"): c for c in spec.get("initContainers") or [] if isinstance(c, dict)}
+    total = len(specs)
+    restarts = ready = 0
+    for index, container in enumerate(status.get("initContainerStatuses") or []):
+        restarts += int(container.get("restartCount") or 0)
+        if (specs.get(container.get("name")) or {}).get("restartPolicy") == "Always":
+            ready += 1 if container.get("ready") else 0  # a sidecar: counted with the apps
+            continue
+        state = container.get("state") or {}
+        terminated = state.get("terminated")
+        waiting = state.get("waiting") or {}
+        if terminated is not None and terminated.get("exitCode") == 0:
+            continue
+        if terminated is not None:
+            return _terminated_reason(terminated, "Init:"), restarts, ready
+        if waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return f"Init:{waiting['reason']}", restarts, ready
+        return f"Init:{index}/{total}", restarts, ready
+    return None, restarts, ready
+
+
+def _has_condition(status: KubeObject, kind: str) -> bool:
+    return any(
+        c.get("type") == kind and c.get("status") == "True" for c in status.get("conditions") or []
+    )
+
+
+def pod_status_reason(pod: KubeObject) -> tuple[str, int, int, int]:
+    """(STATUS, ready, total, restarts) exactly as kubectl's printPod computes them."""
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    reason = status.get("reason") or phase
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "SchedulingGated":
+            reason = "SchedulingGated"
+    sidecars = sum(
+        1
+        for c in spec.get("initContainers") or []
+        if isinstance(c, dict) and c.get("restartPolicy") == "Always"
+    )
+    total = len(spec.get("containers") or []) + sidecars
+    init_reason, restarts, ready = _init_status(spec, status)
+    if init_reason is not None:
+        reason = init_reason
+    if init_reason is None or _has_condition(status, "Initialized"):
+        restarts = 0
+        running = False
+        for container in reversed(status.get("containerStatuses") or []):
+            restarts += int(container.get("restartCount") or 0)
+            state = container.get("state") or {}
+            waiting = state.get("waiting") or {}
+            terminated = state.get("terminated")
+            if waiting.get("reason"):
+                reason = str(waiting["reason"])
+            elif terminated is not None:
+                reason = _terminated_reason(terminated)
+            elif container.get("ready") and state.get("running") is not None:
+                running = True
+                ready += 1
+        if reason == "Completed" and running:
+            reason = "Running" if _has_condition(status, "Ready") else "NotReady"
+    if pod["metadata"].get("deletionTimestamp"):
+        if status.get("reason") == "NodeLost":
+            reason = "Unknown"
+        elif phase not in ("Succeeded", "Failed"):
+            reason = "Terminating"
+    return reason, ready, total, restarts
+
+
 def _pod_row(pod: KubeObject) -> Row:
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
-    statuses = status.get("containerStatuses") or []
-    total = len(spec.get("containers") or [])
-    ready = sum(1 for c in statuses if c.get("ready"))
-    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
-    reason = status.get("reason") or status.get("phase") or "Pending"
-    for c in statuses:
-        state = c.get("state") or {}
-        if (state.get("waiting") or {}).get("reason"):
-            reason = state["waiting"]["reason"]
-        elif (state.get("terminated") or {}).get("reason"):
-            reason = state["terminated"]["reason"]
-        elif "terminated" in state:
-            code = state["terminated"].get("exitCode", 0)
-            reason = f"ExitCode:{code}"
-    if (
-        reason == "Running"
-        and ready < total
-        and any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in status.get("conditions") or []
-        )
-    ):
-        reason = "Running"
-    if pod["metadata"].get("deletionTimestamp"):
-        reason = "Terminating"
+    reason, ready, total, restarts = pod_status_reason(pod)
     gates = spec.get("readinessGates") or []
     return [
         pod["metadata"]["name"],

@@ -35,6 +35,9 @@ REQUIRED = "FieldValueRequired"
 INVALID = "FieldValueInvalid"
 FORBIDDEN = "FieldValueForbidden"
 DUPLICATE = "FieldValueDuplicate"
+TOO_LONG = "FieldValueTooLong"
+#: ValidateAnnotations: keys and values together (what kubectl's last-applied hits).
+TOTAL_ANNOTATION_SIZE = 256 * 1024
 
 
 def _name_errors(rt: ResourceType, name: str) -> list[Cause]:
@@ -104,6 +107,14 @@ def _label_errors(meta: KubeObject) -> list[Cause]:
         not isinstance(v, str) for v in annotations.values()
     ):
         causes.append(("metadata.annotations", INVALID, "Invalid value: must be a string map"))
+    elif sum(len(k) + len(v) for k, v in annotations.items()) > TOTAL_ANNOTATION_SIZE:
+        causes.append(
+            (
+                "metadata.annotations",
+                TOO_LONG,
+                f"Too long: must have at most {TOTAL_ANNOTATION_SIZE} bytes",
+            )
+        )
     return causes
 
 
@@ -177,6 +188,8 @@ def validate(rt: ResourceType, obj: KubeObject) -> list[Cause]:
     name = meta.get("name")
     if not name:
         return [("metadata.name", REQUIRED, "Required value: name or generateName is required")]
+    if not isinstance(name, str):  # only in-process writers skip decoding
+        return [("metadata.name", INVALID, f"Invalid value: {name!r}: must be a string")]
     causes = _name_errors(rt, name) + _label_errors(meta)
     if rt is PODS:
         causes += _pod_errors(obj)
