@@ -130,7 +130,9 @@ def _cronjob(spec: KubeObject) -> None:
 
 
 def apply_workload_defaults(rt: ResourceType, obj: KubeObject, *, creating: bool = False) -> None:
-    if creating and rt in (DEPLOYMENTS, REPLICASETS, DAEMONSETS, JOBS, CRONJOBS):
+    if rt not in (DEPLOYMENTS, REPLICASETS, DAEMONSETS, JOBS, CRONJOBS):
+        return  # not a workload: no spec to default (a ConfigMap must not grow one)
+    if creating:
         obj.pop("status", None)  # status is the controllers' (PrepareForCreate resets it)
     spec = _spec(obj)
     if spec is None:
