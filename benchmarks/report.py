@@ -184,6 +184,7 @@ def markdown(report: Figures) -> str:
                 "seconds_to_all_running",
                 "agent_cpu_seconds_to_running",
                 "agent_api_requests_per_pod",
+                "agent_status_writes_per_pod",
                 "deleted_per_s",
                 "seconds_to_all_deleted",
                 "agent_cpu_seconds_to_deleted",

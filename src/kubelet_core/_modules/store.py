@@ -132,6 +132,11 @@ class ModuleStore:
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self._index_path = self.root / "index.json"
+        #: The parsed index and the identity of the file it came from.  Every
+        #: container start asks ``get`` (a cached pull); the index is only ever
+        #: replaced by a rename, so an unchanged (inode, size, mtime) means an
+        #: unchanged index and one ``stat`` replaces a read and a JSON parse.
+        self._index_cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
         self._lock_path = self.root / ".lock"
         self.insecure_registries = tuple(insecure_registries)
         self._timeout = timeout or aiohttp.ClientTimeout(total=None, connect=10, sock_read=60)
@@ -194,7 +199,7 @@ class ModuleStore:
             key = str(ImageReference.parse(reference))
         except ImagePullError:
             key = reference
-        index = self._read_index()
+        index = self._index_snapshot()
         entry = index["refs"].get(key)
         if entry is None:
             return None
@@ -452,6 +457,20 @@ class ModuleStore:
         with self._locked_index() as index:
             for digest, used in pending.items():
                 index["used"][digest] = max(used, float(index["used"].get(digest, 0)))
+
+    def _index_snapshot(self) -> dict[str, Any]:
+        """The index, for reading only: parsed again only when the file was replaced."""
+        try:
+            info = self._index_path.stat()
+        except FileNotFoundError:
+            return self._read_index()
+        identity = (info.st_ino, info.st_size, info.st_mtime_ns)
+        cached = self._index_cache
+        if cached is not None and cached[0] == identity:
+            return cached[1]
+        index = self._read_index()
+        self._index_cache = (identity, index)
+        return index
 
     def _read_index(self) -> dict[str, Any]:
         try:

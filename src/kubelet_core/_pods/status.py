@@ -6,7 +6,20 @@ pending status off a queue and write them to ``pods/{name}/status``.  Why
 this shape (VK #762, #744, #899):
 
 * **Coalescing**: a pod flapping through five states while the API is slow
-  costs one write, of the newest state.
+  costs one write, of the newest state.  A writer takes its rate-limit token
+  *before* it picks the status to write, so a status that arrives while the
+  write waits for the budget replaces the one that was queued (kubelet's
+  status manager likewise writes the latest status, not every one).
+* **One write per quick start**: the first status of a pod that is still
+  Pending and starting normally (no reason; containers ContainerCreating or
+  PodInitializing) is held for ``first_pending_hold``
+  seconds; a Running (or terminal) status arriving meanwhile replaces it and
+  is written at once.  A pod that starts quickly thus costs one status
+  write, not a ContainerCreating write that the Running write overtakes
+  half a second later -- at kubelet's default budget (50 QPS, burst 100)
+  that halves what a batch of starts spends.  A slow start (a pull) shows
+  its Pending status after the hold; ``flush`` releases every hold.  The
+  pod's ``startTime`` is still when the writer first heard of it.
 * **Nothing lost**: a write that fails because the API server is away puts
   the status back (unless a newer one arrived) and retries with backoff, so
   after a reconnect every pod's newest status arrives.
@@ -52,6 +65,9 @@ _PROVIDER_FIELDS = (
     "message",
 )
 _DERIVED = ("Initialized", "ContainersReady", "Ready")
+#: The send face's own bucket: never the bound (the writers take tokens from the client's).
+_UNLIMITED_QPS = 1e9
+_UNLIMITED_BURST = 1 << 30
 
 
 def merge_status(
@@ -120,6 +136,27 @@ def _stamp(condition: KubeObject, previous: KubeObject | None, now: str) -> Kube
     return stamped
 
 
+#: Waiting reasons of a container that is simply on its way to running.
+_STARTING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
+
+
+def _containers_of(status: KubeObject) -> list[KubeObject]:
+    found: list[KubeObject] = []
+    for field in ("initContainerStatuses", "containerStatuses"):
+        found += [c for c in status.get(field) or [] if isinstance(c, dict)]
+    return found
+
+
+def _starting(container: KubeObject) -> bool:
+    state = container.get("state")
+    if not isinstance(state, dict) or not state:
+        return True
+    waiting = state.get("waiting")
+    if isinstance(waiting, dict):
+        return waiting.get("reason", "ContainerCreating") in _STARTING_REASONS
+    return "running" in state  # an init container running; a terminated one is news
+
+
 def _newer(candidate: KubeObject, known: KubeObject | None) -> bool:
     if known is None:
         return True
@@ -142,8 +179,19 @@ class PodStatusWriter:
         metrics: AgentMetrics,
         writers: int = 4,
         lookup: Callable[[str], KubeObject | None] | None = None,
+        first_pending_hold: float = 1.0,
     ) -> None:
         self.api = api
+        # The writers spend ``api``'s budget themselves (see _run) and send
+        # through a face of the same client that does not wait a second time.
+        self._limiter = api.limiter
+        self._direct = api.with_rate_limit(_UNLIMITED_QPS, _UNLIMITED_BURST)
+        self.first_pending_hold = first_pending_hold
+        self._held: dict[str, asyncio.TimerHandle] = {}
+        self._reported_uids: set[str] = set()
+        #: When the writer first heard of each pod: its ``startTime`` (kubelet:
+        #: when the node acknowledged the pod), even if that status was held.
+        self._acknowledged: dict[str, str] = {}
         self.node_ip = node_ip
         self.metrics = metrics
         self._writers = writers
@@ -175,7 +223,44 @@ class PodStatusWriter:
         key = podutil.pod_key(pod)
         self._pending[key] = (pod, copy.deepcopy(status))
         self._idle.clear()
-        if key not in self._queued and key not in self._busy:
+        uid = podutil.pod_uid(pod)
+        if uid not in self._acknowledged:
+            self._acknowledged[uid] = rfc3339()
+        if self._holds(pod, status):
+            if key not in self._held and key not in self._queued and key not in self._busy:
+                loop = asyncio.get_running_loop()
+                self._held[key] = loop.call_later(self.first_pending_hold, self._release, key)
+            return
+        timer = self._held.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self._enqueue(key)
+
+    def _holds(self, pod: KubeObject, status: KubeObject) -> bool:
+        """True for the first status of a pod still starting normally (see the module doc).
+
+        A status with a reason (a failed create, ErrImagePull, ...) is news
+        the user waits for: it is written at once.
+        """
+        return (
+            self.first_pending_hold > 0
+            and status.get("phase", "Pending") == "Pending"
+            and "reason" not in status
+            and all(_starting(c) for c in _containers_of(status))
+            and podutil.pod_uid(pod) not in self._reported_uids
+        )
+
+    def _release(self, key: str) -> None:
+        """The hold of ``key`` is over (or cut short): queue its status."""
+        timer = self._held.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        if key in self._pending:
+            self._enqueue(key)
+        self._check_idle()
+
+    def _enqueue(self, key: str) -> None:
+        if key not in self._queued and key not in self._busy and key not in self._held:
             self._queued.add(key)
             self._queue.put_nowait(key)
 
@@ -188,9 +273,14 @@ class PodStatusWriter:
     def forget(self, key: str) -> None:
         """The pod is gone: drop everything pending for it."""
         self._pending.pop(key, None)
+        timer = self._held.pop(key, None)
+        if timer is not None:
+            timer.cancel()
         seen = self._seen.pop(key, None)
         if seen is not None:
             self._started_uids.discard(podutil.pod_uid(seen))
+            self._reported_uids.discard(podutil.pod_uid(seen))
+            self._acknowledged.pop(podutil.pod_uid(seen), None)
         self.metrics.set_pod_phase(key, None)
         self._check_idle()
 
@@ -209,7 +299,13 @@ class PodStatusWriter:
             self._tasks.append(asyncio.create_task(self._run(), name=f"pod-status-writer-{index}"))
 
     async def flush(self, timeout: float) -> bool:
-        """Wait until nothing is pending (True) or ``timeout`` passes (False)."""
+        """Wait until nothing is pending (True) or ``timeout`` passes (False).
+
+        Held first statuses are released at once: whoever flushes (a pod's
+        deletion, the agent stopping) wants them in the API now.
+        """
+        for key in list(self._held):
+            self._release(key)
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True
@@ -217,6 +313,9 @@ class PodStatusWriter:
             return False
 
     async def stop(self) -> None:
+        for timer in self._held.values():
+            timer.cancel()
+        self._held.clear()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -232,17 +331,22 @@ class PodStatusWriter:
         while True:
             key = await self._queue.get()
             self._queued.discard(key)
-            entry = self._pending.pop(key, None)
-            if entry is None:
+            if key not in self._pending:
                 self._check_idle()
                 continue
             self._busy.add(key)
             retry_after = 0.0
+            entry: tuple[KubeObject, KubeObject] | None = None
             try:
-                await self._write(key, *entry)
+                # The token first, then the newest status: what arrived while
+                # the write waited for the budget is what gets written.
+                await self._limiter.acquire()
+                entry = self._pending.pop(key, None)
+                if entry is not None:
+                    await self._write(key, *entry)
                 self.backoff.reset()
             except ApiError as error:
-                if error.retryable:
+                if error.retryable and entry is not None:
                     self._pending.setdefault(key, entry)  # keep it unless a newer one came
                     retry_after = self.backoff.next()
                     log.info(
@@ -264,9 +368,8 @@ class PodStatusWriter:
                         await asyncio.wait_for(self._reachable.wait(), retry_after)
                 # Never queue a key another writer holds: two writes of one pod
                 # in flight could land out of order.  That writer requeues it.
-                if key in self._pending and key not in self._queued and key not in self._busy:
-                    self._queued.add(key)
-                    self._queue.put_nowait(key)
+                if key in self._pending:
+                    self._enqueue(key)
             self._check_idle()
 
     async def _base(self, key: str, uid: str, *, fresh: bool) -> KubeObject | None:
@@ -283,7 +386,8 @@ class PodStatusWriter:
                 return pod
         namespace, _, name = key.partition("/")
         try:
-            pod = await self.api.get(pod_path(namespace, name))
+            await self._limiter.acquire()
+            pod = await self._direct.get(pod_path(namespace, name))
         except ApiError as error:
             if error.status == 404:
                 return None
@@ -294,8 +398,11 @@ class PodStatusWriter:
     async def _write(self, key: str, notified: KubeObject, status: KubeObject) -> None:
         uid = podutil.pod_uid(notified)
         namespace, _, name = key.partition("/")
+        acknowledged = self._acknowledged.get(uid)
+        if acknowledged is not None and "startTime" not in status:
+            status = {**status, "startTime": acknowledged}
         fresh = False
-        for _attempt in range(5):
+        for attempt in range(5):
             pod = await self._base(key, uid, fresh=fresh)
             if pod is None:
                 log.debug("pod gone, dropping its status", pod=key)
@@ -315,7 +422,9 @@ class PodStatusWriter:
                 "status": merged,
             }
             try:
-                written = await self.api.update_status(pod_path(namespace, name), body)
+                if attempt:  # the first attempt spends the token _run took
+                    await self._limiter.acquire()
+                written = await self._direct.update_status(pod_path(namespace, name), body)
             except ApiError as error:
                 if error.status == 404:
                     return
@@ -334,6 +443,7 @@ class PodStatusWriter:
         if key in self._seen:
             self.metrics.set_pod_phase(key, phase)
         uid = podutil.pod_uid(pod)
+        self._reported_uids.add(uid)
         if phase == "Running" and uid not in self._started_uids:
             self._started_uids.add(uid)
             created = parse_time(podutil.meta(pod).get("creationTimestamp"))
