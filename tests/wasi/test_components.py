@@ -112,7 +112,7 @@ async def test_compiled_component_cache(tmp_path: Path) -> None:
 
 async def test_component_with_a_foreign_import_names_it(tmp_path: Path) -> None:
     foreign = (
-        "(component (import \"acme:db/query@1.0.0\" (instance))"
+        '(component (import "acme:db/query@1.0.0" (instance))'
         " (core module $m) (core instance (instantiate $m)))"
     )
     import wasmtime
