@@ -46,6 +46,26 @@ async def test_pull_by_tag_and_digest(
     assert listed == {f"{registry.host}/{repo}:v1", f"{registry.host}/{repo}@{manifest_digest}"}
 
 
+async def test_cncf_wasm_artifact_layout_pulls(
+    store: ModuleStore, registry: RegistryProcess, wasm_dir: Path
+) -> None:
+    """The CNCF TAG-Runtime layout (wasm-pkg-tools, containerd's wasm shims) pulls.
+
+    Config ``application/vnd.wasm.config.v0+json``, the component in an
+    ``application/wasm`` layer, here beside another layer, so it is picked
+    by its media type and not as a lone layer.
+    """
+    component = (wasm_dir.parent / "components" / "hello.wasm").read_bytes()
+    repo = _repo("cncf")
+    await registry.push_manifest(
+        f"{repo}:v1",
+        [(b"package wasmlet:testdata;", "application/wit"), (component, "application/wasm")],
+        config_media_type="application/vnd.wasm.config.v0+json",
+    )
+    module = await store.pull(f"{registry.host}/{repo}:v1", "IfNotPresent")
+    assert module.path.read_bytes() == component
+
+
 async def test_oras_pushed_module_pulls(
     store: ModuleStore, registry: RegistryProcess, wasm_dir: Path, tmp_path: Path
 ) -> None:

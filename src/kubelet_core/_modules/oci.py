@@ -5,6 +5,9 @@ Two shapes are accepted:
 * the wasm-to-oci / ORAS shape: an image manifest whose config has media type
   ``application/vnd.wasm.config.v1+json`` and whose (first) layer has
   ``application/vnd.wasm.content.layer.v1+wasm``;
+* the CNCF TAG-Runtime wasm artifact layout (wasm-pkg-tools, containerd's
+  wasm shims): config ``application/vnd.wasm.config.v0+json``, the module or
+  component in an ``application/wasm`` layer;
 * a plain OCI or Docker image manifest with exactly one layer of any media
   type, accepted only if the blob turns out to start with the wasm magic
   ``\\0asm`` (checked after download by the store).
@@ -24,6 +27,10 @@ from kubelet_core._provider.errors import ImagePullError
 
 WASM_CONFIG = "application/vnd.wasm.config.v1+json"
 WASM_LAYER = "application/vnd.wasm.content.layer.v1+wasm"
+#: The CNCF TAG-Runtime wasm artifact layout (wasm-pkg-tools, containerd's wasm shims).
+CNCF_WASM_CONFIG = "application/vnd.wasm.config.v0+json"
+CNCF_WASM_LAYER = "application/wasm"
+WASM_LAYERS = (WASM_LAYER, CNCF_WASM_LAYER)
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -101,7 +108,7 @@ def pick_module_layer(manifest: dict[str, Any], reference: str) -> ModuleLayer:
     """Choose the module layer of an image manifest (see module docstring)."""
     layers = [Descriptor.from_json(layer, "layer") for layer in manifest.get("layers") or []]
     for layer in layers:
-        if layer.media_type == WASM_LAYER:
+        if layer.media_type in WASM_LAYERS:
             return ModuleLayer(layer, check_magic=False)
     if len(layers) == 1:
         return ModuleLayer(layers[0], check_magic=True)

@@ -1,7 +1,8 @@
 """On-disk cache of compiled (serialized) modules, so a restart skips compilation.
 
 Compiling the 34 KB hello module takes ~35 ms and a 2 MB Rust module ~300-600
-ms, while loading its serialized form takes 0.1-2 ms.  A serialized module only
+ms, while loading its serialized form takes 0.1-2 ms.  Components are serialized,
+keyed and checked the same way.  A serialized module only
 loads into an engine built the same way and by the same wasmtime, so entries
 are keyed by sha256(wasmtime version, engine settings, module digest).
 
@@ -20,6 +21,7 @@ import secrets
 from pathlib import Path
 
 import wasmtime
+from wasmtime.component import Component
 
 _MAGIC = b"WLCWASM1"
 _HEADER = len(_MAGIC) + 32
@@ -36,8 +38,10 @@ class CompiledModuleCache:
         key = hashlib.sha256(f"{self.fingerprint}\n{module_digest}".encode()).hexdigest()
         return self.directory / f"{key}.cwasm"
 
-    def load(self, engine: wasmtime.Engine, module_digest: str) -> wasmtime.Module | None:
-        """The cached module, or None when absent or corrupt (a corrupt entry is deleted)."""
+    def load(
+        self, engine: wasmtime.Engine, module_digest: str, *, component: bool = False
+    ) -> wasmtime.Module | Component | None:
+        """The cached module (or component), None when absent or corrupt (then deleted)."""
         path = self.path_for(module_digest)
         try:
             blob = path.read_bytes()
@@ -49,6 +53,8 @@ class CompiledModuleCache:
             path.unlink(missing_ok=True)
             return None
         try:
+            if component:
+                return Component.deserialize(engine, payload)
             return wasmtime.Module.deserialize(engine, payload)
         except wasmtime.WasmtimeError:
             path.unlink(missing_ok=True)  # e.g. written by an incompatible build

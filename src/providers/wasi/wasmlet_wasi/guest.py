@@ -31,6 +31,11 @@ below one core) use the epoch-deadline callback, with a ticker thread that
 exists only in hosts that have such a limit; stopping is a SIGKILL from the
 agent, so no host needs a clock to be stoppable.
 
+Components run the same way: linked per pod (``wasi:http`` only for a pod
+granted outgoing HTTP, see :mod:`wasmlet_wasi.network`), their
+``wasi:cli/run`` export called instead of ``_start``; ``wasi:cli/exit``'s
+``exit``/``exit-with-code`` end them like ``proc_exit``.
+
 Exit statuses: ``_start`` returning is 0; ``proc_exit(n)`` is n (wasmtime
 only accepts 0..125); an exit status >= 126 makes wasmtime raise a plain
 error, reported as exit code 1 with that explanation; a trap is exit code 1,
@@ -56,6 +61,7 @@ from typing import Any, NoReturn
 
 import wasmtime
 from wasmtime import _ffi as ffi
+from wasmtime import component as wasm_component
 
 from kubelet_core import ContainerStartError, LogPolicy
 from kubelet_core.containers import ExitStatus, LogWriter
@@ -160,6 +166,9 @@ class _Host:
         self.memory: wasmtime.Memory | None = None
         self.store: wasmtime.Store | None = None
         self.instance: wasmtime.Instance | None = None
+        self.component_instance: wasm_component.Instance | None = None
+        #: What the pod is granted on the network (:class:`wasmlet_wasi.network.NetworkGrant`).
+        self.network: dict[str, Any] = request.get("network") or {}
         self.rules: list[sandbox.FsRule] = []
         self._callback: Any = None
         self._writer: LogWriter | None = None
@@ -192,7 +201,14 @@ class _Host:
         store = self.store = wasmtime.Store(self.engine.engine)
         if self.memory_limit is not None:
             store.set_limits(memory_size=self.memory_limit)
+        if self.loaded.is_component:
+            if self.network.get("name_lookup"):
+                ffi.wasi_config_allow_ip_name_lookup(wasi.ptr(), True)
+            if self.network.get("connect_ports") or self.network.get("bind_ports"):
+                ffi.wasi_config_inherit_network(wasi.ptr())
         store.set_wasi(wasi)
+        if self.loaded.is_component and self.network.get("http"):
+            ffi.wasmtime_context_set_wasi_http(store._context())
         if self.clock.needed:
             self._callback = _Callback(
                 lambda _c, _d, delta, kind: self.clock.on_deadline(delta, kind)
@@ -208,6 +224,10 @@ class _Host:
         """Instantiate the module -- confined already: a wasm start function runs here."""
         store = self.store
         assert store is not None
+        if self.loaded.is_component:
+            self._instantiate_component(store)
+            return
+        assert self.loaded.pre is not None
         try:
             instance = self.instance = self.loaded.pre.instantiate(store)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
@@ -221,6 +241,36 @@ class _Host:
         memory = instance.exports(store).get("memory")
         if isinstance(memory, wasmtime.Memory):
             self.memory = memory
+
+    def _instantiate_component(self, store: wasmtime.Store) -> None:
+        loaded = self.loaded
+        assert isinstance(loaded.module, wasm_component.Component)
+        granted = bool(self.network.get("http"))
+        if loaded.needs_http and not granted:
+            http = [name for name in loaded.imports if name.startswith("wasi:http/")]
+            raise ContainerStartError(
+                f"component imports {', '.join(http)}, and the pod is not granted outgoing "
+                "HTTP (annotation wasi.wasmlet.dev/allowed-outbound, docs/wasi.md)",
+                reason="NetworkDenied",
+            )
+        linker = self.engine.http_linker if granted else self.engine.component_linker
+        try:
+            self.component_instance = linker.instantiate(store, loaded.module)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            raise ContainerStartError(f"cannot instantiate component: {first_line(exc)}") from None
+
+    def _run_component(self, store: wasmtime.Store) -> ExitStatus:
+        instance = self.component_instance
+        assert instance is not None
+        interface = instance.get_export_index(store, self.loaded.run_export)
+        index = instance.get_export_index(store, "run", interface) if interface else None
+        run = instance.get_func(store, index) if index is not None else None
+        if run is None:
+            raise ContainerStartError(f"component has no {self.loaded.run_export}#run function")
+        result = run(store)  # wasi:cli/run's result: a Variant tagged "ok" or "err"
+        if getattr(result, "tag", "ok") != "ok":
+            return ExitStatus(exit_code=1, message="wasi:cli/run returned an error")
+        return ExitStatus(exit_code=0)
 
     def _preopen(self, wasi: wasmtime.WasiConfig, mount: dict[str, Any]) -> None:
         guest, host = mount["guest"], mount["host"]
@@ -265,7 +315,11 @@ class _Host:
         )
         sandbox.forbid_privileges()
         sandbox.drop_to(request.get("uid"), request.get("gid"), request.get("groups") or ())
-        if not sandbox.restrict_filesystem(self.rules):
+        if not sandbox.restrict_filesystem(
+            self.rules,
+            connect_ports=self.network.get("connect_ports") or (),
+            bind_ports=self.network.get("bind_ports") or (),
+        ):
             self.landlock = False
         for rule in self.rules:
             os.close(rule.fd)
@@ -281,8 +335,11 @@ class _Host:
 
     def run(self) -> ExitStatus:
         store, instance = self.store, self.instance
-        assert store is not None and instance is not None
+        assert store is not None
         try:
+            if self.loaded.is_component:
+                return self._run_component(store)
+            assert instance is not None
             start = instance.exports(store)["_start"]
             assert isinstance(start, wasmtime.Func)
             start(store)

@@ -1,4 +1,4 @@
-"""WasiProvider: runs wasm32-wasi command modules as pod containers, on wasmtime.
+"""WasiProvider: runs WASI command modules and components as pod containers, on wasmtime.
 
 The Kubernetes side (init containers, restarts, back-off, states, logs,
 volumes) is inherited from :class:`ContainerProvider`; this class only pulls
@@ -16,6 +16,9 @@ modules through the shared :class:`ModuleStore` and starts them with
   directories (``readOnly`` honoured), stdout+stderr into the run's log file,
   ``limits.memory`` (the node's ``pod_default_memory_limit`` when unset),
   ``limits.cpu`` and the ``activeDeadlineSeconds`` CPU budget.
+* Components (WASI 0.2 ``wasi:cli/command``, told from modules by their
+  binary header) run the same way; network is off unless the pod's
+  annotations grant it (:mod:`wasmlet_wasi.network`).
 * Hosts outlive the agent: a restarted agent re-adopts running containers
   (:meth:`WasiProvider.recover_container`) and kills those of pods deleted
   meanwhile (:meth:`WasiProvider.discard_containers`).
@@ -53,6 +56,7 @@ from kubelet_core.containers import (
 from kubelet_core.containers import quantity_bytes as memory_bytes
 from kubelet_core.containers import quantity_cores as cpu_cores
 from wasmlet_wasi.engine import wasmtime_version
+from wasmlet_wasi.network import grant_for
 from wasmlet_wasi.runs import RunDir, open_live_host, pod_uids, remove_pod, runs_of_pod
 from wasmlet_wasi.runtime import ModuleHosts, ModuleSpec, WasiContainer, guest_argv
 
@@ -172,6 +176,7 @@ class WasiProvider(ContainerProvider):
             uid=launch.identity.uid,
             gid=launch.identity.gid,
             groups=launch.identity.groups,
+            network=grant_for(launch.pod, launch.container),
         )
         container = await self.hosts.spawn(spec)
         self._track(container, stored.digest if stored is not None else "")

@@ -44,6 +44,7 @@ import structlog
 
 from kubelet_core import ContainerStartError, LogPolicy
 from kubelet_core.containers import ContainerUsage, ExitStatus, RunningContainer, VolumeMount
+from wasmlet_wasi.network import NetworkGrant
 from wasmlet_wasi.runs import RunDir, exit_from_json, open_live_host
 
 log = structlog.get_logger(__name__)
@@ -100,6 +101,7 @@ class ModuleSpec:
     uid: int | None = None  # run the host as this user (None: the agent's)
     gid: int | None = None
     groups: Sequence[int] = ()  # supplementary groups (the pod's fsGroup among them)
+    network: NetworkGrant = dataclasses.field(default_factory=NetworkGrant)  # none unless granted
 
     def request(self) -> dict[str, Any]:
         """The spawn request the zygote receives."""
@@ -135,6 +137,7 @@ class ModuleSpec:
             "uid": self.uid,
             "gid": self.gid,
             "groups": list(self.groups),
+            "network": self.network.request(),
         }
 
 

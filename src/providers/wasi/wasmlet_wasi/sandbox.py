@@ -92,6 +92,14 @@ class _RulesetAttr(ctypes.Structure):
     ]
 
 
+class _NetPortAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("port", ctypes.c_uint64)]
+
+
+_RULE_NET_PORT = 2
+
+
 class _PathBeneathAttr(ctypes.Structure):
     _pack_ = 1  # the kernel's struct is __attribute__((packed))
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
@@ -186,8 +194,17 @@ def landlock_abi() -> int:
     return max(0, int(version))
 
 
-def restrict_filesystem(rules: Sequence[FsRule]) -> int:
+def restrict_filesystem(
+    rules: Sequence[FsRule],
+    *,
+    connect_ports: Sequence[int] = (),
+    bind_ports: Sequence[int] = (),
+) -> int:
     """Confine this process to ``rules`` with Landlock; returns the ABI used (0: none).
+
+    TCP is denied outright (ABI >= 4) but for ``connect_ports`` (a pod's
+    granted destinations: wasi:http and wasi:sockets connect from this
+    process) and ``bind_ports`` (a pod granted to listen).
 
     Access rights the kernel's ABI does not know are left out of the handled
     set (best effort, as the kernel documentation recommends), so the same
@@ -223,6 +240,13 @@ def restrict_filesystem(rules: Sequence[FsRule]) -> int:
             beneath = _PathBeneathAttr(allowed_access=allowed & handled, parent_fd=rule.fd)
             if _libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(beneath), 0):
                 raise OSError(ctypes.get_errno(), "landlock_add_rule")
+        if abi >= 4:
+            grants = [(port, _NET_CONNECT_TCP) for port in connect_ports]
+            grants += [(port, _NET_BIND_TCP) for port in bind_ports]
+            for port, access in grants:
+                net = _NetPortAttr(allowed_access=access, port=port)
+                if _libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_NET_PORT, ctypes.byref(net), 0):
+                    raise OSError(ctypes.get_errno(), "landlock_add_rule (net port)")
         if _libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self")
     finally:

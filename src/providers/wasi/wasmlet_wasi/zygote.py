@@ -46,7 +46,7 @@ from typing import Any
 from kubelet_core import ContainerStartError
 from kubelet_core.containers import ExitStatus
 from wasmlet_wasi.compiler import compile_main
-from wasmlet_wasi.engine import LoadedModule, WasmEngine
+from wasmlet_wasi.engine import LoadedModule, WasmEngine, is_component
 from wasmlet_wasi.guest import _now, host_main
 from wasmlet_wasi.runs import EXIT_FILE, HOST_FILE, exit_to_json, process_start_ticks, write_record
 
@@ -73,6 +73,7 @@ class _Compile:
     pid: int
     fd: int  # the read end of the worker's output
     began: float
+    component: bool  # what the worker compiles (how to load what it wrote)
     output: bytearray = dataclasses.field(default_factory=bytearray)
     waiting: list[tuple[dict[str, Any], int]] = dataclasses.field(default_factory=list)
 
@@ -175,7 +176,7 @@ class Zygote:
             compile_main(self.engine, data, out_w, [out_r, *self._own_fds()])
         os.close(out_w)
         os.set_blocking(out_r, False)
-        return _Compile(pid, out_r, time.monotonic())
+        return _Compile(pid, out_r, time.monotonic(), is_component(data))
 
     def _compiled_some(self, digest: str) -> None:
         """Read what a compile worker wrote; once it is done, start what waited for it."""
@@ -194,7 +195,12 @@ class Zygote:
         loaded = None
         if output.startswith(b"OK"):
             try:
-                loaded = self.engine.adopt(digest, output[2:], time.monotonic() - pending.began)
+                loaded = self.engine.adopt(
+                    digest,
+                    output[2:],
+                    time.monotonic() - pending.began,
+                    component=pending.component,
+                )
             except ContainerStartError as exc:
                 error = exc
         else:
