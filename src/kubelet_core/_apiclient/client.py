@@ -92,6 +92,10 @@ class KubeApi:
         self.limiter = TokenBucket(qps, burst)
         self._timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=10)
         self._session: aiohttp.ClientSession | None = None
+        #: Watches hold a connection each for minutes: they get a pool of their own,
+        #: unbounded, so many watches (a node's ConfigMaps, many nodes in one process)
+        #: never take the connections ordinary requests wait for.
+        self._watch_session: aiohttp.ClientSession | None = None
         self._observers: list[RequestObserver] = []
         self._closed = False
         #: Set on faces made by :meth:`with_rate_limit`: they share this client's session.
@@ -163,11 +167,16 @@ class KubeApi:
 
     # -- plumbing ------------------------------------------------------------
 
-    def _get_session(self) -> aiohttp.ClientSession:
+    def _get_session(self, *, watch: bool = False) -> aiohttp.ClientSession:
         if self._owner is not None:
-            return self._owner._get_session()
+            return self._owner._get_session(watch=watch)
         if self._closed:
             raise ApiUnreachable("the API client is closed")
+        if watch:
+            if self._watch_session is None or self._watch_session.closed:
+                connector = aiohttp.TCPConnector(limit=0, ssl=self._ssl)
+                self._watch_session = aiohttp.ClientSession(connector=connector)
+            return self._watch_session
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=64, ssl=self._ssl)
             self._session = aiohttp.ClientSession(connector=connector)
@@ -271,7 +280,7 @@ class KubeApi:
         server_timeout = float(query.get("timeoutSeconds", 300))
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=server_timeout + 30)
         await self.limiter.acquire()
-        session = self._get_session()
+        session = self._get_session(watch=True)
         headers = await self._headers(None)
         started = time.monotonic()
         try:
@@ -332,9 +341,10 @@ class KubeApi:
         self._closed = True
         if self._owner is not None:
             return  # a face of another client: the session is the owner's to close
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._watch_session):
+            if session is not None:
+                await session.close()
+        self._session = self._watch_session = None
 
     async def __aenter__(self) -> KubeApi:
         return self

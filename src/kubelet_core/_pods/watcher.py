@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kubelet_core._apiclient import KubeApi, pods_path
 from kubelet_core._apiclient.reflector import EventType, Reflector, RestartCause
@@ -28,6 +29,9 @@ from kubelet_core._observability import AgentMetrics
 from kubelet_core._pods import podutil
 from kubelet_core._pods.admission import admission_order
 from kubelet_core._provider.base import KubeObject
+
+if TYPE_CHECKING:
+    from kubelet_core._pods.informer import SharedPodInformer
 
 PodCallback = Callable[[KubeObject], None]
 
@@ -45,6 +49,7 @@ class PodWatcher:
         metrics: AgentMetrics,
         on_open: Callable[[], None] | None = None,
         watch_timeout_seconds: int = 300,
+        informer: SharedPodInformer | None = None,
     ) -> None:
         self.node_name = node_name
         self.on_changed = on_changed
@@ -56,6 +61,8 @@ class PodWatcher:
         #: Set whenever the cache is empty (no pod bound to this node).
         self.empty = asyncio.Event()
         self.empty.set()
+        #: With many nodes in one process, one shared watch feeds every node's watcher.
+        self.informer = informer
         self.reflector = Reflector(
             api,
             pods_path(),
@@ -77,6 +84,9 @@ class PodWatcher:
 
     async def list_pods(self) -> list[KubeObject]:
         """List our pods and remember the list's resourceVersion (does not touch the cache)."""
+        if self.informer is not None:
+            await self.informer.synced.wait()
+            return self.informer.pods_of(self.node_name)
         pods = [pod for pod in await self.reflector.list() if self._ours(pod)]
         for pod in pods:
             pod.setdefault("apiVersion", "v1")
@@ -129,7 +139,14 @@ class PodWatcher:
 
     async def run(self, *, listed: bool = False) -> None:
         """Watch forever (cancel to stop).  ``listed``: the caller already did the first list."""
-        await self.reflector.run(listed=listed)
+        if self.informer is None:
+            await self.reflector.run(listed=listed)
+            return
+        self.informer.register(self)  # and the pods bound here now: nothing falls between
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.informer.unregister(self)
 
     def resync(self) -> None:
         for pod in list(self.cache.values()):
