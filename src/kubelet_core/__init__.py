@@ -55,6 +55,7 @@ from kubelet_core._provider.stats import ContainerStats, PodStats, StatsProvider
 
 if TYPE_CHECKING:  # real types for type checkers; loaded lazily at run time (see below)
     from kubelet_core._agent import NodeAgent, run
+    from kubelet_core._fleet import NodeFleet
     from kubelet_core._lifecycle import ControllerFailed
     from kubelet_core.containers import ContainerProvider
 
@@ -79,6 +80,7 @@ __all__ = [
     "LogsConfig",
     "NodeAgent",
     "NodeConfig",
+    "NodeFleet",
     "NodeProfile",
     "NotFound",
     "NotSupported",
@@ -101,6 +103,7 @@ __all__ = [
 
 _LAZY = {
     "NodeAgent": "kubelet_core._agent",
+    "NodeFleet": "kubelet_core._fleet",
     "ContainerProvider": "kubelet_core.containers",
     "run": "kubelet_core._agent",
     "ControllerFailed": "kubelet_core._lifecycle",

@@ -69,6 +69,7 @@ from kubelet_core._pods import (
     PodWatcher,
     podutil,
 )
+from kubelet_core._pods.informer import SharedPodInformer
 from kubelet_core._provider.base import KubeObject, Provider, ProviderContext
 
 log = structlog.get_logger(__name__)
@@ -116,7 +117,14 @@ class _ForeverController:
 class NodeAgent:
     """Registers a node and runs the pods bound to it through ``provider``."""
 
-    def __init__(self, provider: Provider, config: NodeConfig, *, api: KubeApi | None = None):
+    def __init__(
+        self,
+        provider: Provider,
+        config: NodeConfig,
+        *,
+        api: KubeApi | None = None,
+        pod_informer: SharedPodInformer | None = None,
+    ):
         if not isinstance(config, NodeConfig):
             raise TypeError(
                 f"config must be a kubelet_core.NodeConfig, not {type(config).__name__}"
@@ -130,6 +138,8 @@ class NodeAgent:
         self.advertised_port = config.kubelet_api.port
         self._api = api
         self._owns_api = api is None
+        #: Many nodes in one process share one pod watch (:class:`NodeFleet`).
+        self._pod_informer = pod_informer
         self.kubelet_api: KubeletApiServer | None = None
         self.node: KubeObject = {}
         self.controllers = Supervisor(f"node {self.node_name}")
@@ -342,6 +352,7 @@ class NodeAgent:
             on_gone=self.syncer.gone,
             metrics=self.metrics,
             on_open=statuses.api_reachable,
+            informer=self._pod_informer,
         )
 
         try:

@@ -34,6 +34,12 @@ def add_node_flags(parser: argparse.ArgumentParser, *, with_identity: bool = Tru
     group.add_argument("--max-pods", type=int, help="pods this node accepts (default: 110)")
     group.add_argument("--node-labels", help="extra labels, k=v,k2=v2")
     group.add_argument(
+        "--nodes",
+        type=int,
+        default=None,
+        help="run N nodes in this process, named <node-name>-<i> (simulation, density)",
+    )
+    group.add_argument(
         "--rotate-certificates",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -170,7 +176,11 @@ def run(args: argparse.Namespace) -> int:
     from kubelet_core._node.certificates import CertificateError
 
     try:
-        asyncio.run(_run_node(provider, config))
+        nodes = getattr(args, "nodes", None) or 1
+        if nodes > 1:
+            asyncio.run(_run_fleet(settings.provider, fleet_configs(settings, nodes)))
+        else:
+            asyncio.run(_run_node(provider, config))
     except CertificateError as error:
         raise UserError(str(error)) from error
     except (ConfigException, yaml.YAMLError) as error:
@@ -182,3 +192,25 @@ async def _run_node(provider: Any, config: NodeConfig) -> None:
     from kubelet_core._agent import NodeAgent
 
     await NodeAgent(provider, config).run(handle_signals=True)
+
+
+def fleet_configs(settings: NodeSettings, nodes: int) -> list[NodeConfig]:
+    """``nodes`` node configs named ``<name>-<i>`` (i from 0); kubelet API ports
+    ``port+i`` (all free ones with port 0); everything else as given."""
+    return [
+        config_of(
+            settings.model_copy(
+                update={
+                    "node_name": f"{settings.node_name}-{index}",
+                    "port": settings.port + index if settings.port else 0,
+                }
+            )
+        )
+        for index in range(nodes)
+    ]
+
+
+async def _run_fleet(provider_name: str, configs: list[NodeConfig]) -> None:
+    from kubelet_core._fleet import NodeFleet
+
+    await NodeFleet(lambda _name: load_provider(provider_name), configs).run(handle_signals=True)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,12 @@ import structlog
 
 from kubelet_core._cli.errors import UserError
 from kubelet_core._cli.manifests import collection_path, load_manifests
-from kubelet_core._cli.node_cmd import add_node_flags, config_of, settings_from_args
+from kubelet_core._cli.node_cmd import (
+    add_node_flags,
+    config_of,
+    fleet_configs,
+    settings_from_args,
+)
 from kubelet_core._cli.settings import NodeSettings
 from kubelet_core._lifecycle import ShutdownSignals
 from kubelet_core._observability import configure_logging
@@ -64,7 +70,8 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     base = settings_from_args(args, provider="wasi", node_name="wasmlet")
     configure_logging(base.log_format, base.log_level)
-    names = args.providers or sorted(available_providers())
+    # `sim` (nodes that run nothing) only when asked for: `wasmlet up --provider sim`.
+    names = args.providers or sorted(set(available_providers()) - {"sim"})
     if not names:
         raise UserError("no provider is installed (pip install wasmlet-provider-wasi)")
     providers: dict[str, Provider] = {}
@@ -74,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         except (LookupError, TypeError) as error:
             raise UserError(str(error)) from error
     manifests = load_manifests(args.apply) if args.apply else []
-    return asyncio.run(_up(base, providers, args.api_port, manifests, args.exit_when_done))
+    nodes = max(1, getattr(args, "nodes", None) or 1)
+    return asyncio.run(_up(base, providers, args.api_port, manifests, args.exit_when_done, nodes))
 
 
 async def _up(
@@ -83,9 +91,10 @@ async def _up(
     api_port: int,
     manifests: list[dict[str, Any]],
     exit_when_done: bool,
+    nodes: int = 1,
 ) -> int:
     async with ShutdownSignals() as signals:
-        return await _run_up(signals, base, providers, api_port, manifests, exit_when_done)
+        return await _run_up(signals, base, providers, api_port, manifests, exit_when_done, nodes)
 
 
 async def _run_up(
@@ -95,11 +104,13 @@ async def _run_up(
     api_port: int,
     manifests: list[dict[str, Any]],
     exit_when_done: bool,
+    nodes: int = 1,
 ) -> int:
     from kubelet_core._agent import NodeAgent
     from kubelet_core._apiclient import KubeApi
     from kubelet_core._controlplane import ControlPlane
     from kubelet_core._controlplane.runtimeclass import ensure_runtime_classes, runtime_classes_for
+    from kubelet_core._fleet import NodeFleet
     from kubelet_core._modules import ModuleStore
     from kubelet_core._pki import write_private
 
@@ -131,6 +142,7 @@ async def _run_up(
     bootstrap = data_dir / "bootstrap-kubeconfig"
     write_private(bootstrap, controlplane.bootstrap_kubeconfig(token).encode())
     agents: list[NodeAgent] = []
+    fleets: list[NodeFleet] = []
     tasks: list[asyncio.Future[None]] = []
     exit_code = 0
     try:
@@ -149,6 +161,18 @@ async def _run_up(
                     "keep_pods_on_exit": False,
                 }
             )
+            if nodes > 1:
+                # A simulation fleet shares one client, so it runs with the admin
+                # kubeconfig, not N node identities (docs/cli.md).
+                shared = settings.model_copy(
+                    update={"kubeconfig": kubeconfig, "bootstrap_kubeconfig": None}
+                )
+                fleet = NodeFleet(_factory(name, provider), fleet_configs(shared, nodes))
+                await fleet.start()
+                agents.extend(fleet.agents)
+                fleets.append(fleet)
+                tasks.append(asyncio.ensure_future(fleet.run()))
+                continue
             agent = NodeAgent(provider, config_of(settings))
             agents.append(agent)
             await agent.start()
@@ -180,6 +204,9 @@ async def _run_up(
             for waiter in waiters:
                 waiter.cancel()
     finally:
+        for fleet in fleets:
+            with contextlib.suppress(Exception):
+                await fleet.stop()
         for agent in reversed(agents):
             with contextlib.suppress(Exception):
                 await agent.stop()
@@ -279,3 +306,13 @@ async def _print_logs(api: Any, key: tuple[str, str]) -> None:
     print(f"  kubectl logs {name}:", flush=True)
     for line in output.decode(errors="replace").splitlines():
         print(f"  | {line}", flush=True)
+
+
+def _factory(name: str, first: Provider) -> Callable[[str], Provider]:
+    """The first node of a fleet gets the provider already loaded, the others new ones."""
+    handed: list[Provider] = [first]
+
+    def make(_node: str) -> Provider:
+        return handed.pop() if handed else load_provider(name)
+
+    return make
