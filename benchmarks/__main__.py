@@ -25,7 +25,7 @@ from benchmarks import report
 from benchmarks.context import Bench, Parameters
 from benchmarks.pods import PODS, RUN_LABEL, delete_all
 from benchmarks.processes import ControlPlaneProcess, running
-from benchmarks.scenarios import actors, density, idle, start, throughput
+from benchmarks.scenarios import actors, density, fleet, idle, start, throughput
 from kubelet_core._apiclient import KubeApi
 
 SCENARIOS = {
@@ -34,6 +34,7 @@ SCENARIOS = {
     "density": density.run,
     "idle": idle.run,
     "actors": actors.run,
+    "fleet": fleet.run,
 }
 
 
@@ -72,6 +73,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, help="seconds to wait for any one step (300)")
     parser.add_argument(
+        "--fleet-sizes",
+        type=int,
+        nargs="+",
+        help="simulated nodes in one process, one run per size (1 100 1000)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="py-spy the agent during start, throughput and the loaded idle window",
@@ -96,6 +103,7 @@ def parameters(args: argparse.Namespace) -> Parameters:
             idle_pods=20,
             actor_seconds=2,
             timeout=120,
+            fleet_sizes=(1, 10, 100),
         )
     for name in (
         "pods",
@@ -111,6 +119,7 @@ def parameters(args: argparse.Namespace) -> Parameters:
         "agent_burst",
         "fast_qps",
         "timeout",
+        "fleet_sizes",
     ):
         value = getattr(args, name)
         if value is not None:

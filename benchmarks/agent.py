@@ -19,8 +19,14 @@ from pathlib import Path
 from prometheus_client import generate_latest
 
 from kubelet_core._agent import NodeAgent
-from kubelet_core._cli.node_cmd import add_node_flags, config_of, settings_from_args
+from kubelet_core._cli.node_cmd import (
+    add_node_flags,
+    config_of,
+    fleet_configs,
+    settings_from_args,
+)
 from kubelet_core._config import NodeConfig
+from kubelet_core._fleet import NodeFleet
 from kubelet_core._observability import configure_logging
 from kubelet_core._provider import Provider, load_provider
 
@@ -37,6 +43,19 @@ async def serve(provider: Provider, config: NodeConfig, metrics_file: Path) -> N
     await agent.run(handle_signals=True)
 
 
+def dump_fleet(fleet: NodeFleet, path: Path) -> None:
+    """Every node's registry, one after another (the driver sums the counters)."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(b"".join(generate_latest(a.metrics.registry) for a in fleet.agents))
+    os.replace(temporary, path)
+
+
+async def serve_fleet(provider_name: str, configs: list[NodeConfig], metrics_file: Path) -> None:
+    fleet = NodeFleet(lambda _name: load_provider(provider_name), configs)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump_fleet, fleet, metrics_file)
+    await fleet.run(handle_signals=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     add_node_flags(parser)
@@ -44,6 +63,10 @@ def main() -> None:
     args = parser.parse_args()
     settings = settings_from_args(args)
     configure_logging(settings.log_format, settings.log_level)
+    if (args.nodes or 1) > 1:  # `wasmlet node --nodes N`: a NodeFleet
+        configs = fleet_configs(settings, args.nodes)
+        asyncio.run(serve_fleet(settings.provider, configs, args.metrics_file))
+        return
     config = config_of(settings)
     asyncio.run(serve(load_provider(settings.provider), config, args.metrics_file))
 

@@ -42,6 +42,8 @@ class Parameters:
     fast_qps: float = 1000.0
     timeout: float = 300.0
     profile: bool = False
+    #: Simulated nodes in one process, one run per size (scenario fleet).
+    fleet_sizes: tuple[int, ...] = (1, 100, 1000)
 
 
 @dataclass

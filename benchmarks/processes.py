@@ -226,8 +226,10 @@ class AgentProcess(Child):
         qps: float | None = None,
         burst: int | None = None,
         env: dict[str, str] | None = None,
+        nodes: int = 1,
     ) -> None:
         self.node_name = node_name
+        self.nodes = nodes
         self.kubeconfig = kubeconfig
         self.metrics_file = data_dir / f"metrics-{node_name}.prom"
         argv = [
@@ -254,6 +256,8 @@ class AgentProcess(Child):
             "warning",
             "--no-keep-pods-on-exit",  # a benchmark's pods end with its agent
         ]
+        if nodes > 1:
+            argv += ["--nodes", str(nodes)]  # nodes <node_name>-0 ... -<nodes-1>
         if qps is not None:
             argv += ["--kube-api-qps", str(qps)]
         if burst is not None:

@@ -262,6 +262,21 @@ def markdown(report: Figures) -> str:
                 f"{_fmt(s['rss_mib'])} | "
                 f"{s['threads']} |"
             )
+    if "fleet" in r and "sizes" in r["fleet"]:
+        lines += [
+            "",
+            "| nodes in one process | all Ready s | all pods Running s | RSS MiB | RSS/node KiB "
+            "| marginal KiB/node | idle CPU % | CPU %/node | API req/min | API req/min/node |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for s in r["fleet"]["sizes"]:
+            lines.append(
+                f"| {s['nodes']} | {_fmt(s['all_ready_s'])} | {_fmt(s['all_running_s'])} | "
+                f"{_fmt(s['rss_mib'])} | {_fmt(s['rss_per_node_kib'])} | "
+                f"{_fmt(s.get('rss_marginal_per_node_kib'))} | "
+                f"{_fmt(s['idle_cpu_percent'])} | {_fmt(s['idle_cpu_percent_per_node'])} | "
+                f"{_fmt(s['api_requests_per_min'])} | {_fmt(s['api_requests_per_min_per_node'])} |"
+            )
     return "\n".join(lines) + "\n"
 
 

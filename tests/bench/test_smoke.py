@@ -64,6 +64,9 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
             "2",
             "--timeout",
             "60",
+            "--fleet-sizes",
+            "1",
+            "3",
             "--out",
             str(tmp_path / "results"),
         ]
@@ -101,6 +104,13 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
         assert _number(idle["cpu_percent"]) and _number(idle["api_requests_per_min"])
         assert idle["api_requests_per_min"] >= 0 and idle["threads"] > 0
         assert _number(idle["thread_wakeups_per_s"]) and _number(idle["quiet_after_s"])
+
+    sizes = results["fleet"]["sizes"]
+    assert [s["nodes"] for s in sizes] == [1, 3]
+    for size in sizes:
+        assert all(_number(v) for k, v in size.items()), size
+        assert size["api_requests_per_min"] >= 0 and size["rss_mib"] > 0
+    assert "nodes in one process" in (tmp_path / "results" / "report.md").read_text()
 
     assert {row["verdict"] for row in report["targets"]} <= {"pass", "miss"}
     assert len(report["targets"]) == 11

@@ -92,3 +92,41 @@ def test_malformed_and_grace():
     deleting["metadata"]["deletionGracePeriodSeconds"] = 0
     assert grace_period(deleting) == 0.0
     assert grace_period({"spec": None}) == 30.0
+
+
+def _init_pod(*init: dict[str, object]) -> dict[str, object]:
+    return {"spec": {"initContainers": list(init), "containers": [{"name": "app"}]}}
+
+
+def _terminated(name: str, code: int) -> dict[str, object]:
+    return {"name": name, "state": {"terminated": {"exitCode": code}}}
+
+
+def test_initialized_follows_kubelet_not_the_phase() -> None:
+    """kubelet's rule: a pod whose init container failed is not initialized, even when
+    the pod is Failed (kubectl shows Init:Error, not a terminal pod that initialized)."""
+    from kubelet_core._pods.podutil import derived_conditions
+
+    pod = _init_pod({"name": "a"}, {"name": "b"})
+
+    def initialized(status: dict[str, object]) -> dict[str, object]:
+        return next(c for c in derived_conditions(pod, status) if c["type"] == "Initialized")
+
+    failed = {"phase": "Failed", "initContainerStatuses": [_terminated("a", 1)]}
+    assert initialized(failed) == {
+        "type": "Initialized",
+        "status": "False",
+        "reason": "ContainersNotInitialized",
+        "message": "containers with incomplete status: [a]",
+    }
+    waiting = {"phase": "Pending", "initContainerStatuses": [_terminated("a", 0)]}
+    assert initialized(waiting)["message"] == "containers with unknown status: [b]"
+    done = {"phase": "Running", "initContainerStatuses": [_terminated("a", 0), _terminated("b", 0)]}
+    assert initialized(done)["status"] == "True"
+    sidecar = _init_pod({"name": "s", "restartPolicy": "Always"})
+    status = {"phase": "Pending", "initContainerStatuses": [{"name": "s", "started": False}]}
+    conditions = derived_conditions(sidecar, status)
+    assert [c["status"] for c in conditions if c["type"] == "Initialized"] == ["False"]
+    status = {"phase": "Pending", "initContainerStatuses": [{"name": "s", "started": True}]}
+    conditions = derived_conditions(sidecar, status)
+    assert [c["status"] for c in conditions if c["type"] == "Initialized"] == ["True"]

@@ -164,10 +164,54 @@ def _condition(kind: str, ok: bool, reason: str = "", message: str = "") -> Kube
     return condition
 
 
+def _initialized(
+    spec: KubeObject,
+    init_statuses: dict[Any, KubeObject],
+    main_statuses: dict[Any, KubeObject],
+    pod_phase: object,
+) -> KubeObject:
+    """kubelet's Initialized: no init containers; a Succeeded pod whose init containers
+    all reported; a regular container that started; or every init container done
+    (exit 0) and every sidecar (restartPolicy Always) started.  A failed init
+    container leaves the pod not initialized, whatever its phase."""
+    init_specs = [c for c in _list(spec.get("initContainers")) if isinstance(c, dict)]
+    names = [c.get("name") for c in init_specs]
+    all_reported = all(name in init_statuses for name in names)
+    started = any(
+        _dict(s).get("started")
+        or "running" in _dict(_dict(s).get("state"))
+        or "terminated" in _dict(_dict(s).get("state"))
+        for s in main_statuses.values()
+    )
+    if not init_specs or (pod_phase == "Succeeded" and all_reported) or started:
+        return _condition("Initialized", True, "", "")
+    unknown = [name for name in names if name not in init_statuses]
+    incomplete = []
+    for container in init_specs:
+        name = container.get("name")
+        reported = init_statuses.get(name)
+        if reported is None:
+            continue
+        if container.get("restartPolicy") == "Always":
+            done = bool(reported.get("started"))
+        else:
+            terminated = _dict(_dict(reported.get("state")).get("terminated"))
+            done = bool(terminated) and terminated.get("exitCode") == 0
+        if not done:
+            incomplete.append(name)
+    if not unknown and not incomplete:
+        return _condition("Initialized", True, "", "")
+    message = ""
+    if unknown:
+        message = f"containers with unknown status: [{' '.join(str(n) for n in unknown)}]"
+    if incomplete:
+        message = f"containers with incomplete status: [{' '.join(str(n) for n in incomplete)}]"
+    return _condition("Initialized", False, "ContainersNotInitialized", message)
+
+
 def derived_conditions(pod: KubeObject, status: KubeObject) -> list[KubeObject]:
     """Initialized, ContainersReady and Ready as kubelet derives them (no timestamps)."""
     spec = _dict(pod.get("spec"))
-    spec_init = [c.get("name") for c in _list(spec.get("initContainers")) if isinstance(c, dict)]
     spec_main = [c.get("name") for c in _list(spec.get("containers")) if isinstance(c, dict)]
     init_statuses = {
         s.get("name"): s for s in _list(status.get("initContainerStatuses")) if isinstance(s, dict)
@@ -177,21 +221,7 @@ def derived_conditions(pod: KubeObject, status: KubeObject) -> list[KubeObject]:
     }
     pod_phase = status.get("phase")
 
-    pending_init = [
-        name
-        for name in spec_init
-        if _dict(_dict(_dict(init_statuses.get(name)).get("state")).get("terminated")).get(
-            "exitCode"
-        )
-        != 0
-    ]
-    initialized = not pending_init or pod_phase in TERMINAL_PHASES
-    init_condition = _condition(
-        "Initialized",
-        initialized,
-        "ContainersNotInitialized",
-        f"containers with incomplete status: [{' '.join(str(n) for n in pending_init)}]",
-    )
+    init_condition = _initialized(spec, init_statuses, main_statuses, pod_phase)
 
     if pod_phase == "Succeeded":
         ready_condition = _condition("ContainersReady", False, "PodCompleted")
