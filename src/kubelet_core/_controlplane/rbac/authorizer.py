@@ -58,7 +58,9 @@ class RbacAuthorizer:
         groups = tuple(groups)
         for binding, where in self._bindings(namespace):
             matching = [
-                s for s in binding.get("subjects") or () if subject_matches(s, user, groups)
+                s
+                for s in binding.get("subjects") or ()
+                if subject_matches(s, user, groups, where or "")
             ]
             if not matching:
                 continue

@@ -56,15 +56,21 @@ def rule_allows(rule: Mapping[str, Any], attrs: Mapping[str, Any], non_resource:
     return not names or str(attrs.get("name", "")) in names
 
 
-def subject_matches(subject: Mapping[str, Any], user: str, groups: Iterable[str]) -> bool:
-    """Is this binding subject (User, Group or ServiceAccount) the given user?"""
+def subject_matches(
+    subject: Mapping[str, Any], user: str, groups: Iterable[str], namespace: str = ""
+) -> bool:
+    """Is this binding subject (User, Group or ServiceAccount) the given user?
+
+    A ServiceAccount subject without a namespace means the binding's own (``namespace``),
+    as kube's RBAC authorizer reads a RoleBinding."""
     kind, name = subject.get("kind"), subject.get("name", "")
     if kind == "User":
         return bool(name == user)
     if kind == "Group":
         return name in set(groups)
     if kind == "ServiceAccount":
-        return user == f"{SERVICEACCOUNT_PREFIX}{subject.get('namespace', '')}:{name}"
+        where = subject.get("namespace") or namespace
+        return user == f"{SERVICEACCOUNT_PREFIX}{where}:{name}"
     return False
 
 

@@ -11,6 +11,7 @@ readyReplicas, availableReplicas (ready for minReadySeconds) and observedGenerat
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -52,7 +53,9 @@ def pod_from_template(
         meta["annotations"] = dict(tmeta["annotations"])
     if tmeta.get("finalizers"):
         meta["finalizers"] = list(tmeta["finalizers"])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": dict(template["spec"])}
+    # A deep copy: admission (LimitRanger, RuntimeClass) mutates the pod, never the template.
+    spec = copy.deepcopy(template["spec"])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
 def deletion_rank(pod: KubeObject) -> tuple[Any, ...]:
