@@ -48,6 +48,16 @@ def wait_event(wasmlet: Wasmlet, pod: str, reason: str, timeout: float = 30.0) -
 
 
 def waiting_state(wasmlet: Wasmlet, pod: str) -> dict[str, Any]:
+    """The first container's waiting state, once the node has written one (a first
+    Pending status may be held for a moment in case Running follows)."""
+    wasmlet.kubectl(
+        "wait",
+        "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}",
+        f"pod/{pod}",
+        "--timeout=30s",
+        check=False,
+        timeout=40,
+    )
     status = wasmlet.kubectl_json("get", "pod", pod).get("status") or {}
     statuses = status.get("containerStatuses") or [{}]
     return dict((statuses[0].get("state") or {}).get("waiting") or {})

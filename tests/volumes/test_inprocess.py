@@ -265,9 +265,15 @@ async def test_host_path_allowed_and_typed(tmp_path: Path) -> None:
             while not expected <= (seen := await failed_mounts()):  # noqa: ASYNC110 - events
                 await asyncio.sleep(0.1)
         assert expected <= seen
-        pod = await cluster.get_pod("default", "hostpath-bad")
-        waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
-        assert waiting["reason"] == "ContainerCreating"
+
+        # The node writes the waiting status (ContainerCreating) on its own schedule: a
+        # first Pending status may be held for a moment in case Running follows.
+        def creating(pod: dict[str, Any]) -> bool:
+            statuses = pod.get("status", {}).get("containerStatuses") or [{}]
+            waiting = (statuses[0].get("state") or {}).get("waiting") or {}
+            return bool(waiting.get("reason") == "ContainerCreating")
+
+        await cluster.wait_for_pod("default", "hostpath-bad", creating, timeout=15)
 
 
 async def test_stale_volume_directories_are_removed_at_start(tmp_path: Path) -> None:
