@@ -45,6 +45,17 @@ async def test_a_fleet_runs_its_nodes_pods_through_one_watch(
         for index in range(6):
             node = await api.get(f"/api/v1/nodes/sim-{index}")
             assert (condition(node, "Ready") or {}).get("status") == "True"
+        for agent in fleet.agents:  # each node counts its own requests, not the fleet's
+            created = [
+                s.value
+                for metric in agent.metrics.registry.collect()
+                if metric.name == "wasmlet_api_requests"
+                for s in metric.samples
+                if s.name.endswith("_total")
+                and s.labels["verb"] == "POST"
+                and s.labels["resource"] == "nodes"
+            ]
+            assert sum(created) == 1, agent.node_name
         assert cp.store is not None
         assert len(cp.store._watchers[PODS.key]) == 1  # one pod watch for six nodes
         for index in range(6):

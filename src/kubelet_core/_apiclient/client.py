@@ -135,7 +135,7 @@ class KubeApi:
         )
 
     def with_rate_limit(self, qps: float, burst: int) -> KubeApi:
-        """The same client (connection pool, credentials, observers) with its own limit.
+        """The same client (connection pool, credentials) with its own limit and observers.
 
         kubelet rate-limits Events separately (``--event-qps``/``--event-burst``)
         so a burst of Events never spends the budget of status writes; this is
@@ -144,6 +144,9 @@ class KubeApi:
         face = copy.copy(self)
         face.limiter = TokenBucket(qps, burst)
         face._owner = self
+        # Its own observers from here on (the ones registered so far included): the
+        # nodes of a fleet each observe their own requests, not every node's.
+        face._observers = list(self._observers)
         return face
 
     def use_client_certificate(self, cert_file: Path, key_file: Path | None = None) -> None:
