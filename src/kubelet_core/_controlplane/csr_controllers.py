@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from collections.abc import Callable
 from kubelet_core import _pki
 from kubelet_core._controlplane import certificates
 from kubelet_core._controlplane.auth import UserInfo
+from kubelet_core._controlplane.background import BackgroundController
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.pki import PKI
 from kubelet_core._controlplane.registry import Registry
@@ -37,7 +37,7 @@ Decide = Callable[[UserInfo, RequestInfo], tuple[bool, str]]
 DEFAULT_MAX_DURATION = dt.timedelta(days=365)  # --cluster-signing-duration
 
 
-class _CsrController:
+class _CsrController(BackgroundController):
     """Calls ``reconcile`` for each CSR that is added or changes."""
 
     def __init__(self, store: Store, registry: Registry) -> None:
@@ -50,14 +50,7 @@ class _CsrController:
         for entry in self.store.entries(CSRS):
             self._queue.put_nowait(entry.obj["metadata"]["name"])
         self.store.add_listener(self._on_event)
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._launch("csr")
 
     def _on_event(self, event: Event) -> None:
         if event.rt is CSRS and event.type in ("ADDED", "MODIFIED") and self._task is not None:

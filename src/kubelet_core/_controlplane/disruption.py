@@ -18,12 +18,12 @@ minutes are dropped, as upstream.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import math
 from typing import TYPE_CHECKING, Any
 
+from kubelet_core._controlplane.background import BackgroundController
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.resources import PODDISRUPTIONBUDGETS as PDBS
 from kubelet_core._controlplane.resources import PODS
@@ -207,7 +207,7 @@ def compute_status(pdb: KubeObject, pods: list[KubeObject], now: dt.datetime) ->
     return status
 
 
-class DisruptionController:
+class DisruptionController(BackgroundController):
     """Recomputes the status of the budgets a pod or budget change touches."""
 
     def __init__(self, store: Store, registry: Registry) -> None:
@@ -221,15 +221,8 @@ class DisruptionController:
         for entry in self.store.entries(PDBS):
             self._dirty.add(_key(entry.obj))
         self.store.add_listener(self._on_event)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="disruption")
+        self._launch("disruption")
         self._wake.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     def _on_event(self, event: Event) -> None:
         if event.rt is PDBS and event.type != "DELETED":

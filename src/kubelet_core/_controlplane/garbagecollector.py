@@ -21,6 +21,7 @@ import contextlib
 import logging
 from typing import Any
 
+from kubelet_core._controlplane.background import BackgroundController
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.resources import BY_KEY, ResourceType
 from kubelet_core._controlplane.store import Event, Store
@@ -40,7 +41,7 @@ def propagation_finalizer(policy: str, meta: KubeObject) -> str | None:
     return wanted
 
 
-class GarbageCollector:
+class GarbageCollector(BackgroundController):
     def __init__(self, store: Store, registry: Any) -> None:
         self.store = store
         self.registry = registry
@@ -54,14 +55,7 @@ class GarbageCollector:
             for entry in self.store.entries(rt):
                 self._track(rt, entry.obj)
         self.store.add_listener(self._on_event)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="garbage-collector")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._launch("garbage-collector")
 
     def _track(self, rt: ResourceType, obj: KubeObject) -> None:
         meta = obj["metadata"]

@@ -19,11 +19,11 @@ limit (there is no await between the check and the write).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from kubelet_core._controlplane.background import BackgroundController
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.podresources import (
     Resources,
@@ -210,7 +210,7 @@ def _forbidden(rt: ResourceType, name: str, why: str) -> ApiError:
 
 
 # -- controller ----------------------------------------------------------------------------
-class QuotaController:
+class QuotaController(BackgroundController):
     """Keeps each ResourceQuota's ``status`` (hard, used) current from store events."""
 
     def __init__(self, store: Store, registry: Registry) -> None:
@@ -223,15 +223,8 @@ class QuotaController:
     def start(self) -> None:
         self._dirty |= {e.obj["metadata"]["namespace"] for e in self.store.entries(RESOURCE_QUOTAS)}
         self.store.add_listener(self._on_event)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="resourcequota")
+        self._launch("resourcequota")
         self._wake.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     def _on_event(self, event: Event) -> None:
         namespace = event.obj["metadata"].get("namespace")

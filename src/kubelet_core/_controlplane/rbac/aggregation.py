@@ -16,10 +16,10 @@ authorization or escalation checks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
+from kubelet_core._controlplane.background import BackgroundController
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.registry import Registry
 from kubelet_core._controlplane.resources import CLUSTERROLES
@@ -49,7 +49,7 @@ def aggregated_rules(role: KubeObject, roles: list[KubeObject]) -> list[KubeObje
     return rules
 
 
-class ClusterRoleAggregator:
+class ClusterRoleAggregator(BackgroundController):
     def __init__(self, store: Store, registry: Registry) -> None:
         self.store = store
         self.registry = registry
@@ -60,14 +60,7 @@ class ClusterRoleAggregator:
         """Aggregate once (so the default roles are complete before serving), then follow."""
         await self.aggregate()
         self.store.add_listener(self._on_event)
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._launch("clusterrole-aggregation")
 
     def _on_event(self, event: Event) -> None:
         if event.rt is CLUSTERROLES:
