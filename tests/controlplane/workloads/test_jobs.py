@@ -11,55 +11,16 @@ from typing import Any
 
 import pytest
 
-from kubelet_core._apiclient.client import KubeApi
-from kubelet_core._controlplane.clock import ManualClock
 from kubelet_core._controlplane.resources import JOBS, PODS
-from kubelet_core._controlplane.server import ControlPlane
-from kubelet_core._controlplane.workloads.base import WorkloadController
-from kubelet_core.testing._harness import ClusterHarness
-from tests.controlplane.test_kubectl import Kubectl
-from tests.controlplane.workloads.conftest import Env, WorkloadProvider
+from tests.controlplane.workloads.conftest import ClockEnv, WorkloadProvider, clock_env
 
 pytestmark = pytest.mark.needs_kubectl
 
 
-class ClockEnv(Env):
-    clock: ManualClock
-
-    def controller(self, name: str) -> WorkloadController:
-        assert self.cp.workloads is not None
-        return next(c for c in self.cp.workloads.controllers if c.name == name)
-
-    def due(self, controller: str, name: str) -> float | None:
-        """When ``controller`` means to look at ``default/name`` again (clock seconds)."""
-        later = self.controller(controller)._later
-        due = later.get(("default", name))
-        return None if due is None else due - self.clock.time()
-
-    async def create(self, manifest: str) -> None:
-        path = self.k.workdir / "manifest.yaml"
-        path.write_text(manifest)
-        await self.k.out("create", "-f", str(path))
-
-    async def job(self, name: str) -> dict[str, Any]:
-        job: dict[str, Any] = await self.json("get", "job", name)
-        return job
-
-
 @pytest.fixture
 async def env(tmp_path: Path, kubectl: str) -> AsyncIterator[ClockEnv]:
-    clock = ManualClock()
-    async with ControlPlane(
-        tmp_path / "controlplane", kubeconfig_path=tmp_path / "kubeconfig", clock=clock
-    ) as cp:
-        api = await KubeApi.from_kubeconfig(cp.kubeconfig_path)
-        try:
-            cluster = ClusterHarness(cp, api, tmp_path)
-            e = ClockEnv(cluster, Kubectl(kubectl, cp.kubeconfig_path, tmp_path))
-            e.clock = clock
-            yield e
-        finally:
-            await api.close()
+    async with clock_env(tmp_path, kubectl) as e:
+        yield e
 
 
 def job_manifest(name: str, args: list[str], **spec: Any) -> str:

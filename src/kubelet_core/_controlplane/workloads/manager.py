@@ -10,6 +10,7 @@ from kubelet_core._controlplane.workloads.base import WorkloadController
 
 class WorkloadControllers:
     def __init__(self, store: Store, registry: Registry, clock: Clock) -> None:
+        from kubelet_core._controlplane.workloads.cronjob import CronJobController
         from kubelet_core._controlplane.workloads.deployment import DeploymentController
         from kubelet_core._controlplane.workloads.job import JobController
         from kubelet_core._controlplane.workloads.replicaset import ReplicaSetController
@@ -21,6 +22,7 @@ class WorkloadControllers:
             DeploymentController(store, registry, clock),
             JobController(store, registry, clock),
             TTLAfterFinishedController(store, registry, clock),
+            CronJobController(store, registry, clock),
         ]
 
     def start(self) -> None:
