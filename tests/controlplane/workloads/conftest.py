@@ -100,13 +100,14 @@ class ClockEnv(Env):
 
 @contextlib.asynccontextmanager
 async def clock_env(tmp_path: Path, kubectl: str) -> AsyncIterator[ClockEnv]:
-    """A cluster whose control plane goes by a ManualClock (and never marks nodes Unknown)."""
+    """A cluster whose control plane goes by a ManualClock (nodes stay Ready for an hour of it)."""
     clock = ManualClock()
     async with ControlPlane(
         tmp_path / "controlplane",
         kubeconfig_path=tmp_path / "kubeconfig",
         clock=clock,
-        node_monitor_grace=None,  # moving the clock minutes must not make the node Unknown
+        # An hour: moving the clock minutes must not make a node Unknown (pod GC stays on).
+        node_monitor_grace=3600.0,
     ) as cp:
         api = await KubeApi.from_kubeconfig(cp.kubeconfig_path)
         try:

@@ -11,6 +11,7 @@ from kubelet_core._controlplane.workloads.base import WorkloadController
 class WorkloadControllers:
     def __init__(self, store: Store, registry: Registry, clock: Clock) -> None:
         from kubelet_core._controlplane.workloads.cronjob import CronJobController
+        from kubelet_core._controlplane.workloads.daemonset import DaemonSetController
         from kubelet_core._controlplane.workloads.deployment import DeploymentController
         from kubelet_core._controlplane.workloads.job import JobController
         from kubelet_core._controlplane.workloads.replicaset import ReplicaSetController
@@ -23,6 +24,7 @@ class WorkloadControllers:
             JobController(store, registry, clock),
             TTLAfterFinishedController(store, registry, clock),
             CronJobController(store, registry, clock),
+            DaemonSetController(store, registry, clock),
         ]
 
     def start(self) -> None:
