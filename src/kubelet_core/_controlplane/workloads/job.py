@@ -56,8 +56,8 @@ class JobController(WorkloadController):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # uid -> (failed pods seen, clock time the last new failure was seen)
-        self._failures: dict[str, tuple[int, float]] = {}
+        # key -> (uid, failed pods seen, clock time the last new failure was seen)
+        self._failures: dict[Key, tuple[str, int, float]] = {}
 
     def keys_for(self, event: Event) -> Iterable[Key]:
         if event.rt is JOBS:
@@ -68,6 +68,7 @@ class JobController(WorkloadController):
     async def reconcile(self, key: Key) -> None:
         job = self.get(JOBS, key)
         if job is None or job["metadata"].get("deletionTimestamp"):
+            self._failures.pop(key, None)
             return
         spec = job.get("spec") or {}
         pods = self.owned(PODS, job)
@@ -79,13 +80,15 @@ class JobController(WorkloadController):
         conditions = [dict(c) for c in old.get("conditions") or []]
         moment = self.clock.time()
         uid = job["metadata"]["uid"]
-        seen, last_failure = self._failures.get(uid, (0, moment))
+        known, seen, last_failure = self._failures.get(key, (uid, 0, moment))
+        if known != uid:  # a new Job of the same name
+            seen, last_failure = 0, moment
         if failed > seen:
             seen, last_failure = failed, moment
-            self._failures[uid] = (seen, last_failure)
+            self._failures[key] = (uid, seen, last_failure)
 
         if finished_condition(job) is not None:
-            self._failures.pop(uid, None)
+            self._failures.pop(key, None)
             await self._delete(job, active)
         elif spec.get("suspend"):
             status.pop("startTime", None)
