@@ -8,6 +8,7 @@ Succeeded / Failed, as a command exiting would.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,10 @@ from typing import Any
 
 import pytest
 
+from kubelet_core._apiclient.client import KubeApi
+from kubelet_core._controlplane.clock import ManualClock
+from kubelet_core._controlplane.server import ControlPlane
+from kubelet_core._controlplane.workloads.base import WorkloadController
 from kubelet_core._provider import KubeObject, NodeProfile
 from kubelet_core.testing._harness import ClusterHarness
 from tests.controlplane.conftest import eventually
@@ -52,6 +57,10 @@ class Env:
         items: list[KubeObject] = (await self.json("get", "pods", "-l", selector))["items"]
         return items
 
+    async def events(self, reason: str) -> list[KubeObject]:
+        items: list[KubeObject] = (await self.json("get", "events"))["items"]
+        return [e for e in items if e.get("reason") == reason]
+
 
 @pytest.fixture
 async def env(tmp_path: Path, kubectl: str) -> AsyncIterator[Env]:
@@ -64,3 +73,47 @@ async def node(env: Env) -> AsyncIterator[WorkloadProvider]:
     provider = WorkloadProvider()
     async with env.cluster.node(provider, "n1"):
         yield provider
+
+
+class ClockEnv(Env):
+    clock: ManualClock
+
+    def controller(self, name: str) -> WorkloadController:
+        assert self.cp.workloads is not None
+        return next(c for c in self.cp.workloads.controllers if c.name == name)
+
+    def due(self, controller: str, name: str) -> float | None:
+        """When ``controller`` means to look at ``default/name`` again (clock seconds)."""
+        later = self.controller(controller)._later
+        due = later.get(("default", name))
+        return None if due is None else due - self.clock.time()
+
+    async def create(self, manifest: str) -> None:
+        path = self.k.workdir / "manifest.yaml"
+        path.write_text(manifest)
+        await self.k.out("create", "-f", str(path))
+
+    async def job(self, name: str) -> dict[str, Any]:
+        job: dict[str, Any] = await self.json("get", "job", name)
+        return job
+
+
+@contextlib.asynccontextmanager
+async def clock_env(tmp_path: Path, kubectl: str) -> AsyncIterator[ClockEnv]:
+    """A cluster whose control plane goes by a ManualClock (nodes stay Ready for an hour of it)."""
+    clock = ManualClock()
+    async with ControlPlane(
+        tmp_path / "controlplane",
+        kubeconfig_path=tmp_path / "kubeconfig",
+        clock=clock,
+        # An hour: moving the clock minutes must not make a node Unknown (pod GC stays on).
+        node_monitor_grace=3600.0,
+    ) as cp:
+        api = await KubeApi.from_kubeconfig(cp.kubeconfig_path)
+        try:
+            cluster = ClusterHarness(cp, api, tmp_path)
+            e = ClockEnv(cluster, Kubectl(kubectl, cp.kubeconfig_path, tmp_path))
+            e.clock = clock
+            yield e
+        finally:
+            await api.close()

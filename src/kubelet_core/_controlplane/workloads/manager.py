@@ -10,13 +10,21 @@ from kubelet_core._controlplane.workloads.base import WorkloadController
 
 class WorkloadControllers:
     def __init__(self, store: Store, registry: Registry, clock: Clock) -> None:
+        from kubelet_core._controlplane.workloads.cronjob import CronJobController
+        from kubelet_core._controlplane.workloads.daemonset import DaemonSetController
         from kubelet_core._controlplane.workloads.deployment import DeploymentController
+        from kubelet_core._controlplane.workloads.job import JobController
         from kubelet_core._controlplane.workloads.replicaset import ReplicaSetController
+        from kubelet_core._controlplane.workloads.ttl import TTLAfterFinishedController
 
         self.clock = clock
         self.controllers: list[WorkloadController] = [
             ReplicaSetController(store, registry, clock),
             DeploymentController(store, registry, clock),
+            JobController(store, registry, clock),
+            TTLAfterFinishedController(store, registry, clock),
+            CronJobController(store, registry, clock),
+            DaemonSetController(store, registry, clock),
         ]
 
     def start(self) -> None:
