@@ -28,7 +28,7 @@ from kubelet_core._controlplane.workloads.base import (
     key_of,
     owner_reference,
 )
-from kubelet_core._controlplane.workloads.podutil import is_ready, is_terminal
+from kubelet_core._controlplane.workloads.podutil import is_terminal, ready_since
 
 KubeObject = dict[str, Any]
 SERVICE_NAME = "kubernetes.io/service-name"
@@ -81,7 +81,7 @@ def endpoint(service: KubeObject, pod: KubeObject) -> KubeObject | None:
         return None
     meta = pod["metadata"]
     terminating = bool(meta.get("deletionTimestamp"))
-    serving = is_ready(pod)
+    serving = ready_since(pod) is not None  # Ready, whether or not terminating
     publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
     result: KubeObject = {
         "addresses": [address],

@@ -33,6 +33,12 @@ _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
 )
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_WHY = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
 _DNS1035_WHY = (
     "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
     "with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  "
@@ -94,8 +100,8 @@ def _port_errors(spec: KubeObject) -> list[Cause]:
             causes.append((f"{path}.name", REQUIRED, "Required value"))
         elif name and name in names:
             causes.append((f"{path}.name", DUPLICATE, f'Duplicate value: "{name}"'))
-        elif name and not _DNS1035.match(name):
-            causes.append((f"{path}.name", INVALID, f'Invalid value: "{name}": {_DNS1035_WHY}'))
+        elif name and not _DNS1123.match(name):
+            causes.append((f"{path}.name", INVALID, f'Invalid value: "{name}": {_DNS1123_WHY}'))
         names.add(name)
         number = port.get("port")
         if not isinstance(number, int) or not 1 <= number <= 65535:
