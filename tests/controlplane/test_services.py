@@ -131,6 +131,12 @@ async def test_node_ports(client: Client) -> None:
     status, err = await client.post(SERVICES, service("cip", {"port": 81, "nodePort": 30081}))
     assert status == 422 and "may not be used when `type` is 'ClusterIP'" in err["message"]
 
+    # Back to ClusterIP: the allocated node port the client sends back is dropped.
+    picked["spec"]["type"] = "ClusterIP"
+    del picked["spec"]["externalTrafficPolicy"]
+    back = await client.ok("PUT", f"{SERVICES}/picked", picked)
+    assert "nodePort" not in back["spec"]["ports"][0]
+
     await client.ok("DELETE", f"{SERVICES}/fixed")
     reused = await client.ok(
         "POST", SERVICES, service("dup", {"port": 81, "nodePort": 30080}, **spec)
@@ -159,6 +165,21 @@ async def test_headless_and_validation(client: Client) -> None:
     assert status == 422 and err["message"].startswith(
         'Service "bad" is invalid: spec.selector: Invalid value: "a b"'
     )
+
+
+async def test_endpoint_slice_address_type(client: Client) -> None:
+    body = {"metadata": {"name": "manual"}, "addressType": "IPv5", "endpoints": []}
+    status, err = await client.post(SLICES, body)
+    assert status == 422
+    assert err["message"] == (
+        'EndpointSlice.discovery.k8s.io "manual" is invalid: addressType: Unsupported value: '
+        '"IPv5": supported values: "FQDN", "IPv4", "IPv6"'
+    )
+    body["addressType"] = "IPv4"
+    created = await client.ok("POST", SLICES, body)
+    created["addressType"] = "IPv6"
+    status, err = await client.put(f"{SLICES}/manual", created)
+    assert status == 422 and "field is immutable" in err["message"]
 
 
 async def test_endpoint_slice_follows_ready_pods(client: Client) -> None:

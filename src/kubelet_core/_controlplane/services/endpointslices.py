@@ -141,7 +141,7 @@ class EndpointSliceController(WorkloadController):
         if service is None or service["metadata"].get("deletionTimestamp"):
             return  # the garbage collector removes the slices it controlled
         selector = (service.get("spec") or {}).get("selector")
-        if not selector:
+        if not selector or service["spec"].get("type") == "ExternalName":
             return  # slices of a selector-less Service are the user's to write
         namespace = key[0]
         pods = [

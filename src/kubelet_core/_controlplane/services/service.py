@@ -15,7 +15,7 @@ import ipaddress
 import re
 from typing import Any
 
-from kubelet_core._controlplane.resources import SERVICES, ResourceType
+from kubelet_core._controlplane.resources import ENDPOINTSLICES, SERVICES, ResourceType
 from kubelet_core._controlplane.services import allocation
 from kubelet_core._controlplane.services import printers as _printers  # noqa: F401
 from kubelet_core._controlplane.store import Store
@@ -194,6 +194,27 @@ def service_errors(obj: KubeObject) -> list[Cause]:
     return causes
 
 
+ADDRESS_TYPES = ("FQDN", "IPv4", "IPv6")
+
+
+def endpoint_slice_errors(obj: KubeObject, old: KubeObject | None) -> list[Cause]:
+    """An EndpointSlice's addressType: one of kube's, and fixed once set."""
+    kind = obj.get("addressType")
+    if not kind:
+        return [("addressType", REQUIRED, "Required value")]
+    if kind not in ADDRESS_TYPES:
+        return [
+            (
+                "addressType",
+                NOT_SUPPORTED,
+                f'Unsupported value: "{kind}": supported values: {supported(ADDRESS_TYPES)}',
+            )
+        ]
+    if old is not None and old.get("addressType") != kind:
+        return [("addressType", INVALID, f'Invalid value: "{kind}": field is immutable')]
+    return []
+
+
 def _carry_over(old: KubeObject, new: KubeObject) -> list[Cause]:
     """Keep allocated values the update leaves out; the ClusterIP never changes."""
     old_spec, spec = old.get("spec") or {}, new["spec"]
@@ -211,6 +232,13 @@ def _carry_over(old: KubeObject, new: KubeObject) -> list[Cause]:
                 f'Invalid value: "{spec.get("clusterIP")}": may not change once set',
             )
         ]
+    if needs_node_ports(old_spec) and not needs_node_ports(spec):
+        # Leaving NodePort: the allocated ports a client sends back are dropped, as
+        # kube's dropTypeDependentFields does, rather than refused.
+        allocated_ports = {p.get("nodePort") for p in old_spec.get("ports") or []}
+        for port in spec.get("ports") or []:
+            if port.get("nodePort") in allocated_ports:
+                del port["nodePort"]
     if needs_node_ports(old_spec) and needs_node_ports(spec):
         allocated = {
             (p.get("port"), p.get("protocol")): p.get("nodePort")
@@ -225,18 +253,20 @@ def _carry_over(old: KubeObject, new: KubeObject) -> list[Cause]:
 
 
 def admit(store: Store, rt: ResourceType, obj: KubeObject, old: KubeObject | None) -> list[Cause]:
-    """Default, validate and allocate a Service being created (``old`` None) or updated."""
+    """Default, validate and allocate a Service being created (``old`` None) or updated.
+
+    EndpointSlices are only validated here (addressType).
+    """
+    if rt is ENDPOINTSLICES:
+        return endpoint_slice_errors(obj, old)
     if rt is not SERVICES:
         return []
     apply_defaults(obj)
-    causes = service_errors(obj)
+    causes = _carry_over(old, obj) if old is not None else []
+    causes = causes or service_errors(obj)
     if causes:
         return causes
     spec = obj["spec"]
-    if old is not None:
-        causes = _carry_over(old, obj)
-        if causes:
-            return causes
     if spec["type"] == "ExternalName":
         for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
             spec.pop(field, None)
