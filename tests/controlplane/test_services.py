@@ -298,3 +298,42 @@ async def test_kubectl_create_expose_and_get(tmp_path: Path, kubectl: str) -> No
         header, row = out.splitlines()[:2]
         assert header.split() == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
         assert row.split()[1:4] == ["IPv4", "8080", NODE_IP]
+
+
+async def test_a_named_port_resolving_differently_splits_the_slices(client: Client) -> None:
+    """Pods whose ``http`` containerPort differs land in slices with different ports."""
+    await add_node(client, "n1")
+    await run_pod(client, "v1", {"app": "api"}, ready=True)
+    body = pod("v2", nodeName="n1")
+    body["metadata"]["labels"] = {"app": "api"}
+    body["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": 9090}]
+    await set_ready(client, await client.ok("POST", PODS, body), True)
+    await client.ok(
+        "POST",
+        SERVICES,
+        service("api", {"name": "web", "port": 80, "targetPort": "http"}, selector={"app": "api"}),
+    )
+
+    async def split() -> Any:
+        slices = await slices_of(client, "api")
+        by_port = {
+            s["ports"][0]["port"]: [e["targetRef"]["name"] for e in s["endpoints"]]
+            for s in slices
+            if s.get("ports")
+        }
+        return by_port if len(slices) == 2 else None
+
+    assert await eventually(split) == {8080: ["v1"], 9090: ["v2"]}
+
+
+async def test_restart_keeps_addresses_and_follows_the_api_port(tmp_path: Path) -> None:
+    async with ControlPlane(tmp_path / "cp", scheduler=False) as cp, aiohttp.ClientSession() as s:
+        client = Client(cp, s)
+        ip = (await client.ok("POST", SERVICES, service("web", {"port": 80})))["spec"]["clusterIP"]
+    async with ControlPlane(tmp_path / "cp", scheduler=False) as cp, aiohttp.ClientSession() as s:
+        client = Client(cp, s)
+        assert (await client.ok("GET", f"{SERVICES}/web"))["spec"]["clusterIP"] == ip
+        (slice_,) = await slices_of(client, "kubernetes")
+        assert slice_["ports"][0]["port"] == cp.port
+        status, _err = await client.post(SERVICES, service("copy", {"port": 80}, clusterIP=ip))
+        assert status == 422
