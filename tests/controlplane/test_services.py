@@ -21,6 +21,19 @@ NS = "/api/v1/namespaces/default"
 SERVICES = f"{NS}/services"
 PODS = f"{NS}/pods"
 SLICES = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
+APPLIED = f"{SERVICES}/applied"
+MANIFEST = """apiVersion: v1
+kind: Service
+metadata:
+  name: applied
+  labels: {revision: "LABEL"}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+  - {name: https, port: 443}
+"""
 NODE_IP = "127.0.0.1"  # the InternalIP add_node gives; a wasm pod's IP is its node's
 
 
@@ -283,6 +296,18 @@ async def test_kubectl_create_expose_and_get(tmp_path: Path, kubectl: str) -> No
             check=False,
         )
         assert rc != 0 and "provided port is already allocated" in err
+
+        # kubectl apply again (a merge patch without the allocated values) keeps them;
+        # patching to ClusterIP drops the node ports.
+        before = (await k.apply(MANIFEST.replace("LABEL", "1")), await client.ok("GET", APPLIED))
+        assert "service/applied created" in before[0]
+        assert "service/applied configured" in await k.apply(MANIFEST.replace("LABEL", "2"))
+        after = await client.ok("GET", APPLIED)
+        assert after["spec"]["clusterIP"] == before[1]["spec"]["clusterIP"]
+        assert after["spec"]["ports"] == before[1]["spec"]["ports"]
+        await k.out("patch", "svc", "applied", "-p", '{"spec":{"type":"ClusterIP"}}')
+        row = (await k.out("get", "svc", "applied", "--no-headers")).split()
+        assert row[1] == "ClusterIP" and row[4] == "80/TCP,443/TCP"
 
         await add_node(client, "n1")
         await run_pod(client, "api-1", {"app": "api"}, ready=True)
