@@ -351,6 +351,26 @@ async def test_a_named_port_resolving_differently_splits_the_slices(client: Clie
     assert await eventually(split) == {8080: ["v1"], 9090: ["v2"]}
 
 
+async def test_a_host_port_is_where_the_wasm_pod_listens(client: Client) -> None:
+    """The pod shares its node's network: a containerPort's hostPort is the endpoint port."""
+    await add_node(client, "n1")
+    body = pod("actor", nodeName="n1")
+    body["metadata"]["labels"] = {"app": "actor"}
+    body["spec"]["containers"][0]["ports"] = [{"containerPort": 8080, "hostPort": 18080}]
+    await set_ready(client, await client.ok("POST", PODS, body), True)
+    await client.ok(
+        "POST",
+        SERVICES,
+        service("actor", {"port": 80, "targetPort": 8080}, selector={"app": "actor"}),
+    )
+
+    async def port() -> Any:
+        slices = await slices_of(client, "actor")
+        return slices[0]["ports"] if slices and slices[0].get("endpoints") else None
+
+    assert await eventually(port) == [{"name": "", "port": 18080, "protocol": "TCP"}]
+
+
 async def test_restart_keeps_addresses_and_follows_the_api_port(tmp_path: Path) -> None:
     async with ControlPlane(tmp_path / "cp", scheduler=False) as cp, aiohttp.ClientSession() as s:
         client = Client(cp, s)

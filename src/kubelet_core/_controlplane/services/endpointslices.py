@@ -8,7 +8,8 @@ IPv4. An endpoint is a pod with an IP that has not finished: its address is the 
 pod's Ready condition and deletionTimestamp (ready = Ready and not terminating, or the
 Service publishes not-ready addresses; serving = Ready; terminating), with nodeName and
 a targetRef to the pod. Ports are resolved per pod from each Service port's targetPort
-(a number, or the name of a containerPort), so pods that resolve a named port
+(a number, or the name of a containerPort; the
+containerPort's hostPort when it has one, where a wasm pod on its node's network listens), so pods that resolve a named port
 differently land in different slices, one slice per distinct port list. A Service with
 no ready pods keeps one empty slice, as kube does.
 """
@@ -43,17 +44,19 @@ def selects(selector: dict[str, str] | None, labels: dict[str, str] | None) -> b
 
 
 def resolve_port(pod: KubeObject, target: Any) -> int | None:
-    """The pod's port for a targetPort: the number itself, or a named containerPort."""
-    if isinstance(target, int):
-        return target
-    if isinstance(target, str) and target.isdigit():
-        return int(target)
+    """The port the pod really listens on for a targetPort (None: it has no such port).
+
+    A number, or the name of a containerPort. A wasm pod shares its node's network, so
+    when the matching containerPort has a hostPort, that is where the workload is
+    reachable (an actor binds its hostPort): the hostPort wins.
+    """
+    number = int(target) if isinstance(target, str) and target.isdigit() else target
     spec = pod.get("spec") or {}
     for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
         for port in container.get("ports") or []:
-            if port.get("name") == target and port.get("containerPort"):
-                return int(port["containerPort"])
-    return None
+            if port.get("name") == number or port.get("containerPort") == number:
+                return int(port.get("hostPort") or port["containerPort"])
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
 
 
 def endpoint_ports(service: KubeObject, pod: KubeObject) -> list[KubeObject]:
