@@ -8,10 +8,10 @@ IPv4. An endpoint is a pod with an IP that has not finished: its address is the 
 pod's Ready condition and deletionTimestamp (ready = Ready and not terminating, or the
 Service publishes not-ready addresses; serving = Ready; terminating), with nodeName and
 a targetRef to the pod. Ports are resolved per pod from each Service port's targetPort
-(a number, or the name of a containerPort; the
-containerPort's hostPort when it has one, where a wasm pod on its node's network listens), so pods that resolve a named port
-differently land in different slices, one slice per distinct port list. A Service with
-no ready pods keeps one empty slice, as kube does.
+(a number, or the name of a containerPort; that port's hostPort when it has one, where a
+wasm pod on its node's network listens), so pods that resolve a named port differently
+land in different slices, one slice per distinct port list. A Service with no ready
+pods keeps one empty slice, as kube does.
 """
 
 from __future__ import annotations
