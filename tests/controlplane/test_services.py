@@ -106,6 +106,14 @@ async def test_defaults_and_cluster_ip_allocation(client: Client) -> None:
     updated["spec"]["clusterIP"] = updated["spec"]["clusterIPs"][0] = "10.96.0.77"
     status, err = await client.put(f"{SERVICES}/web", updated)
     assert status == 422 and "may not change once set" in err["message"]
+    # status is a subresource: a status write changes only the status.
+    current = await client.ok("GET", f"{SERVICES}/web")
+    current["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.7"}]}}
+    current["spec"]["sessionAffinity"] = "ClientIP"
+    written = await client.ok("PUT", f"{SERVICES}/web/status", current)
+    assert written["status"]["loadBalancer"]["ingress"] == [{"ip": "192.0.2.7"}]
+    assert written["spec"]["sessionAffinity"] == "None"
+
     await client.ok("DELETE", f"{SERVICES}/web")
     again = await client.ok("POST", SERVICES, service("copy", {"port": 80}, clusterIP=ip))
     assert again["spec"]["clusterIP"] == ip
@@ -163,6 +171,12 @@ async def test_headless_and_validation(client: Client) -> None:
     )
     assert headless["spec"]["clusterIP"] == "None"
     assert headless["spec"]["clusterIPs"] == ["None"]
+
+    async def placeholder() -> Any:
+        slices = await slices_of(client, "db")
+        return slices if len(slices) == 1 and slices[0].get("endpoints") is None else None
+
+    await eventually(placeholder)  # selected pods: none yet, so one empty slice
 
     status, err = await client.post(SERVICES, service("empty"))
     assert status == 422
