@@ -367,9 +367,10 @@ def decode(body: bytes) -> KubeObject:
                 kind = type_meta.get("kind", "")
             elif number == 2:
                 raw = bytes(value)
+        from kubelet_core._controlplane.services.protobuf_tables import KINDS as SERVICE_KINDS
         from kubelet_core._controlplane.workloads.protobuf_tables import KINDS as WORKLOAD_KINDS
 
-        table = KINDS.get(kind) or WORKLOAD_KINDS.get(kind)
+        table = KINDS.get(kind) or WORKLOAD_KINDS.get(kind) or SERVICE_KINDS.get(kind)
         if table is None:
             raise errors.ApiError(
                 415,

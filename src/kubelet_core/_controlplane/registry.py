@@ -38,6 +38,7 @@ from kubelet_core._controlplane.resources import (
     ResourceType,
 )
 from kubelet_core._controlplane.runtimeclass import admit_pod, runtime_class_update_errors
+from kubelet_core._controlplane.services.service import admit as admit_service
 from kubelet_core._controlplane.store import Entry, Event, Store
 from kubelet_core._controlplane.validation import (
     validate,
@@ -197,6 +198,7 @@ class Registry:
         causes = validate(rt, obj) + policy.validate(rt, obj)
         if rt is CERTIFICATESIGNINGREQUESTS:
             causes += certificates.validate_create(obj)
+        causes += admit_service(self.store, rt, obj, None)
         if causes:
             raise errors.invalid(rt.kind, rt.group, meta.get("name") or "", causes)
         if self.store.get(rt, meta.get("namespace") or "", meta["name"]) is not None:
@@ -353,6 +355,7 @@ class Registry:
         if rt in RBAC_TYPES:
             causes += rbac_update_errors(old, new)
         causes += workload_update_errors(rt, old, new)
+        causes += admit_service(self.store, rt, new, old) if not subresource else []
         if causes:
             raise errors.invalid(rt.kind, rt.group, name, causes)
         return await self._commit_update(rt, old, new, dry_run=dry_run)

@@ -202,6 +202,24 @@ CLUSTERROLEBINDINGS = ResourceType(
 )
 RBAC_TYPES = (ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS)
 
+# Services as data (services/): ClusterIPs allocated but not routed, EndpointSlices real.
+SERVICES = ResourceType(
+    "",
+    "v1",
+    "services",
+    "service",
+    "Service",
+    True,
+    ("svc",),
+    ("status",),
+    split_status=True,
+    categories=("all",),
+)
+ENDPOINTSLICES = ResourceType(
+    "discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True
+)
+NETWORK_TYPES = (SERVICES, ENDPOINTSLICES)
+
 
 # Workloads (apps/v1, batch/v1): their controllers live in workloads/.
 def _workload(
@@ -253,6 +271,7 @@ ALL: tuple[ResourceType, ...] = (
     JOBS,
     CRONJOBS,
     EVENTS_V1,
+    *NETWORK_TYPES,
 )
 BY_KEY: dict[str, ResourceType] = {rt.key: rt for rt in ALL}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

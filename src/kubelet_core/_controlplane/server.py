@@ -52,6 +52,7 @@ from kubelet_core._controlplane.requestinfo import RequestInfo
 from kubelet_core._controlplane.resourcequota import QuotaController
 from kubelet_core._controlplane.resources import CONFIGMAPS, SECRETS
 from kubelet_core._controlplane.sa_authn import ServiceAccountAuthenticator
+from kubelet_core._controlplane.services.manager import ServiceControllers
 from kubelet_core._controlplane.store import Store
 from kubelet_core._controlplane.tainteviction import TaintEviction
 from kubelet_core._controlplane.tokenrequest import JWKS_ROUTE, TokenSigner, jwks_handler
@@ -114,6 +115,7 @@ class ControlPlane:
         self._aggregator: ClusterRoleAggregator | None = None
         self.workloads: WorkloadControllers | None = None
         self.garbage_collector: GarbageCollector | None = None
+        self.services: ServiceControllers | None = None
 
     @property
     def url(self) -> str:
@@ -242,6 +244,9 @@ class ControlPlane:
         self.garbage_collector.start()
         self.workloads = WorkloadControllers(store, registry, self.clock)
         self.workloads.start()
+        self.services = await ServiceControllers(store, registry, self.clock).start(
+            self.host, self.port
+        )
 
     def write_kubeconfig(
         self,
@@ -311,6 +316,8 @@ class ControlPlane:
         return bootstrap_tokens.join_command(self.url, token, self.pki.ca_cert_hash())
 
     async def stop(self) -> None:
+        if self.services is not None:
+            await self.services.stop()
         if self._aggregator is not None:
             await self._aggregator.stop()
             self._aggregator = None

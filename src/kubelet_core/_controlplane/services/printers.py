@@ -1,0 +1,164 @@
+"""The Service and EndpointSlice schemas and ``kubectl get`` columns, registered on import.
+
+Columns as kube-apiserver's printers fill them: ``NAME TYPE CLUSTER-IP EXTERNAL-IP
+PORT(S) AGE [SELECTOR]`` (ports as ``80/TCP`` or ``80:30080/TCP``) and ``NAME
+ADDRESSTYPE PORTS ENDPOINTS AGE``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubelet_core._controlplane import schema as s
+from kubelet_core._controlplane.resources import ENDPOINTSLICES, SERVICES
+from kubelet_core._controlplane.tables import PRINTERS, age
+
+KubeObject = dict[str, Any]
+Row = list[Any]
+DISCOVERY = "io.k8s.api.discovery.v1"
+
+SERVICE_PORT = s.fields(
+    "targetPort",
+    go_name="ServicePort",
+    **s.strings("name", "protocol", "appProtocol"),
+    port=s.INT32,
+    nodePort=s.INT32,
+)
+s.register(
+    SERVICES,
+    s.fields(
+        go_name="Service",
+        spec=s.fields(
+            "sessionAffinityConfig",
+            go_name="ServiceSpec",
+            ports=s.ListOf(SERVICE_PORT),
+            selector=s.MapOf(s.STRING),
+            clusterIPs=s.ListOf(s.STRING),
+            externalIPs=s.ListOf(s.STRING),
+            loadBalancerSourceRanges=s.ListOf(s.STRING),
+            ipFamilies=s.ListOf(s.STRING),
+            publishNotReadyAddresses=s.BOOL,
+            allocateLoadBalancerNodePorts=s.BOOL,
+            healthCheckNodePort=s.INT32,
+            **s.strings(
+                "type",
+                "clusterIP",
+                "sessionAffinity",
+                "loadBalancerIP",
+                "externalName",
+                "externalTrafficPolicy",
+                "internalTrafficPolicy",
+                "ipFamilyPolicy",
+                "loadBalancerClass",
+                "trafficDistribution",
+            ),
+        ),
+        status=s.fields("loadBalancer", "conditions", go_name="ServiceStatus"),
+    ),
+)
+s.register(
+    ENDPOINTSLICES,
+    s.fields(
+        go_name="EndpointSlice",
+        package=DISCOVERY,
+        addressType=s.STRING,
+        endpoints=s.ListOf(
+            s.fields(
+                "conditions",
+                "hints",
+                "deprecatedTopology",
+                go_name="Endpoint",
+                package=DISCOVERY,
+                addresses=s.ListOf(s.STRING),
+                targetRef=s.OBJECT_REFERENCE,
+                **s.strings("hostname", "nodeName", "zone"),
+            )
+        ),
+        ports=s.ListOf(
+            s.fields(
+                go_name="EndpointPort",
+                package=DISCOVERY,
+                **s.strings("name", "protocol", "appProtocol"),
+                port=s.INT32,
+            )
+        ),
+    ),
+)
+
+
+def _ports(spec: KubeObject) -> str:
+    parts = []
+    for port in spec.get("ports") or []:
+        node = f":{port['nodePort']}" if port.get("nodePort") else ""
+        parts.append(f"{port.get('port')}{node}/{port.get('protocol', 'TCP')}")
+    return ",".join(parts) or "<none>"
+
+
+def _external_ip(obj: KubeObject) -> str:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    kind = spec.get("type")
+    if kind == "ExternalName":
+        return str(spec.get("externalName") or "<none>")
+    ips = list(spec.get("externalIPs") or [])
+    if kind == "LoadBalancer":
+        ingress = (status.get("loadBalancer") or {}).get("ingress") or []
+        ips = [i.get("ip") or i.get("hostname") for i in ingress] + ips
+        return ",".join(ips) or "<pending>"
+    return ",".join(ips) or "<none>"
+
+
+def _selector(spec: KubeObject) -> str:
+    selector = spec.get("selector") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
+
+
+def service_row(obj: KubeObject) -> Row:
+    spec = obj.get("spec") or {}
+    return [
+        obj["metadata"]["name"],
+        spec.get("type", ""),
+        spec.get("clusterIP") or "<none>",
+        _external_ip(obj),
+        _ports(spec),
+        age(obj["metadata"].get("creationTimestamp")),
+        _selector(spec),
+    ]
+
+
+def endpoint_slice_row(obj: KubeObject) -> Row:
+    ports = ",".join(str(p.get("port")) for p in obj.get("ports") or []) or "<unset>"
+    addresses = [a for e in obj.get("endpoints") or [] for a in e.get("addresses") or []]
+    shown = ",".join(addresses[:3])
+    if len(addresses) > 3:
+        shown += f" + {len(addresses) - 3} more..."
+    return [
+        obj["metadata"]["name"],
+        obj.get("addressType", ""),
+        ports,
+        shown or "<unset>",
+        age(obj["metadata"].get("creationTimestamp")),
+    ]
+
+
+PRINTERS[SERVICES.key] = (
+    [
+        ("Name", "string", 0, "name"),
+        ("Type", "string", 0, ""),
+        ("Cluster-IP", "string", 0, ""),
+        ("External-IP", "string", 0, ""),
+        ("Port(s)", "string", 0, ""),
+        ("Age", "string", 0, ""),
+        ("Selector", "string", 1, ""),
+    ],
+    service_row,
+)
+PRINTERS[ENDPOINTSLICES.key] = (
+    [
+        ("Name", "string", 0, "name"),
+        ("AddressType", "string", 0, ""),
+        ("Ports", "string", 0, ""),
+        ("Endpoints", "string", 0, ""),
+        ("Age", "string", 0, ""),
+    ],
+    endpoint_slice_row,
+)
