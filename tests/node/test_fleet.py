@@ -75,3 +75,29 @@ async def test_a_fleet_runs_its_nodes_pods_through_one_watch(
     for index in range(6):  # every node marked NotReady on the way out
         node = await api.get(f"/api/v1/nodes/sim-{index}")
         assert (condition(node, "Ready") or {}).get("status") == "False"
+
+
+async def test_a_simulated_node_takes_pods_that_name_its_runtime_class(
+    cp: ControlPlane, api: KubeApi, tmp_path: Path
+) -> None:
+    """``runtimeClassName: wasmlet-sim`` alone places a pod on a simulated node (the
+    class selects nodes by the handler label every node sets for what it serves)."""
+    from kubelet_core._controlplane.runtimeclass import ensure_runtime_classes, runtime_classes_for
+
+    assert cp.registry is not None
+    await ensure_runtime_classes(
+        cp.registry, runtime_classes_for(SimulatedProvider().node_profile())
+    )
+    fleet = NodeFleet(lambda _name: SimulatedProvider(), fleet_configs(cp, tmp_path, 2))
+    await fleet.start()
+    try:
+        pod = pod_manifest("by-class", node=None)
+        pod["spec"]["runtimeClassName"] = "wasmlet-sim"
+        pod["spec"].pop("tolerations", None)
+        await api.create(PODS_PATH, pod)
+        running = await wait_for(
+            api, PODS_PATH, "by-class", lambda p: p["status"].get("phase") == "Running"
+        )
+        assert running["spec"]["nodeName"] in {"sim-0", "sim-1"}
+    finally:
+        await fleet.stop()

@@ -14,7 +14,7 @@ from typing import Any
 
 from kubelet_core._config import NodeConfig
 from kubelet_core._node.host import HostInfo
-from kubelet_core._provider.base import KubeObject, NodeProfile
+from kubelet_core._provider.base import KubeObject, NodeProfile, handler_label
 
 KUBELET_VERSION = "v1.36.0-wasmlet"
 NODE_TYPE_LABEL = "type"
@@ -42,6 +42,9 @@ class NodeDescription:
             NODE_TYPE_LABEL: NODE_TYPE,
         }
         labels.update(profile.labels)
+        # Every handler the provider serves, however its profile was built: the
+        # RuntimeClasses select nodes by these labels.
+        labels.update({handler_label(handler): "true" for handler in profile.runtime_handlers})
         labels.update(config.identity.labels)
         capacity = host.capacity(config.pods.max_pods)
         capacity.update(profile.capacity)
