@@ -106,7 +106,7 @@ class Bench:
         )
         await agent.start()
         try:
-            await agent.wait_ready(self.api)
+            await agent.wait_ready(self.api, timeout=max(60.0, self.params.timeout))
             yield agent
         finally:
             self.agent_stop_seconds[node_name] = await agent.stop()
