@@ -24,6 +24,10 @@ from kubelet_core._apiclient import KubeApi
 from kubelet_core._modules import ModuleStore
 from wasmlet_wasi.provider import WasiProvider
 
+#: The hello component built in the repo, imported as this image.
+COMPONENT = "examples.wasmlet.dev/hello-component:v1"
+COMPONENT_FILE = Path(__file__).resolve().parents[1] / "testdata" / "components" / "hello.wasm"
+
 
 @dataclass
 class Parameters:
@@ -78,6 +82,8 @@ class Bench:
         try:
             for reference, path in WasiProvider().bundled_modules().items():
                 await store.import_file(path, reference)
+            # A WASI 0.2 component (testdata/components), for its start latency.
+            await store.import_file(COMPONENT_FILE, COMPONENT)
         finally:
             await store.aclose()
         self._modules_ready = True

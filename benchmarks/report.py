@@ -158,6 +158,8 @@ def markdown(report: Figures) -> str:
         for scope, key, label in (
             ("single", "wasmlet_running", "1 pod, wasmlet, Running"),
             ("single", "floor_running", "1 pod, floor, Running"),
+            ("single", "module_succeeded", "1 pod, core module, Succeeded"),
+            ("single", "component_succeeded", "1 pod, WASI 0.2 component, Succeeded"),
             ("batch", "hello_running", "N hello pods, Running (or past it)"),
             ("batch", "hello_succeeded", "N hello pods, Succeeded"),
             ("batch", "wasmlet_running", "N staying pods, wasmlet, Running"),

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks.context import Bench, Figures
+from benchmarks.context import COMPONENT, Bench, Figures
 from benchmarks.pods import KubeObject, PodTracker, create_all, delete_all, pod, sleeper
 from benchmarks.processes import Child, running, wait_until
 from benchmarks.stats import ratio, summary_ms
@@ -46,8 +46,13 @@ async def run(bench: Bench) -> Figures:
         PodTracker(bench.api, label) as tracker,
     ):
 
-        async def one(name: str, node: str, *, hello: bool = False) -> None:
-            manifest = pod(name, node, label) if hello else sleeper(name, node, label)
+        async def one(
+            name: str, node: str, *, hello: bool = False, image: str | None = None
+        ) -> None:
+            if image is not None:  # runs to completion, like hello
+                manifest, hello = pod(name, node, label, image=image, args=["bench"]), True
+            else:
+                manifest = pod(name, node, label) if hello else sleeper(name, node, label)
             await create_all(bench.api, [manifest])
             ends = tracker.succeeded if hello else tracker.running
             if not await tracker.wait_for(lambda: name in ends, 60):
@@ -73,6 +78,16 @@ async def run(bench: Bench) -> Figures:
             await one(floor_singles[-1], FLOOR_NODE)
         await remove(floor_singles, FLOOR_NODE)
         bench.say(f"start: {params.single_repeats} single pods on wasmlet and on the floor done")
+        # A core module and a component that each print and exit, one at a time.
+        await one(f"{label}-warm-component", AGENT_NODE, image=COMPONENT)
+        module_runs: list[str] = []
+        component_runs: list[str] = []
+        for i in range(params.single_repeats):
+            module_runs.append(f"{label}-module-{i}")
+            component_runs.append(f"{label}-component-{i}")
+            await one(module_runs[-1], AGENT_NODE, hello=True)
+            await one(component_runs[-1], AGENT_NODE, image=COMPONENT)
+        await remove([*module_runs, *component_runs, f"{label}-warm-component"], AGENT_NODE)
 
         async with bench.profiled(agent, "start"):
             hello = [f"{label}-hello-{i}" for i in range(params.pods)]
@@ -107,6 +122,9 @@ async def run(bench: Bench) -> Figures:
         "single": {
             "wasmlet_running": summary_ms(lat(singles, tracker.running)),
             "floor_running": summary_ms(lat(floor_singles, tracker.running)),
+            # To Succeeded: a core module's and a WASI 0.2 component's whole run.
+            "module_succeeded": summary_ms(lat(module_runs, tracker.succeeded)),
+            "component_succeeded": summary_ms(lat(component_runs, tracker.succeeded)),
         },
         "batch": {
             "hello_running": summary_ms(lat(hello, tracker.running)),
