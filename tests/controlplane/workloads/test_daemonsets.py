@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.controlplane.conftest import eventually
 from tests.controlplane.workloads.conftest import ClockEnv, WorkloadProvider, clock_env
 
 pytestmark = pytest.mark.needs_kubectl
@@ -183,9 +184,16 @@ async def test_rolling_update_replaces_pods_one_node_at_a_time(env: ClockEnv) ->
         store.add_listener(observe)
         await env.k.out("set", "image", "ds/agent", "main=example/agent:2")
         await env.k.out("rollout", "status", "ds/agent", "--timeout=60s")
-        pods = [
-            p for p in await env.pods("app=agent") if not p["metadata"].get("deletionTimestamp")
-        ]
+
+        async def replaced() -> list[Any]:
+            # rollout status reads the status; the last replacement pod may still be
+            # being created when it returns.
+            live = [
+                p for p in await env.pods("app=agent") if not p["metadata"].get("deletionTimestamp")
+            ]
+            return live if len(live) == 3 else []
+
+        pods = await eventually(replaced, timeout=30)
         assert {p["spec"]["containers"][0]["image"] for p in pods} == {"example/agent:2"}
         assert len(pods) == 3
         assert worst["live"] >= 2  # maxUnavailable 1

@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import select
 import shutil
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,10 @@ def open_live_host(run: RunDir) -> tuple[int, int] | None:
     except OSError:
         return None
     if process_start_ticks(pid) != host.get("start_ticks"):  # recycled meanwhile
+        os.close(pidfd)
+        return None
+    readable, _, _ = select.select([pidfd], [], [], 0)
+    if readable:  # it has exited (a zombie nobody reaped yet still has its /proc entry)
         os.close(pidfd)
         return None
     return pid, pidfd
