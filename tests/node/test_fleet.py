@@ -42,9 +42,13 @@ async def test_a_fleet_runs_its_nodes_pods_through_one_watch(
     fleet = NodeFleet(lambda _name: SimulatedProvider(), fleet_configs(cp, tmp_path, 6))
     await fleet.start()
     try:
-        for index in range(6):
-            node = await api.get(f"/api/v1/nodes/sim-{index}")
-            assert (condition(node, "Ready") or {}).get("status") == "True"
+        for index in range(6):  # start() returns once registered; Ready follows
+            await wait_for(
+                api,
+                "/api/v1/nodes",
+                f"sim-{index}",
+                lambda n: (condition(n, "Ready") or {}).get("status") == "True",
+            )
         for agent in fleet.agents:  # each node counts its own requests, not the fleet's
             created = [
                 s.value
