@@ -51,7 +51,8 @@ async def control_plane_process(data: Path) -> AsyncIterator[tuple[int, str]]:
         yield proc.pid, f"https://127.0.0.1:{int(line)}"
     finally:
         if proc.returncode is None:
-            os.kill(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # the test killed it already
+                os.kill(proc.pid, signal.SIGKILL)
         await proc.wait()
 
 

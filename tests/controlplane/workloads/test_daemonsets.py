@@ -144,7 +144,11 @@ async def test_no_execute_taint_evicts_and_node_selector_limits(env: ClockEnv) -
             MANIFEST.replace("    spec:\n", "    spec:\n      nodeSelector: {role: edge}\n")
         )
         await env.k.out("rollout", "status", "ds/agent", "--timeout=60s")
-        assert set(await placed(env)) == {"n1", "n2"}
+
+        async def on_both() -> bool:  # rollout status reads the status; the pods follow
+            return set(await placed(env)) == {"n1", "n2"}
+
+        assert await eventually(on_both, timeout=30)
         await env.k.out("label", "nodes", "n2", "role=core", "--overwrite")
 
         async def only_n1() -> bool:

@@ -205,8 +205,11 @@ class DaemonSetController(WorkloadController):
         outdated: list[KubeObject] = []
         for name in desired:
             pods = [p for p in by_node.get(name, []) if p["metadata"]["name"] not in gone]
-            if not pods or not is_available(pods[0], min_ready, moment):
+            # A pod on its way out counts as unavailable (kube's rolling update too).
+            live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+            if not live or not is_available(live[0], min_ready, moment):
                 unavailable += 1
+            pods = live or pods
             if pods and not self._updated(ds, pods[0]):
                 outdated.append(pods[0])
         # Unavailable outdated pods first: replacing them costs no availability.
