@@ -306,7 +306,11 @@ async def test_a_joined_node_serves_with_its_approved_certificate(
         assert await served_by_cluster_ca(cp, port) is False  # self-signed meanwhile
 
         rotated = agent.serving_certificate.rotated
-        env = {"KUBECONFIG": str(cp.kubeconfig_path), "PATH": "/usr/bin:/bin"}
+        env = {  # HOME: kubectl's cache stays in the test's directory
+            "KUBECONFIG": str(cp.kubeconfig_path),
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+        }
         approve = await asyncio.create_subprocess_exec(
             kubectl, *command.split()[1:], env=env, stdout=asyncio.subprocess.PIPE
         )
@@ -330,3 +334,31 @@ async def served_by_cluster_ca(cp: ControlPlane, port: int) -> bool:
     with contextlib.suppress(OSError, ssl.SSLError):
         await writer.wait_closed()
     return True
+
+
+def test_an_embedded_expired_client_certificate_is_not_usable(tmp_path: Path) -> None:
+    """kubelet bootstraps again when the kubeconfig's certificate expired, embedded too."""
+    from kubelet_core._node.certificates import kubeconfig_usable
+    from kubelet_core._pki import Leaf, cert_pem, self_signed_ca, sign
+
+    ca_key = new_key()
+    ca = self_signed_ca(ca_key, "ca")
+
+    def kubeconfig(lifetime: dt.timedelta) -> Path:
+        cert = sign(Leaf("system:node:n1", lifetime=lifetime), new_key().public_key(), ca_key, ca)
+        data = base64.b64encode(cert_pem(cert)).decode()
+        path = tmp_path / f"kubeconfig-{lifetime.total_seconds():.0f}"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                    "users": [{"name": "u", "user": {"client-certificate-data": data}}],
+                    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                    "current-context": "x",
+                }
+            )
+        )
+        return path
+
+    assert kubeconfig_usable(kubeconfig(dt.timedelta(hours=1)))
+    assert not kubeconfig_usable(kubeconfig(dt.timedelta(seconds=-100)))

@@ -302,10 +302,7 @@ class ClusterEndpoint:
             config = yaml.safe_load(path.read_text()) or {}
         except (OSError, yaml.YAMLError) as error:
             raise CertificateError(f"cannot read the kubeconfig {path}: {error}") from error
-        contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
-        context = contexts.get(config.get("current-context")) or next(iter(contexts.values()), {})
-        clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or []}
-        cluster = clusters.get(context.get("cluster")) or next(iter(clusters.values()), {})
+        cluster, _user = _current(config)
         server = cluster.get("server")
         if not server:
             raise CertificateError(f"the bootstrap kubeconfig {path} names no server")
@@ -353,16 +350,26 @@ def write_node_kubeconfig(path: Path, endpoint: ClusterEndpoint, cert_file: Path
         raise CertificateError(f"cannot write the node's kubeconfig {path}: {error}") from error
 
 
+def _current(config: KubeObject) -> tuple[KubeObject, KubeObject]:
+    """The current context's cluster and user entries (the first ones if none is current)."""
+
+    def named(key: str, field: str) -> dict[Any, KubeObject]:
+        return {e.get("name"): e.get(field) or {} for e in config.get(key) or []}
+
+    contexts = named("contexts", "context")
+    context = contexts.get(config.get("current-context")) or next(iter(contexts.values()), {})
+    clusters, users = named("clusters", "cluster"), named("users", "user")
+    cluster = clusters.get(context.get("cluster")) or next(iter(clusters.values()), {})
+    return cluster, users.get(context.get("user")) or {}
+
+
 def kubeconfig_client_certificate(path: Path) -> Path | None:
     """The client-certificate file a kubeconfig uses (None: it authenticates otherwise)."""
     try:
         config = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError):
         return None
-    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
-    context = contexts.get(config.get("current-context")) or {}
-    users = {u.get("name"): u.get("user") or {} for u in config.get("users") or []}
-    user = users.get(context.get("user")) or {}
+    _cluster, user = _current(config)
     name = user.get("client-certificate")
     if not name:
         return None
@@ -374,6 +381,18 @@ def kubeconfig_usable(path: Path) -> bool:
     """True when ``path`` exists and its client certificate (if it uses one) is valid now."""
     if not path.is_file():
         return False
+    try:
+        _cluster, user = _current(yaml.safe_load(path.read_text()) or {})
+    except (OSError, yaml.YAMLError):
+        return False
+    if user.get("client-certificate-data"):  # embedded: check it too
+        try:
+            embedded = x509.load_pem_x509_certificate(
+                base64.b64decode(user["client-certificate-data"])
+            )
+        except ValueError:
+            return False
+        return embedded.not_valid_after_utc > datetime.datetime.now(datetime.UTC)
     cert = kubeconfig_client_certificate(path)
     if cert is None:
         return True  # token or exec credentials: nothing of ours to renew

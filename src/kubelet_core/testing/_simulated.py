@@ -11,8 +11,7 @@ that code, and the pod Succeeds or Fails).  Deletion stops nothing and takes no 
 
 from __future__ import annotations
 
-import datetime as dt
-
+from kubelet_core._apiclient.timefmt import rfc3339
 from kubelet_core._provider.base import (
     KubeObject,
     NodeProfile,
@@ -24,10 +23,6 @@ from kubelet_core._provider.base import (
 
 EXIT_CODE = "sim.wasmlet.dev/exit-code"
 SIMULATED = "wasmlet.dev/simulated"
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _exit_code(value: object) -> int | None:
@@ -68,7 +63,7 @@ class SimulatedProvider(Provider):
         key = _key(pod)
         spec = pod.get("spec") or {}
         annotations = (pod.get("metadata") or {}).get("annotations") or {}
-        started = _now()
+        started = rfc3339()
         exit_code = _exit_code(annotations.get(EXIT_CODE))
         finishes = exit_code is not None and spec.get("restartPolicy") in ("Never", "OnFailure")
         statuses = []
