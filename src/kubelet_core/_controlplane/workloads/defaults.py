@@ -95,7 +95,18 @@ def default_job_spec(spec: KubeObject) -> None:
         spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
     else:
         spec.setdefault("podReplacementPolicy", "Failed")
+    _default_pod_failure_policy(spec.get("podFailurePolicy"))
     default_template(spec.get("template"), restart_policy=None)
+
+
+def _default_pod_failure_policy(policy: Any) -> None:
+    """An ``onPodConditions`` pattern without a status matches the condition being True."""
+    if not isinstance(policy, dict):
+        return
+    for rule in policy.get("rules") or []:
+        for pattern in (rule.get("onPodConditions") or []) if isinstance(rule, dict) else []:
+            if isinstance(pattern, dict) and not pattern.get("status"):
+                pattern["status"] = "True"
 
 
 def _job(obj: KubeObject, spec: KubeObject) -> None:

@@ -26,6 +26,12 @@ from kubelet_core._controlplane.validation import (
     _container_errors,
 )
 from kubelet_core._controlplane.workloads.cron import ScheduleError, parse_schedule
+from kubelet_core._controlplane.workloads.job_validation import (
+    immutable_errors,
+    indexed_hostname_errors,
+    job_spec_errors,
+    job_spec_update_errors,
+)
 from kubelet_core._controlplane.workloads.podutil import selector_matches
 
 KubeObject = dict[str, Any]
@@ -114,6 +120,8 @@ def workload_errors(rt: ResourceType, obj: KubeObject) -> list[Cause]:
                     f"Invalid value: {deadline}: must be greater than 0",
                 )
             )
+        causes += job_spec_errors(spec)
+        causes += indexed_hostname_errors(obj, spec)
     if rt is CRONJOBS:
         causes += _cronjob_errors(spec)
     return causes
@@ -141,28 +149,19 @@ def _cronjob_errors(spec: KubeObject) -> list[Cause]:
         )
     job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
     causes += _template_errors("spec.jobTemplate.spec.template", job_spec.get("template"), job=True)
+    causes += job_spec_errors(job_spec, "spec.jobTemplate.spec")
     return causes
-
-
-def _immutable(path: str, old: Any, new: Any) -> list[Cause]:
-    if old == new:
-        return []
-    shown = json.dumps(new, separators=(",", ":"), sort_keys=True)
-    return [(path, INVALID, f"Invalid value: {shown}: field is immutable")]
 
 
 def workload_update_errors(rt: ResourceType, old: KubeObject, new: KubeObject) -> list[Cause]:
     if rt not in _SELECTED:
         return []
     old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
-    causes = _immutable("spec.selector", old_spec.get("selector"), new_spec.get("selector"))
+    causes = immutable_errors("spec.selector", old_spec.get("selector"), new_spec.get("selector"))
     if rt is JOBS:
         if not old_spec.get("suspend"):
-            causes += _immutable(
+            causes += immutable_errors(
                 "spec.template", old_spec.get("template"), new_spec.get("template")
             )
-        if new_spec.get("completionMode") != "Indexed":
-            causes += _immutable(
-                "spec.completions", old_spec.get("completions"), new_spec.get("completions")
-            )
+        causes += job_spec_update_errors(old_spec, new_spec)
     return causes
