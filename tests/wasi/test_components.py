@@ -190,6 +190,24 @@ async def test_tcp_server_is_denied_without_a_grant(hosts: ModuleHosts, tmp_path
     assert "failed: wasi:sockets error-code 1" in logged(tmp_path / "tcpserver.log")  # denied
 
 
+async def test_tcp_is_refused_even_with_a_listen_grant(hosts: ModuleHosts, tmp_path: Path) -> None:
+    """wasmtime-py 50 cannot allow TCP for a component (docs/wasi.md): access-denied.
+
+    When a wasmtime-py release can, this fails, and the grant can be made to work.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    grant = NetworkGrant(bind_ports=(port,))
+    running = await start_module(
+        hosts, spec(tmp_path, "tcpserver", "127.0.0.1", str(port), network=grant)
+    )
+    assert (await running.wait()).exit_code == 1
+    assert "create-tcp-socket failed: wasi:sockets error-code 1" in logged(
+        tmp_path / "tcpserver.log"
+    )
+
+
 def test_grant_from_annotations() -> None:
     pod = {
         "metadata": {

@@ -12,7 +12,10 @@ reach).  Two annotations grant it, per pod:
   among them grants ``wasi:sockets/ip-name-lookup`` too.
 * ``wasi.wasmlet.dev/listen``: ``"true"`` lets the pod bind its
   containers' ``containerPort``/``hostPort`` (Landlock bind rules on exactly
-  those ports).
+  those ports).  Under wasmtime-py 50 no component can create a TCP or UDP
+  socket, granted or not: wasmtime 48+ needs ``allow_tcp``/``allow_udp``,
+  which its C API does not export (docs/wasi.md); the provider says so in a
+  ``ListenUnavailable`` warning event.
 
 The granularity the kernel gives is the port: Landlock has no address
 rules, and wasmtime's C API (wasmtime-py 50) offers neither a per-address

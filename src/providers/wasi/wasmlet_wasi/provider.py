@@ -55,7 +55,7 @@ from kubelet_core.containers import (
 )
 from kubelet_core.containers import quantity_bytes as memory_bytes
 from kubelet_core.containers import quantity_cores as cpu_cores
-from wasmlet_wasi.engine import wasmtime_version
+from wasmlet_wasi.engine import is_component, wasmtime_version
 from wasmlet_wasi.network import grant_for
 from wasmlet_wasi.runs import RunDir, open_live_host, pod_uids, remove_pod, runs_of_pod
 from wasmlet_wasi.runtime import ModuleHosts, ModuleSpec, WasiContainer, guest_argv
@@ -178,6 +178,8 @@ class WasiProvider(ContainerProvider):
             groups=launch.identity.groups,
             network=grant_for(launch.pod, launch.container),
         )
+        if spec.network.bind_ports and _is_component_file(path):
+            self._warn_listen_unavailable(launch, spec.network.bind_ports)
         container = await self.hosts.spawn(spec)
         self._track(container, stored.digest if stored is not None else "")
         return container
@@ -233,6 +235,25 @@ class WasiProvider(ContainerProvider):
             raise RuntimeError("WasiProvider.start() has not been called")
         return self.modules
 
+    def _warn_listen_unavailable(self, launch: ContainerLaunch, ports: Sequence[int]) -> None:
+        """Say why a granted listener will be refused (an ActorListening would be a lie).
+
+        wasmtime-py 50's C API cannot allow TCP/UDP sockets for a component:
+        ``wasi_config_inherit_network`` only admits every address, and since
+        wasmtime 48 (#13936) TCP and UDP are off unless ``allow_tcp``/``allow_udp``
+        are called, which the C API does not export (docs/wasi.md).
+        """
+        listed = ", ".join(str(port) for port in sorted(set(ports)))
+        message = (
+            f"container {launch.name} is granted to listen on port {listed}, but wasmtime-py "
+            f"{wasmtime_version()} cannot open TCP/UDP sockets for a component: socket "
+            "creation is refused (access-denied); see docs/wasi.md"
+        )
+        try:
+            self.context.record_event(launch.pod, "Warning", "ListenUnavailable", message)
+        except Exception:
+            log.exception("recording an event failed", reason="ListenUnavailable")
+
     def _track(self, container: WasiContainer, digest: str) -> None:
         self.running[container] = digest
         asyncio.get_running_loop().create_task(self._forget(container))
@@ -248,6 +269,11 @@ def _container(pod: KubeObject, name: str) -> KubeObject:
         if container.get("name") == name:
             return dict(container)
     return {}
+
+
+def _is_component_file(path: Path) -> bool:
+    with path.open("rb") as file:
+        return is_component(file.read(8))
 
 
 def _kill_and_forget(root: Path, pod_uid: str) -> None:
