@@ -159,3 +159,23 @@ async def test_deleting_the_daemonset_removes_its_revisions(env: ClockEnv) -> No
         return not await revisions(env)
 
     assert await env.until(gone)
+
+
+async def test_a_revision_needs_data_and_keeps_it(env: ClockEnv) -> None:
+    path = env.k.workdir / "revision.yaml"
+    path.write_text(
+        "apiVersion: apps/v1\nkind: ControllerRevision\nmetadata: {name: r}\nrevision: 1\n"
+    )
+    rc, _out, err = await env.k.run("create", "-f", str(path), check=False)
+    assert rc != 0 and "data: Required value: data is mandatory" in err
+    path.write_text(path.read_text() + "data: {spec: {template: {}}}\n")
+    await env.k.out("create", "-f", str(path))
+    patch = '{"data": {"spec": {"template": {"metadata": {}}}}}'
+    rc, _out, err = await env.k.run(
+        "patch", "controllerrevision", "r", "--type=merge", "-p", patch, check=False
+    )
+    assert rc != 0 and "data: Invalid value" in err and "field is immutable" in err
+    rc, _out, err = await env.k.run(
+        "patch", "controllerrevision", "r", "--type=merge", "-p", '{"revision": -1}', check=False
+    )
+    assert rc != 0 and "revision: Invalid value: -1: must be greater than or equal to 0" in err
