@@ -24,7 +24,15 @@ from kubelet_core._apiclient.timefmt import parse_time
 from kubelet_core._controlplane import ControlPlane
 from tests.controlplane.conftest import Client, add_node, eventually, pod
 from tests.controlplane.test_kubectl import Kubectl
-from tests.controlplane.test_services import NODE_IP, PODS, SERVICES, run_pod, service, set_ready
+from tests.controlplane.test_services import (
+    NODE_IP,
+    PODS,
+    SERVICES,
+    run_pod,
+    service,
+    set_ready,
+    slices_of,
+)
 
 ENDPOINTS = "/api/v1/namespaces/default/endpoints"
 DEPRECATION = "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
@@ -95,8 +103,15 @@ async def test_endpoints_follow_the_pods(env: Env) -> None:
     ]
     assert ep["metadata"]["labels"] == {"tier": "front"}
     assert "ownerReferences" not in ep["metadata"]
+    # The first sync of a Service reports its creation as the change (TriggerTimeTracker),
+    # on the Endpoints and on the slice written with it.
+    svc = await env.client.ok("GET", f"{SERVICES}/web")
     trigger = ep["metadata"]["annotations"]["endpoints.kubernetes.io/last-change-trigger-time"]
-    assert parse_time(trigger) is not None
+    assert parse_time(trigger) == parse_time(svc["metadata"]["creationTimestamp"])
+    (slice_,) = await slices_of(env.client, "web")
+    assert slice_["metadata"]["annotations"] == {
+        "endpoints.kubernetes.io/last-change-trigger-time": trigger
+    }
 
     _rc, out, err = await env.k.run("get", "endpoints", "web")
     assert DEPRECATION in err

@@ -181,6 +181,19 @@ def _ready_transition(pod: KubeObject) -> Any:
     return None
 
 
+def with_trigger_time(meta: KubeObject, trigger: str | None) -> KubeObject:
+    """``meta`` with the trigger-time annotation set, or removed when there is none."""
+    annotations = dict(meta.get("annotations") or {})
+    if trigger is None:
+        annotations.pop(TRIGGER_TIME, None)
+    else:
+        annotations[TRIGGER_TIME] = trigger
+    out = dict(meta, annotations=annotations)
+    if not annotations:
+        out.pop("annotations")
+    return out
+
+
 class EndpointsWriter:
     """Keeps one Service's Endpoints equal to its pods (kube's endpoints controller sync)."""
 
@@ -189,33 +202,22 @@ class EndpointsWriter:
         self.registry = registry
         self.trigger_times = TriggerTimes()
 
-    async def sync(self, service: KubeObject, pods: list[KubeObject]) -> None:
+    async def sync(self, service: KubeObject, pods: list[KubeObject], trigger: str | None) -> None:
         """Create or update the Endpoints; unchanged subsets and labels write nothing."""
         meta = service["metadata"]
         namespace, name = meta["namespace"], meta["name"]
-        # Computed on every sync, as kube does, so the tracker sees each state once.
-        trigger = self.trigger_times.compute(service, pods)
         wanted = subsets(service, pods)
         entry = self.store.get(ENDPOINTS, namespace, name)
         current = None if entry is None else entry.obj
-        labels = labels_for(service)
         if current is not None:
             have = dict(current["metadata"].get("labels") or {})
             have.pop(HEADLESS, None)
             same_labels = have == (meta.get("labels") or {})
             if (current.get("subsets") or []) == wanted and same_labels:
                 return
-        annotations = dict((current or {"metadata": {}})["metadata"].get("annotations") or {})
-        if trigger is None:
-            annotations.pop(TRIGGER_TIME, None)
-        else:
-            annotations[TRIGGER_TIME] = trigger
         body_meta = dict((current or {}).get("metadata") or {"name": name})
-        body_meta["labels"] = labels
-        if annotations:
-            body_meta["annotations"] = annotations
-        else:
-            body_meta.pop("annotations", None)
+        body_meta["labels"] = labels_for(service)
+        body_meta = with_trigger_time(body_meta, trigger)
         body: KubeObject = {"metadata": body_meta}
         if wanted:
             body["subsets"] = wanted

@@ -11,10 +11,12 @@ a targetRef to the pod. Ports are resolved per pod from each Service port's targ
 (a number, or the name of a containerPort; that port's hostPort when it has one, where a
 wasm pod on its node's network listens), so pods that resolve a named port differently
 land in different slices, one slice per distinct port list. A Service with no ready
-pods keeps one empty slice, as kube does. The same reconcile keeps the Service's v1
-Endpoints (endpoints.py) from the same pod -> endpoint step, so the two views never
-disagree; as kube's endpoints controller, it deletes the Endpoints of a Service that is
-gone (at start too, for ones left behind) and recreates a deleted one.
+pods keeps one empty slice, as kube does. A slice written carries kube's
+``endpoints.kubernetes.io/last-change-trigger-time`` (endpoints.TriggerTimes). The same
+reconcile keeps the Service's v1 Endpoints (endpoints.py) from the same pod -> endpoint
+step, so the two views never disagree; as kube's endpoints controller, it deletes the
+Endpoints of a Service that is gone (at start too, for ones left behind) and recreates a
+deleted one.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from kubelet_core._controlplane.clock import Clock
 from kubelet_core._controlplane.registry import DeleteOptions, Registry
 from kubelet_core._controlplane.resources import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
 from kubelet_core._controlplane.services.addresses import endpoint, endpoint_ports, selects
-from kubelet_core._controlplane.services.endpoints import EndpointsWriter
+from kubelet_core._controlplane.services.endpoints import EndpointsWriter, with_trigger_time
 from kubelet_core._controlplane.store import Event, Store
 from kubelet_core._controlplane.workloads.base import (
     Key,
@@ -105,10 +107,15 @@ class EndpointSliceController(WorkloadController):
             for e in self.store.entries(PODS, namespace)
             if selects(selector, e.obj["metadata"].get("labels"))
         ]
-        await self._sync_slices(service, pods)
-        await self.endpoints.sync(service, pods)
+        # One trigger time per sync, computed even when nothing is written (as kube).
+        trigger = self.endpoints.trigger_times.compute(service, pods)
+        await self._sync_slices(service, pods, trigger)
+        await self.endpoints.sync(service, pods, trigger)
 
-    async def _sync_slices(self, service: KubeObject, pods: list[KubeObject]) -> None:
+    async def _sync_slices(
+        self, service: KubeObject, pods: list[KubeObject], trigger: str | None
+    ) -> None:
+        """Slices written (created or updated) carry the trigger time, as kube's reconciler."""
         namespace = service["metadata"]["namespace"]
         wanted = desired_slices(service, pods)
         existing = sorted(self.owned(ENDPOINTSLICES, service), key=lambda o: o["metadata"]["name"])
@@ -123,16 +130,18 @@ class EndpointSliceController(WorkloadController):
                 updated = dict(current, addressType="IPv4", **content)
                 updated["metadata"] = dict(current["metadata"], labels=labels)
                 if updated != current:
+                    updated["metadata"] = with_trigger_time(updated["metadata"], trigger)
                     await self.registry.update(
                         ENDPOINTSLICES, namespace, current["metadata"]["name"], updated
                     )
                 continue
+            meta = {
+                "generateName": f"{service['metadata']['name']}-",
+                "labels": labels,
+                "ownerReferences": [owner_reference(service, SERVICES)],
+            }
             body: KubeObject = {
-                "metadata": {
-                    "generateName": f"{service['metadata']['name']}-",
-                    "labels": labels,
-                    "ownerReferences": [owner_reference(service, SERVICES)],
-                },
+                "metadata": with_trigger_time(meta, trigger),
                 "addressType": "IPv4",
                 **content,
             }
