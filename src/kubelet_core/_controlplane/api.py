@@ -154,7 +154,10 @@ class Api:
         target = parse_target(path)
         if target is None:
             raise errors.not_found_path()
-        return await self._resource(request, target)
+        response = await self._resource(request, target)
+        if target.rt.deprecation and isinstance(response, web.Response):
+            _warn(response, [target.rt.deprecation])
+        return response
 
     def _simple(self, path: str) -> KubeObject | None:
         if path == "/api":

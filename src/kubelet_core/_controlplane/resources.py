@@ -31,6 +31,8 @@ class ResourceType:
     categories: tuple[str, ...] = ()
     # Names are path segments (RBAC: ``system:node``), not DNS subdomains.
     path_segment_names: bool = False
+    # kube-apiserver's Warning on every request for a deprecated type ("" when not).
+    deprecation: str = ""
 
     @property
     def api_version(self) -> str:
@@ -218,7 +220,18 @@ SERVICES = ResourceType(
 ENDPOINTSLICES = ResourceType(
     "discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True
 )
-NETWORK_TYPES = (SERVICES, ENDPOINTSLICES)
+# The legacy view of a Service's endpoints, deprecated since 1.33 but still served.
+ENDPOINTS = ResourceType(
+    "",
+    "v1",
+    "endpoints",
+    "endpoints",
+    "Endpoints",
+    True,
+    ("ep",),
+    deprecation="v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
+)
+NETWORK_TYPES = (SERVICES, ENDPOINTSLICES, ENDPOINTS)
 
 
 # Workloads (apps/v1, batch/v1): their controllers live in workloads/.

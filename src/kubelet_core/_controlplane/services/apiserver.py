@@ -1,7 +1,9 @@
 """The ``kubernetes`` Service in ``default``: the API server, as clients expect to find it.
 
 kube-apiserver keeps this Service (the range's first ClusterIP, port 443 named
-``https``) and its EndpointSlice pointing at its own address. Here the address is the
+``https``), its EndpointSlice and its v1 Endpoints (labelled
+``endpointslice.kubernetes.io/skip-mirror: "true"``, as its endpoint reconciler writes
+them, so no mirrored slice appears) pointing at its own address. Here the address is the
 control plane's loopback listener; the port can change between runs (an ephemeral
 port), so both are reconciled on every start.
 """
@@ -13,12 +15,18 @@ from typing import Any
 
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.registry import Registry
-from kubelet_core._controlplane.resources import ENDPOINTSLICES, SERVICES, ResourceType
+from kubelet_core._controlplane.resources import (
+    ENDPOINTS,
+    ENDPOINTSLICES,
+    SERVICES,
+    ResourceType,
+)
 from kubelet_core._controlplane.services.allocation import first_ip
 from kubelet_core._controlplane.services.endpointslices import SERVICE_NAME
 
 KubeObject = dict[str, Any]
 NAME, NAMESPACE = "kubernetes", "default"
+SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror"
 
 
 def kubernetes_service(port: int) -> KubeObject:
@@ -41,6 +49,18 @@ def kubernetes_endpoint_slice(host: str, port: int) -> KubeObject:
         "addressType": "IPv6" if ":" in host else "IPv4",
         "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+    }
+
+
+def kubernetes_endpoints(host: str, port: int) -> KubeObject:
+    return {
+        "metadata": {"name": NAME, "labels": {SKIP_MIRROR: "true"}},
+        "subsets": [
+            {
+                "addresses": [{"ip": host}],
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+            }
+        ],
     }
 
 
@@ -71,3 +91,4 @@ async def reconcile_kubernetes_service(registry: Registry, host: str, port: int)
             "endpoints",
             "ports",
         )
+        await _ensure(registry, ENDPOINTS, kubernetes_endpoints(host, port), "subsets")

@@ -11,7 +11,12 @@ a targetRef to the pod. Ports are resolved per pod from each Service port's targ
 (a number, or the name of a containerPort; that port's hostPort when it has one, where a
 wasm pod on its node's network listens), so pods that resolve a named port differently
 land in different slices, one slice per distinct port list. A Service with no ready
-pods keeps one empty slice, as kube does.
+pods keeps one empty slice, as kube does. A slice written carries kube's
+``endpoints.kubernetes.io/last-change-trigger-time`` (endpoints.TriggerTimes). The same
+reconcile keeps the Service's v1 Endpoints (endpoints.py) from the same pod -> endpoint
+step, so the two views never disagree; as kube's endpoints controller, it deletes the
+Endpoints of a Service that is gone (at start too, for ones left behind) and recreates a
+deleted one.
 """
 
 from __future__ import annotations
@@ -20,90 +25,24 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from kubelet_core._controlplane.registry import DeleteOptions
-from kubelet_core._controlplane.resources import ENDPOINTSLICES, PODS, SERVICES
-from kubelet_core._controlplane.store import Event
+from kubelet_core._controlplane.clock import Clock
+from kubelet_core._controlplane.registry import DeleteOptions, Registry
+from kubelet_core._controlplane.resources import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
+from kubelet_core._controlplane.services.addresses import endpoint, endpoint_ports, selects
+from kubelet_core._controlplane.services.endpoints import EndpointsWriter, with_trigger_time
+from kubelet_core._controlplane.store import Event, Store
 from kubelet_core._controlplane.workloads.base import (
     Key,
     WorkloadController,
     key_of,
     owner_reference,
 )
-from kubelet_core._controlplane.workloads.podutil import is_terminal, ready_since
 
 KubeObject = dict[str, Any]
 SERVICE_NAME = "kubernetes.io/service-name"
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER = "endpointslice-controller.k8s.io"
-
-
-def selects(selector: dict[str, str] | None, labels: dict[str, str] | None) -> bool:
-    """A Service selector (a plain map) selects the labels that carry all its pairs."""
-    labels = labels or {}
-    return bool(selector) and all(labels.get(k) == v for k, v in (selector or {}).items())
-
-
-def resolve_port(pod: KubeObject, target: Any) -> int | None:
-    """The port the pod really listens on for a targetPort (None: it has no such port).
-
-    A number, or the name of a containerPort. A wasm pod shares its node's network, so
-    when the matching containerPort has a hostPort, that is where the workload is
-    reachable (an actor binds its hostPort): the hostPort wins.
-    """
-    number = int(target) if isinstance(target, str) and target.isdigit() else target
-    spec = pod.get("spec") or {}
-    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
-        for port in container.get("ports") or []:
-            if port.get("name") == number or port.get("containerPort") == number:
-                return int(port.get("hostPort") or port["containerPort"])
-    return number if isinstance(number, int) and not isinstance(number, bool) else None
-
-
-def endpoint_ports(service: KubeObject, pod: KubeObject) -> list[KubeObject]:
-    ports = []
-    for port in (service.get("spec") or {}).get("ports") or []:
-        number = resolve_port(pod, port.get("targetPort", port.get("port")))
-        if number is None:
-            continue
-        entry: KubeObject = {
-            "name": port.get("name") or "",
-            "port": number,
-            "protocol": port.get("protocol", "TCP"),
-        }
-        if port.get("appProtocol"):
-            entry["appProtocol"] = port["appProtocol"]
-        ports.append(entry)
-    return ports
-
-
-def endpoint(service: KubeObject, pod: KubeObject) -> KubeObject | None:
-    """The pod as an endpoint, or None when it has no address or has finished."""
-    status = pod.get("status") or {}
-    address = status.get("podIP") or ((status.get("podIPs") or [{}])[0]).get("ip")
-    if not address or is_terminal(pod):
-        return None
-    meta = pod["metadata"]
-    terminating = bool(meta.get("deletionTimestamp"))
-    serving = ready_since(pod) is not None  # Ready, whether or not terminating
-    publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
-    result: KubeObject = {
-        "addresses": [address],
-        "conditions": {
-            "ready": publish or (serving and not terminating),
-            "serving": publish or serving,
-            "terminating": terminating,
-        },
-        "targetRef": {
-            "kind": "Pod",
-            "namespace": meta["namespace"],
-            "name": meta["name"],
-            "uid": meta["uid"],
-        },
-    }
-    node = (pod.get("spec") or {}).get("nodeName")
-    if node:
-        result["nodeName"] = node
-    return result
+LEADER_RECORD = "control-plane.alpha.kubernetes.io/leader"
 
 
 def desired_slices(service: KubeObject, pods: Iterable[KubeObject]) -> list[KubeObject]:
@@ -124,6 +63,10 @@ class EndpointSliceController(WorkloadController):
     name = "endpointslice-controller"
     kind = SERVICES
 
+    def __init__(self, store: Store, registry: Registry, clock: Clock) -> None:
+        super().__init__(store, registry, clock)
+        self.endpoints = EndpointsWriter(store, registry)
+
     def keys_for(self, event: Event) -> Iterable[Key]:
         if event.rt is SERVICES:
             yield key_of(event.obj)
@@ -138,11 +81,23 @@ class EndpointSliceController(WorkloadController):
             mine = event.obj["metadata"].get("labels") or {}
             if mine.get(MANAGED_BY) == CONTROLLER and mine.get(SERVICE_NAME):
                 yield event.obj["metadata"].get("namespace") or "", mine[SERVICE_NAME]
+        elif event.rt is ENDPOINTS and event.type == "DELETED":  # kube recreates it
+            yield key_of(event.obj)
+
+    def start(self) -> None:
+        """Start, and look at every Endpoints once: one whose Service is gone is deleted."""
+        super().start()
+        for entry in self.store.entries(ENDPOINTS):
+            if LEADER_RECORD not in (entry.obj["metadata"].get("annotations") or {}):
+                self.enqueue(key_of(entry.obj))
 
     async def reconcile(self, key: Key) -> None:
         service = self.get(SERVICES, key)
-        if service is None or service["metadata"].get("deletionTimestamp"):
-            return  # the garbage collector removes the slices it controlled
+        if service is None:
+            await self.endpoints.forget(key)  # its slices go with it (garbage collector)
+            return
+        if service["metadata"].get("deletionTimestamp"):
+            return
         selector = (service.get("spec") or {}).get("selector")
         if not selector or service["spec"].get("type") == "ExternalName":
             return  # slices of a selector-less Service are the user's to write
@@ -152,6 +107,16 @@ class EndpointSliceController(WorkloadController):
             for e in self.store.entries(PODS, namespace)
             if selects(selector, e.obj["metadata"].get("labels"))
         ]
+        # One trigger time per sync, computed even when nothing is written (as kube).
+        trigger = self.endpoints.trigger_times.compute(service, pods)
+        await self._sync_slices(service, pods, trigger)
+        await self.endpoints.sync(service, pods, trigger)
+
+    async def _sync_slices(
+        self, service: KubeObject, pods: list[KubeObject], trigger: str | None
+    ) -> None:
+        """Slices written (created or updated) carry the trigger time, as kube's reconciler."""
+        namespace = service["metadata"]["namespace"]
         wanted = desired_slices(service, pods)
         existing = sorted(self.owned(ENDPOINTSLICES, service), key=lambda o: o["metadata"]["name"])
         labels = {
@@ -165,16 +130,18 @@ class EndpointSliceController(WorkloadController):
                 updated = dict(current, addressType="IPv4", **content)
                 updated["metadata"] = dict(current["metadata"], labels=labels)
                 if updated != current:
+                    updated["metadata"] = with_trigger_time(updated["metadata"], trigger)
                     await self.registry.update(
                         ENDPOINTSLICES, namespace, current["metadata"]["name"], updated
                     )
                 continue
+            meta = {
+                "generateName": f"{service['metadata']['name']}-",
+                "labels": labels,
+                "ownerReferences": [owner_reference(service, SERVICES)],
+            }
             body: KubeObject = {
-                "metadata": {
-                    "generateName": f"{service['metadata']['name']}-",
-                    "labels": labels,
-                    "ownerReferences": [owner_reference(service, SERVICES)],
-                },
+                "metadata": with_trigger_time(meta, trigger),
                 "addressType": "IPv4",
                 **content,
             }

@@ -1,8 +1,9 @@
-"""The Service and EndpointSlice schemas and ``kubectl get`` columns, registered on import.
+"""The Service, EndpointSlice and Endpoints schemas and ``kubectl get`` columns, on import.
 
 Columns as kube-apiserver's printers fill them: ``NAME TYPE CLUSTER-IP EXTERNAL-IP
-PORT(S) AGE [SELECTOR]`` (ports as ``80/TCP`` or ``80:30080/TCP``) and ``NAME
-ADDRESSTYPE PORTS ENDPOINTS AGE``.
+PORT(S) AGE [SELECTOR]`` (ports as ``80/TCP`` or ``80:30080/TCP``), ``NAME
+ADDRESSTYPE PORTS ENDPOINTS AGE`` and ``NAME ENDPOINTS AGE`` (ready ``ip:port`` pairs,
+the first three then ``+ N more...``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubelet_core._controlplane import schema as s
-from kubelet_core._controlplane.resources import ENDPOINTSLICES, SERVICES
+from kubelet_core._controlplane.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES
 from kubelet_core._controlplane.tables import PRINTERS, age
 
 KubeObject = dict[str, Any]
@@ -85,6 +86,32 @@ s.register(
     ),
 )
 
+ENDPOINT_ADDRESS = s.fields(
+    go_name="EndpointAddress",
+    **s.strings("ip", "hostname", "nodeName"),
+    targetRef=s.OBJECT_REFERENCE,
+)
+s.register(
+    ENDPOINTS,
+    s.fields(
+        go_name="Endpoints",
+        subsets=s.ListOf(
+            s.fields(
+                go_name="EndpointSubset",
+                addresses=s.ListOf(ENDPOINT_ADDRESS),
+                notReadyAddresses=s.ListOf(ENDPOINT_ADDRESS),
+                ports=s.ListOf(
+                    s.fields(
+                        go_name="EndpointPort",
+                        **s.strings("name", "protocol", "appProtocol"),
+                        port=s.INT32,
+                    )
+                ),
+            )
+        ),
+    ),
+)
+
 
 def _ports(spec: KubeObject) -> str:
     parts = []
@@ -140,6 +167,34 @@ def endpoint_slice_row(obj: KubeObject) -> Row:
     ]
 
 
+def _host_port(ip: str, port: Any) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def format_endpoints(obj: KubeObject, limit: int = 3) -> str:
+    """kubectl's formatEndpoints: ready addresses with each port, ``<none>`` when empty."""
+    shown: list[str] = []
+    count = 0
+    for subset in obj.get("subsets") or []:
+        ips = [str(a.get("ip", "")) for a in subset.get("addresses") or []]
+        ports = subset.get("ports") or []
+        pairs = [_host_port(ip, p.get("port")) for p in ports for ip in ips] if ports else ips
+        count += len(pairs)
+        shown.extend(pairs[: max(0, limit - len(shown))])
+    text = ",".join(shown)
+    if count > limit:
+        return f"{text} + {count - limit} more..."
+    return text or "<none>"
+
+
+def endpoints_row(obj: KubeObject) -> Row:
+    return [
+        obj["metadata"]["name"],
+        format_endpoints(obj),
+        age(obj["metadata"].get("creationTimestamp")),
+    ]
+
+
 PRINTERS[SERVICES.key] = (
     [
         ("Name", "string", 0, "name"),
@@ -161,4 +216,12 @@ PRINTERS[ENDPOINTSLICES.key] = (
         ("Age", "string", 0, ""),
     ],
     endpoint_slice_row,
+)
+PRINTERS[ENDPOINTS.key] = (
+    [
+        ("Name", "string", 0, "name"),
+        ("Endpoints", "string", 0, ""),
+        ("Age", "string", 0, ""),
+    ],
+    endpoints_row,
 )

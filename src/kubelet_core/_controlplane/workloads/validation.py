@@ -3,7 +3,8 @@
 The rules clients meet: a selector is required and must select the template's labels,
 replica counts are non-negative, templates need containers, Job pods restart Never or
 OnFailure, CronJob schedules parse; on update, selectors are immutable (and a Job's
-template and completions too), each failure a 422 cause on the field kube names.
+template and completions too), each failure a 422 cause on the field kube names. A
+ControllerRevision needs ``data``, a non-negative ``revision``, and keeps its data.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from typing import Any
 
 from kubelet_core._controlplane.resources import (
+    CONTROLLERREVISIONS,
     CRONJOBS,
     DAEMONSETS,
     DEPLOYMENTS,
@@ -96,7 +98,16 @@ def _selector_errors(spec: KubeObject, template: Any) -> list[Cause]:
     return []
 
 
+def _revision_errors(obj: KubeObject) -> list[Cause]:
+    causes: list[Cause] = []
+    if obj.get("data") is None:
+        causes.append(("data", REQUIRED, "Required value: data is mandatory"))
+    return causes + _non_negative("revision", obj.get("revision", 0))
+
+
 def workload_errors(rt: ResourceType, obj: KubeObject) -> list[Cause]:
+    if rt is CONTROLLERREVISIONS:
+        return _revision_errors(obj)
     spec = obj.get("spec")
     if rt not in (*_SELECTED, CRONJOBS):
         return []
@@ -154,6 +165,8 @@ def _cronjob_errors(spec: KubeObject) -> list[Cause]:
 
 
 def workload_update_errors(rt: ResourceType, old: KubeObject, new: KubeObject) -> list[Cause]:
+    if rt is CONTROLLERREVISIONS:
+        return _immutable("data", old.get("data"), new.get("data"))
     if rt not in _SELECTED:
         return []
     old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
