@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from typing import Any
 
@@ -262,3 +263,11 @@ def validate_immutable_data(old: KubeObject, new: KubeObject) -> list[Cause]:
                 (field, FORBIDDEN, "Forbidden: field is immutable when `immutable` is set")
             )
     return causes
+
+
+def immutable_errors(path: str, old: Any, new: Any) -> list[Cause]:
+    """kube's ValidateImmutableField: a changed value is Invalid, shown as JSON."""
+    if old == new:
+        return []
+    shown = json.dumps(new, separators=(",", ":"), sort_keys=True)
+    return [(path, INVALID, f"Invalid value: {shown}: field is immutable")]

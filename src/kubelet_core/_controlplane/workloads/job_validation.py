@@ -18,7 +18,13 @@ import json
 import re
 from typing import Any
 
-from kubelet_core._controlplane.validation import DUPLICATE, INVALID, REQUIRED, Cause
+from kubelet_core._controlplane.validation import (
+    DUPLICATE,
+    INVALID,
+    REQUIRED,
+    Cause,
+    immutable_errors,
+)
 from kubelet_core._provider.names import is_label
 
 KubeObject = dict[str, Any]
@@ -70,13 +76,6 @@ def _too_many(path: str, count: int, limit: int) -> Cause:
 def _go_quoted_list(values: tuple[str, ...]) -> str:
     """Go's ``%q`` of a string slice: ``["a" "b"]``."""
     return "[" + " ".join(json.dumps(v) for v in values) + "]"
-
-
-def immutable_errors(path: str, old: Any, new: Any) -> list[Cause]:
-    if old == new:
-        return []
-    shown = json.dumps(new, separators=(",", ":"), sort_keys=True)
-    return [(path, INVALID, f"Invalid value: {shown}: field is immutable")]
 
 
 def _non_negative(path: str, value: Any) -> list[Cause]:

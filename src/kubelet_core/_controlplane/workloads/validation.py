@@ -26,10 +26,10 @@ from kubelet_core._controlplane.validation import (
     REQUIRED,
     Cause,
     _container_errors,
+    immutable_errors,
 )
 from kubelet_core._controlplane.workloads.cron import ScheduleError, parse_schedule
 from kubelet_core._controlplane.workloads.job_validation import (
-    immutable_errors,
     indexed_hostname_errors,
     job_spec_errors,
     job_spec_update_errors,
@@ -166,7 +166,7 @@ def _cronjob_errors(spec: KubeObject) -> list[Cause]:
 
 def workload_update_errors(rt: ResourceType, old: KubeObject, new: KubeObject) -> list[Cause]:
     if rt is CONTROLLERREVISIONS:
-        return _immutable("data", old.get("data"), new.get("data"))
+        return immutable_errors("data", old.get("data"), new.get("data"))
     if rt not in _SELECTED:
         return []
     old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
