@@ -169,6 +169,23 @@ async def test_bound_pod_deletion_is_graceful(client: Client) -> None:
     assert (await client.get(f"{PODS}/p"))[0] == 404
 
 
+async def test_a_terminated_status_in_the_grace_period_is_kept(client: Client) -> None:
+    """kube's ShouldDeleteDuringUpdate: only a zero grace period ends with an update.
+
+    The kubelet writes its pod's last status (exit codes) during the grace
+    period; watchers must see it, and the pod stays until its grace-0 delete.
+    """
+    await client.ok("POST", PODS, pod("p", nodeName="n1", terminationGracePeriodSeconds=30))
+    marked = await client.ok("DELETE", f"{PODS}/p")
+    marked["status"] = {"phase": "Failed"}
+    written = await client.ok("PUT", f"{PODS}/p/status", marked)
+    assert written["status"]["phase"] == "Failed"
+    kept = await client.ok("GET", f"{PODS}/p")
+    assert kept["status"]["phase"] == "Failed" and kept["metadata"]["deletionTimestamp"]
+    await client.ok("DELETE", f"{PODS}/p", {"gracePeriodSeconds": 0})
+    assert (await client.get(f"{PODS}/p"))[0] == 404
+
+
 async def test_terminal_bound_pod_is_deleted_at_once(client: Client) -> None:
     created = await client.ok("POST", PODS, pod("p", nodeName="n1"))
     created["status"] = {"phase": "Succeeded"}

@@ -279,12 +279,12 @@ def test_memory_limit_refuses_the_components_growth(
 def test_deleting_a_spinning_component_stops_it_within_the_grace_period(
     wasmlet: Wasmlet, registry: RegistryProcess
 ) -> None:
-    """The host is SIGKILLed (137, checked on module hosts in tests/wasi/test_components.py).
+    """The host is SIGKILLed: the last status a watcher sees before DELETED says 137.
 
-    The 137 itself is not visible here: the node deletes the pod object
-    without writing a last status, so the watch's last state is ``running``.
-    What is: the deletion ends within the grace period, the Killing event,
-    and the host process gone.
+    As kubelet: the terminated container's status is written while the pod is
+    still there (in its grace period), then the node deletes it with grace 0.
+    The deletion ends within the grace period, with the Killing event and the
+    host process gone.
     """
     image = push_component(registry, "hello")
     wasmlet.apply(component_pod("component-spin", image, ["spin"]))
@@ -296,7 +296,11 @@ def test_deleting_a_spinning_component_stops_it_within_the_grace_period(
             began = time.monotonic()
             wasmlet.kubectl("delete", "pod", "component-spin", f"--grace-period={GRACE_SECONDS}")
             took = time.monotonic() - began
-            assert [event["type"] for event in events][-1:] == ["DELETED"]
+            seen = list(events)
+            assert [event["type"] for event in seen][-1:] == ["DELETED"]
+        last = seen[-1]["object"]["status"]
+        terminated = last["containerStatuses"][0]["state"]["terminated"]
+        assert (terminated["exitCode"], last["phase"]) == (137, "Failed")
         gone, _, _ = select.select([host], [], [], 5)  # readable once the process has ended
     finally:
         os.close(host)

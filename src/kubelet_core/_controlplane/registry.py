@@ -67,6 +67,21 @@ def copy(obj: KubeObject) -> KubeObject:
     return result
 
 
+def _deletes_during_update(rt: ResourceType, old: KubeObject) -> bool:
+    """kube's ShouldDeleteDuringUpdate: an update that leaves no finalizers completes a
+    deletion whose grace period is zero (or unset).
+
+    A pod in its grace period is not removed by an update -- not even the status
+    write that reports it terminated: that status is stored (watchers see the
+    containers' exit codes), and the pod goes when its kubelet deletes it with
+    grace 0.  Namespaces finish through their own controller.
+    """
+    meta = old["metadata"]
+    if rt is NAMESPACES or not meta.get("deletionTimestamp"):
+        return False
+    return not meta.get("deletionGracePeriodSeconds")
+
+
 def _entry_copy(entry: Entry) -> KubeObject:
     result: KubeObject = jsonutil.loads(entry.data)
     return result
@@ -414,20 +429,10 @@ class Registry:
         if new == old or dry_run:
             return new  # a no-op update neither bumps resourceVersion nor emits an event
         meta = new["metadata"]
-        if (
-            meta.get("deletionTimestamp")
-            and not meta.get("finalizers")
-            and self._finalizers_gate(rt, new)
-        ):
+        if not meta.get("finalizers") and _deletes_during_update(rt, old):
             removed = await self._remove(rt, meta.get("namespace") or "", meta["name"])
             return removed or new
         return await self._write(rt, new)
-
-    def _finalizers_gate(self, rt: ResourceType, obj: KubeObject) -> bool:
-        """True when a deleting object may now disappear (finalizers done, pods terminated)."""
-        if rt is PODS and (obj.get("spec") or {}).get("nodeName") and not is_terminal(obj):
-            return bool(obj["metadata"].get("deletionGracePeriodSeconds") == 0)
-        return rt is not NAMESPACES
 
     # -- patch -----------------------------------------------------------------------------
     async def patch(
