@@ -387,16 +387,50 @@ def signer_errors(csr: KubeObject) -> list[str]:
     return rule(request, [str(u) for u in spec.get("usages") or []])
 
 
+#: kube's csrsigning: NotBefore is always backdated this much, and so is NotAfter of a
+#: certificate living at least SHORT_LIFETIME (5 minutes is about 1% of 8 hours).
+SIGNING_BACKDATE = dt.timedelta(minutes=5)
+SHORT_LIFETIME = dt.timedelta(hours=8)
+#: The shortest lifetime the signer grants, twice the backdate.
+MIN_SIGNED_LIFETIME = dt.timedelta(minutes=10)
+
+
+def signed_lifetime(expiration_seconds: object, max_duration: dt.timedelta) -> dt.timedelta:
+    """The TTL kube's signer uses: ``--cluster-signing-duration`` unless
+    ``spec.expirationSeconds`` asks for less, and never under ten minutes."""
+    if not isinstance(expiration_seconds, int) or isinstance(expiration_seconds, bool):
+        return max_duration
+    requested = dt.timedelta(seconds=expiration_seconds)
+    return max(MIN_SIGNED_LIFETIME, min(requested, max_duration))
+
+
+def signing_window(
+    lifetime: dt.timedelta, signer_not_after: dt.datetime, now: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
+    """NotBefore and NotAfter as kube's PermissiveSigningPolicy sets them: NotBefore is
+    backdated; NotAfter is ``now + TTL``, less the backdate unless the certificate is
+    short-lived, and never past the signer's own NotAfter."""
+    not_before = now - SIGNING_BACKDATE
+    not_after = now + lifetime
+    if lifetime >= SHORT_LIFETIME:
+        not_after -= SIGNING_BACKDATE
+    not_after = min(not_after, signer_not_after)
+    if not_before >= signer_not_after:
+        raise ValueError(f"the signer has expired: NotAfter={signer_not_after}")
+    if now >= signer_not_after:
+        raise ValueError(
+            f"refusing to sign a certificate that expired in the past: NotAfter={signer_not_after}"
+        )
+    return not_before, not_after
+
+
 def requested_leaf(csr: KubeObject, max_duration: dt.timedelta) -> _pki.Leaf:
     """What the signed certificate says: the requested usages, SANs and (capped) duration."""
     spec = csr.get("spec") or {}
     request = parse_request(csr)
     cn, orgs = _subject(request)
     dns, ips, _ = _sans(request)
-    seconds = spec.get("expirationSeconds")
-    lifetime = max_duration
-    if isinstance(seconds, int):
-        lifetime = min(lifetime, dt.timedelta(seconds=seconds))
+    lifetime = signed_lifetime(spec.get("expirationSeconds"), max_duration)
     usages = tuple(str(u) for u in spec.get("usages") or [])
     return _pki.Leaf(cn, tuple(orgs), usages, tuple(dns), tuple(ips), lifetime)
 

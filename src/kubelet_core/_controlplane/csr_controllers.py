@@ -6,9 +6,11 @@
 kubelet serving CSRs wait for an admin (``kubectl certificate approve``) unless
 ``approve_serving`` is set (development clusters). :class:`CsrSigner` signs approved
 CSRs of the three well-known signers with the cluster CA, honouring
-``spec.expirationSeconds`` up to ``max_duration``, and marks a CSR its signer's rules
-refuse ``Failed`` (reason ``SignerValidationFailure``). Both write through the
-registry's ``/approval`` and ``/status`` paths, so the API's rules apply to them too.
+``spec.expirationSeconds`` up to ``max_duration`` (at least ten minutes) in kube's
+validity window (NotBefore backdated five minutes, NotAfter too unless short-lived,
+never past the CA's), and marks a CSR its signer's rules refuse ``Failed`` (reason
+``SignerValidationFailure``). Both write through the registry's ``/approval`` and
+``/status`` paths, so the API's rules apply to them too.
 
 Both react to store events (no polling) and process one CSR at a time off a queue.
 """
@@ -156,5 +158,8 @@ class CsrSigner(_CsrController):
         public_key = request.public_key()
         if not isinstance(public_key, _pki.PublicKey):
             raise ValueError(f"unsupported public key type {type(public_key).__name__}")
-        cert = self.pki.sign(leaf, public_key, subject=request.subject)
+        window = certificates.signing_window(
+            leaf.lifetime, self.pki.ca_cert().not_valid_after_utc, dt.datetime.now(dt.UTC)
+        )
+        cert = self.pki.sign(leaf, public_key, subject=request.subject, validity=window)
         return _pki.cert_pem(cert)

@@ -82,10 +82,13 @@ class PKI:
         public_key: _pki.PublicKey,
         *,
         subject: x509.Name | None = None,
+        validity: tuple[dt.datetime, dt.datetime] | None = None,
     ) -> x509.Certificate:
         """Sign ``public_key`` with the cluster CA (certificates for CSRs and our own pairs)."""
         ca_key = _pki.load_key(self.ca.key_pem())
-        return _pki.sign(leaf, public_key, ca_key, self.ca_cert(), subject=subject)
+        return _pki.sign(
+            leaf, public_key, ca_key, self.ca_cert(), subject=subject, validity=validity
+        )
 
     def issue(
         self,

@@ -122,9 +122,13 @@ RESOURCE_ATTRIBUTES: Table = {
     7: ("name", "string", None),
 }
 NON_RESOURCE_ATTRIBUTES: Table = {1: ("path", "string", None), 2: ("verb", "string", None)}
-ACCESS_REVIEW_SPEC: Table = {
+# SelfSubjectAccessReviewSpec has only the attributes; the subject is the caller.
+SELF_ACCESS_REVIEW_SPEC: Table = {
     1: ("resourceAttributes", "message", RESOURCE_ATTRIBUTES),
     2: ("nonResourceAttributes", "message", NON_RESOURCE_ATTRIBUTES),
+}
+ACCESS_REVIEW_SPEC: Table = {
+    **SELF_ACCESS_REVIEW_SPEC,
     3: ("user", "string", None),
     4: ("groups", "repeated_string", None),
     6: ("uid", "string", None),
@@ -205,7 +209,7 @@ KINDS: dict[str, Table] = {
     "ClusterRoleBinding": BINDING,
     "SelfSubjectAccessReview": {
         1: ("metadata", "message", OBJECT_META),
-        2: ("spec", "message", ACCESS_REVIEW_SPEC),
+        2: ("spec", "message", SELF_ACCESS_REVIEW_SPEC),
     },
     "LocalSubjectAccessReview": {
         1: ("metadata", "message", OBJECT_META),
@@ -303,6 +307,19 @@ def _entry(raw: bytes) -> tuple[str, bytes]:
     return key, value
 
 
+def _packed_varints(raw: bytes) -> list[int]:
+    reader = _Reader(raw)
+    values = []
+    while reader.pos < len(raw):
+        values.append(reader.varint())
+    return values
+
+
+def _quantity(raw: bytes) -> str:
+    """resource.Quantity travels as its canonical string (field 1), as in JSON."""
+    return str(_message(raw, {1: ("string", "string", None)}).get("string", ""))
+
+
 _INT_OR_STRING: Table = {
     1: ("type", "int", None),
     2: ("intVal", "int", None),
@@ -312,7 +329,7 @@ _INT_OR_STRING: Table = {
 
 def _message(raw: bytes, table: Table) -> KubeObject:
     obj: KubeObject = {}
-    for number, _wire, value in _Reader(raw).fields():
+    for number, wire, value in _Reader(raw).fields():
         spec = table.get(number)
         if spec is None:
             continue  # unknown to us: dropped, as the real decoder drops unknown fields
@@ -329,15 +346,28 @@ def _message(raw: bytes, table: Table) -> KubeObject:
             obj[name] = base64.b64encode(bytes(value)).decode()
         elif kind == "bool":
             obj[name] = bool(value)
+        elif kind == "bool_omitempty":  # a non-pointer Go bool whose JSON tag is omitempty
+            if value:
+                obj[name] = True
         elif kind == "time":
             if value:  # Go's zero time is an empty message (null in JSON)
                 obj[name] = _time(value)
         elif kind == "message":
             obj[name] = _message(value, nested)
+        elif kind == "inline":  # a Go struct embedded with json:",inline"
+            obj.update(_message(value, nested))
+        elif kind == "quantity":
+            obj[name] = _quantity(value)
+        elif kind == "map_quantity":
+            key, item = _entry(value)
+            obj.setdefault(name, {})[key] = _quantity(item)
         elif kind == "intorstr":
             from kubelet_core._controlplane.workloads.protobuf_tables import int_or_string
 
             obj[name] = int_or_string(_message(value, _INT_OR_STRING))
+        elif kind == "repeated_int":  # proto2 repeated scalars: unpacked, or packed
+            values = [value] if wire == 0 else _packed_varints(bytes(value))
+            obj.setdefault(name, []).extend(_signed(item) for item in values)
         elif kind == "repeated_string":
             obj.setdefault(name, []).append(bytes(value).decode())
         elif kind == "repeated_message":

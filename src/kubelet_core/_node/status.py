@@ -9,14 +9,17 @@ make one write a minute.  Liveness proper is the Lease
 Each write starts from a fresh read of the Node (VK #956: patches computed
 against a stale copy can leave a node NotReady forever), keeps conditions of
 types it does not own, keeps ``lastTransitionTime`` while a condition's
-status is unchanged, and carries the read's resourceVersion so a concurrent
-writer causes a 409 and a redo, never a lost update.  A vanished Node (404)
-is registered again.
+status is unchanged, and is kubelet's strategic merge patch from the Node read
+to the Node wanted (:mod:`kubelet_core._node.status_patch`), without a
+resourceVersion: a concurrent writer (the node lifecycle controller marking
+Ready Unknown) causes no conflict, and what it changed that the agent does not
+own stays.  A vanished Node (404) is registered again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable
@@ -24,11 +27,11 @@ from pathlib import Path
 
 import structlog
 
-from kubelet_core._apiclient import ApiError, KubeApi, node_path
-from kubelet_core._apiclient.objects import resource_version
+from kubelet_core._apiclient import STRATEGIC_MERGE_PATCH, ApiError, KubeApi, node_path
 from kubelet_core._apiclient.timefmt import rfc3339
 from kubelet_core._node import host
 from kubelet_core._node.description import NodeDescription
+from kubelet_core._node.status_patch import node_status_patch
 from kubelet_core._provider.base import KubeObject
 
 log = structlog.get_logger(__name__)
@@ -81,26 +84,27 @@ def pressure_conditions(data_dir: Path) -> list[Condition]:
 def merge_conditions(
     existing: list[KubeObject], ours: list[Condition], now: str
 ) -> list[KubeObject]:
-    """Ours replace same-type conditions (keeping their transition time); others stay."""
-    by_type = {c.get("type"): c for c in existing if isinstance(c, dict)}
-    merged = [
-        c for c in existing if isinstance(c, dict) and c.get("type") not in {o.type for o in ours}
-    ]
+    """Ours replace same-type conditions in place (keeping their transition time while
+    the status holds) or are appended, as kubelet's condition setters do; others stay."""
+    merged = [c for c in existing if isinstance(c, dict)]
     for condition in ours:
-        previous = by_type.get(condition.type)
+        index = next((n for n, c in enumerate(merged) if c.get("type") == condition.type), None)
+        previous = merged[index] if index is not None else None
         transition = now
         if previous is not None and previous.get("status") == condition.status:
             transition = previous.get("lastTransitionTime") or now
-        merged.append(
-            {
-                "type": condition.type,
-                "status": condition.status,
-                "reason": condition.reason,
-                "message": condition.message,
-                "lastHeartbeatTime": now,
-                "lastTransitionTime": transition,
-            }
-        )
+        written = {
+            "type": condition.type,
+            "status": condition.status,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": transition,
+            "reason": condition.reason,
+            "message": condition.message,
+        }
+        if index is None:
+            merged.append(written)
+        else:
+            merged[index] = written
     return merged
 
 
@@ -163,24 +167,27 @@ class NodeStatusReporter:
                     raise
                 log.warning("node vanished, registering it again", node=self.description.name)
                 node = await self._reregister()
-            status = node.get("status") or {}
-            version = resource_version(node) or None
-            patch: KubeObject = {
-                "metadata": {"resourceVersion": version},
-                "status": {
-                    **self.description.status_fields(),
-                    "conditions": merge_conditions(
-                        status.get("conditions") or [], conditions, rfc3339()
-                    ),
-                },
-            }
             try:
-                await self.api.patch(path + "/status", patch)
+                await self.api.patch(
+                    path + "/status",
+                    node_status_patch(node, self._wanted(node, conditions)),
+                    content_type=STRATEGIC_MERGE_PATCH,
+                )
                 return
             except ApiError as error:
                 if error.status not in (404, 409) or attempt == 4:
                     raise
-                log.debug("node status write conflicted, retrying", node=self.description.name)
+                log.debug("node status write failed, retrying", node=self.description.name)
+
+    def _wanted(self, node: KubeObject, conditions: list[Condition]) -> KubeObject:
+        """The Node read with the fields the agent owns set to what it reports."""
+        wanted = copy.deepcopy(node)
+        status = wanted.setdefault("status", {})
+        status.update(self.description.status_fields())
+        status["conditions"] = merge_conditions(
+            status.get("conditions") or [], conditions, rfc3339()
+        )
+        return wanted
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Check every ``check_interval``; errors are logged and retried next round."""

@@ -184,16 +184,20 @@ def sign(
     issuer: x509.Certificate | None = None,
     *,
     subject: x509.Name | None = None,
+    validity: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> x509.Certificate:
     """A certificate for ``public_key`` saying ``leaf``, signed by ``issuer`` (or self-signed).
 
-    ``subject`` overrides the name built from ``leaf`` (a CSR's subject is signed verbatim).
+    ``subject`` overrides the name built from ``leaf`` (a CSR's subject is signed verbatim);
+    ``validity`` (NotBefore, NotAfter) overrides the window built from ``leaf.lifetime``.
     """
     subject = subject or _name(leaf.common_name, leaf.organizations)
     start = dt.datetime.now(dt.UTC) - BACKDATE
     end = start + BACKDATE + leaf.lifetime
     if issuer is not None:
         end = min(end, issuer.not_valid_after_utc)
+    if validity is not None:
+        start, end = validity
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)

@@ -30,7 +30,7 @@ SERVICE_SPEC: Table = {
     10: ("externalName", _S, None),
     11: ("externalTrafficPolicy", _S, None),
     12: ("healthCheckNodePort", "int_omitempty", None),
-    13: ("publishNotReadyAddresses", _B, None),
+    13: ("publishNotReadyAddresses", "bool_omitempty", None),
     17: ("ipFamilyPolicy", _S, None),
     18: ("clusterIPs", _RS, None),
     19: ("ipFamilies", _RS, None),
