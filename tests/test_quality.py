@@ -40,3 +40,14 @@ def test_ruff_is_clean() -> None:
 @pytest.mark.slow
 def test_mypy_strict_is_clean() -> None:
     run(tool("mypy"))
+
+
+def test_no_wait_for_in_the_source() -> None:
+    """``asyncio.wait_for`` can lose a cancellation on 3.11 (see kubelet_core._lifecycle)."""
+    offenders = [
+        f"{path}:{number}"
+        for path in sorted((REPO / "src").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "asyncio.wait_for(" in line
+    ]
+    assert not offenders, offenders

@@ -511,9 +511,8 @@ class NodeAgent:
             # 1. NotReady first: whoever watches the Node learns it at once.
             if self.node_status is not None and self.node:
                 try:
-                    await asyncio.wait_for(
-                        self.node_status.mark_not_ready(SHUTDOWN_MESSAGE), left(0.2)
-                    )
+                    async with asyncio.timeout(left(0.2)):
+                        await self.node_status.mark_not_ready(SHUTDOWN_MESSAGE)
                 except (ApiError, TimeoutError) as error:
                     log.warning("could not mark the node NotReady", error=str(error))
             await controllers.stop(["node-status"], timeout=left(0.1))
@@ -525,7 +524,8 @@ class NodeAgent:
                 await self.syncer.workers.stop(timeout=left(0.2))
             if self._provider_started:
                 try:
-                    await asyncio.wait_for(self.provider.shutdown(), left(0.7))
+                    async with asyncio.timeout(left(0.7)):
+                        await self.provider.shutdown()
                 except Exception:  # shutting down regardless
                     log.exception("provider shutdown failed", node=self.node_name)
             # 3. Flush what the pods and the agent said, then stop the rest.
@@ -583,7 +583,8 @@ class NodeAgent:
         log.info("draining node", node=self.node_name, pods=len(pods))
         await asyncio.gather(*(evict(pod) for pod in pods))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.watcher.empty.wait(), max(0.05, deadline - loop.time()))
+            async with asyncio.timeout(max(0.05, deadline - loop.time())):
+                await self.watcher.empty.wait()
         if self.watcher.cache:
             log.warning("drain timed out", node=self.node_name, left=len(self.watcher.cache))
 

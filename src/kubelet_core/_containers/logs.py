@@ -550,7 +550,8 @@ async def stream_log(
                     continue  # bytes written just before the end
                 break
             try:
-                await asyncio.wait_for(ended.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await ended.wait()
             except TimeoutError:
                 delay = min(delay * 2, poll_max)
         rest = decoder.finish(existing_mtime)

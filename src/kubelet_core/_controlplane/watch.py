@@ -102,7 +102,9 @@ async def serve_watch(
                     break
                 wait = remaining if wait is None else min(wait, remaining)
             try:
-                first: Event | None = await asyncio.wait_for(watcher.queue.get(), wait)
+                first: Event | None = None
+                async with asyncio.timeout(wait):
+                    first = await watcher.queue.get()
             except TimeoutError:
                 first = None  # nothing happened: maybe time for a bookmark
             else:

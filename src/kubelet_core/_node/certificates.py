@@ -254,7 +254,8 @@ async def _wait_until_issued(
                 if result is not None:
                     await result
             try:
-                latest = await asyncio.wait_for(events.get(), reminder_seconds)
+                async with asyncio.timeout(reminder_seconds):
+                    latest = await events.get()
             except TimeoutError:
                 pass  # still waiting: the loop says so again
     finally:

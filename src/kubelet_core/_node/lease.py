@@ -120,6 +120,7 @@ class LeaseController:
                 delay = self.backoff.next()
                 log.exception("lease renewal crashed", node=self.node_name)
             try:
-                await asyncio.wait_for(stopping.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await stopping.wait()
             except TimeoutError:
                 pass

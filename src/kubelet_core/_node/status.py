@@ -193,7 +193,8 @@ class NodeStatusReporter:
         """Check every ``check_interval``; errors are logged and retried next round."""
         while not stopping.is_set():
             try:
-                await asyncio.wait_for(stopping.wait(), self.check_interval)
+                async with asyncio.timeout(self.check_interval):
+                    await stopping.wait()
                 return
             except TimeoutError:
                 pass

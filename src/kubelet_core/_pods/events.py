@@ -128,7 +128,8 @@ class KubeEventRecorder:
         if self._task is None:
             return self._queue.empty()
         try:
-            await asyncio.wait_for(self._queue.join(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._queue.join()
             return True
         except TimeoutError:
             return False

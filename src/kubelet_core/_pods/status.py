@@ -307,7 +307,8 @@ class PodStatusWriter:
         for key in list(self._held):
             self._release(key)
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
             return True
         except TimeoutError:
             return False
@@ -365,7 +366,8 @@ class PodStatusWriter:
                 if retry_after:
                     self._reachable.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._reachable.wait(), retry_after)
+                        async with asyncio.timeout(retry_after):
+                            await self._reachable.wait()
                 # Never queue a key another writer holds: two writes of one pod
                 # in flight could land out of order.  That writer requeues it.
                 if key in self._pending:

@@ -203,9 +203,8 @@ class PodSyncer:
         if not tracked.deleted:
             grace = podutil.grace_period(pod)
             try:
-                await asyncio.wait_for(
-                    self.provider.delete_pod(pod, grace), grace + DELETE_SLACK_SECONDS
-                )
+                async with asyncio.timeout(grace + DELETE_SLACK_SECONDS):
+                    await self.provider.delete_pod(pod, grace)
             except TimeoutError:
                 log.warning("provider.delete_pod overran the grace period", pod=key, grace=grace)
             except Exception as error:  # reported; the API delete goes on
@@ -239,9 +238,8 @@ class PodSyncer:
             held = tracked.pod if tracked is not None and tracked.in_provider else pod
             grace = podutil.grace_period(pod) if podutil.is_deleting(pod) else 0.0
             try:
-                await asyncio.wait_for(
-                    self.provider.delete_pod(held, grace), grace + DELETE_SLACK_SECONDS
-                )
+                async with asyncio.timeout(grace + DELETE_SLACK_SECONDS):
+                    await self.provider.delete_pod(held, grace)
             except Exception:  # the pod is gone from the API either way
                 log.exception("provider.delete_pod failed for a vanished pod", pod=key)
         self.statuses.forget(key)
@@ -270,7 +268,8 @@ class PodSyncer:
                 "spec": {},
             }
             try:
-                await asyncio.wait_for(self.provider.delete_pod(stub, 0.0), DELETE_SLACK_SECONDS)
+                async with asyncio.timeout(DELETE_SLACK_SECONDS):
+                    await self.provider.delete_pod(stub, 0.0)
             except Exception:  # best effort
                 log.exception("could not delete dangling pod", pod=str(item))
 

@@ -206,7 +206,8 @@ class ClusterHarness:
                         break  # 410 Gone or similar: list again
 
         try:
-            return await asyncio.wait_for(watch(), timeout)
+            async with asyncio.timeout(timeout):
+                return await watch()
         except TimeoutError:
             status = (last or {}).get("status")
             raise AssertionError(

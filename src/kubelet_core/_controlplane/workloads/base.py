@@ -92,7 +92,8 @@ class WorkloadController(ABC):
                 if self._later:
                     wait = max(0.0, min(self._later.values()) - self.clock.time())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
                 self._wake.clear()
                 continue
             key = next(iter(self._queue))

@@ -149,7 +149,8 @@ class RunningActor(RunningContainer):
             return_exceptions=True,
         )
         try:
-            await asyncio.wait_for(self.pool.close(), max(grace, 0.1))
+            async with asyncio.timeout(max(grace, 0.1)):
+                await self.pool.close()
         except TimeoutError:
             pass
         self.log.close()

@@ -177,7 +177,8 @@ class WasiContainer(RunningContainer):
         with contextlib.suppress(ProcessLookupError, OSError):
             signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._done), max(grace_period_seconds, 0.0) + 1)
+            async with asyncio.timeout(max(grace_period_seconds, 0.0) + 1):
+                await asyncio.shield(self._done)
 
     def usage(self) -> ContainerUsage:
         if self._done.done():
@@ -224,7 +225,8 @@ class WasiContainer(RunningContainer):
             # The zygote writes it right after reaping, and says so; an adopted host's
             # zygote may be gone (another agent's): then look again shortly.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._recorded.wait(), 0.02)
+                async with asyncio.timeout(0.02):
+                    await self._recorded.wait()
             record = self.run.exit_record()
         status = exit_from_json(record) if record is not None else None
         cpu = (record or {}).get("cpu_seconds")
@@ -327,7 +329,8 @@ class ModuleHosts:
         container = WasiContainer(int(reply["pid"]), fds[0], RunDir(spec.run_dir))
         self._hosts[container.pid] = container
         try:
-            report = await asyncio.wait_for(_read_report(report_r), START_TIMEOUT)
+            async with asyncio.timeout(START_TIMEOUT):
+                report = await _read_report(report_r)
         except BaseException as exc:  # cancelled, or a start function that never returns
             # SIGKILL at once, then wait (up to 10 s on a loaded machine) until it is gone:
             # a failed start leaves no host behind.

@@ -152,7 +152,8 @@ class HttpServerCapability(Capability):
             if runner is not None:
                 # stopping the site closes the listening socket at once; waiting for
                 # requests in flight is what the grace period bounds
-                await asyncio.wait_for(runner.cleanup(), max(grace_period_seconds, 0.1))
+                async with asyncio.timeout(max(grace_period_seconds, 0.1)):
+                    await runner.cleanup()
         except TimeoutError:
             pass
         finally:
