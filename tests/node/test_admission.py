@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from kubelet_core._apiclient import pod_path
-from kubelet_core._pods.admission import pod_requests
+from kubelet_core._pods.admission import PodAdmission, pod_requests
 from kubelet_core._pods.watcher import PodWatcher
 from kubelet_core._provider import KubeObject, NodeProfile
 from tests.node.conftest import pod_manifest, running, wait_for, wait_gone
@@ -298,3 +298,46 @@ def test_effective_requests_count_sidecars_and_overhead():
     # sidecar: 500m + 200m = 700m, the peak; plus 50m overhead.
     assert requests["cpu"] == Fraction(750, 1000)
     assert requests["memory"] == 64 * 2**20
+
+
+def test_used_is_the_sum_of_the_held_pods_as_they_come_and_go():
+    """The running total equals a fresh sum after every admit, hold and release."""
+    allocatable = {"cpu": "4", "memory": "4Gi", "pods": "10", "example.com/widgets": "3"}
+    admission = PodAdmission(lambda: allocatable)
+    pods = [
+        with_requests("a", {"cpu": "500m", "memory": "64Mi"}),
+        with_requests("b", {"cpu": "250m", "example.com/widgets": "2"}),
+        with_requests("c"),
+    ]
+    for index, pod in enumerate(pods):
+        pod["metadata"]["uid"] = f"uid-{index}"
+
+    def summed() -> dict[str, int]:
+        total = {"pods": len(admission)}
+        for requests in admission._held.values():
+            for name, value in requests.items():
+                total[name] = total.get(name, 0) + value
+        return total
+
+    assert admission.admit(pods[0]) is None
+    admission.hold(pods[1])
+    assert admission.admit(pods[2]) is None
+    assert (
+        admission.used()
+        == summed()
+        == {
+            "pods": 3,
+            "cpu": 750,
+            "memory": 64 * 2**20,
+            "example.com/widgets": 2,
+        }
+    )
+    admission.release("uid-1")
+    assert admission.used() == summed() == {"pods": 2, "cpu": 500, "memory": 64 * 2**20}
+    admission.release("uid-1")  # twice: nothing more is freed
+    admission.release("uid-0")
+    admission.release("uid-2")
+    assert admission.used() == summed() == {"pods": 0}
+    allocatable["pods"] = "0"  # a changed allocatable is parsed again
+    rejection = admission.admit(pods[0])
+    assert rejection is not None and rejection.reason == "OutOfpods"

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from kubelet_core._pods import merge_status
-from kubelet_core._pods.podutil import derived_conditions, grace_period, malformed_reason, qos_class
+from kubelet_core._pods.podutil import (
+    derived_conditions,
+    grace_period,
+    malformed_reason,
+    qos_class,
+    spec_fingerprint,
+)
 
 
 def pod(containers, **spec):
@@ -130,3 +136,34 @@ def test_initialized_follows_kubelet_not_the_phase() -> None:
     status = {"phase": "Pending", "initContainerStatuses": [{"name": "s", "started": True}]}
     conditions = derived_conditions(sidecar, status)
     assert [c["status"] for c in conditions if c["type"] == "Initialized"] == ["True"]
+
+
+def test_copy_json_is_a_deep_copy_of_the_same_values() -> None:
+    from kubelet_core._apiclient.objects import copy_json
+
+    original = {"a": [1, {"b": None, "c": 1.5}], "t": (1, [2]), "s": "x", "ok": True}
+    copied = copy_json(original)
+    assert copied == original
+    assert copied is not original and copied["a"] is not original["a"]
+    assert copied["a"][1] is not original["a"][1]
+    assert type(copied["t"]) is tuple and copied["t"][1] is not original["t"][1]  # deepcopied
+    copied["a"][1]["b"] = "changed"
+    assert original["a"][1]["b"] is None
+
+
+def test_spec_fingerprint_follows_what_update_pod_cares_about() -> None:
+    pod = {
+        "metadata": {"labels": {"app": "x"}},
+        "spec": {"containers": [{"name": "a", "image": "i:1"}], "nodeName": "n"},
+        "status": {"phase": "Pending"},
+    }
+    before = spec_fingerprint(pod)
+    pod["status"]["phase"] = "Running"
+    pod["metadata"]["resourceVersion"] = "7"
+    assert spec_fingerprint(pod) == before  # status and versions are not the spec
+    pod["metadata"]["labels"] = {"app": "x"}  # equal content, other order of building
+    assert spec_fingerprint(pod) == before
+    pod["spec"]["containers"][0]["image"] = "i:2"
+    assert spec_fingerprint(pod) != before
+    huge = {"spec": {"containers": [{"name": "a", "image": "i", "n": 1 << 70}]}}
+    assert spec_fingerprint(huge) != spec_fingerprint({"spec": {}})

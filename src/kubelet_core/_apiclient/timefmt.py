@@ -10,8 +10,12 @@ A moment is a timezone-aware ``datetime``, a POSIX timestamp, or now.
 from __future__ import annotations
 
 import datetime
+import time
 
 Moment = datetime.datetime | float | int
+
+#: The last whole second :func:`rfc3339` formatted for "now", and its text.
+_last_now: tuple[int, str] = (-1, "")
 
 
 def utcnow() -> datetime.datetime:
@@ -26,9 +30,24 @@ def _utc(moment: Moment | None) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(moment, datetime.UTC)
 
 
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def rfc3339(moment: Moment | None = None) -> str:
     """``metav1.Time``: ``2026-01-02T03:04:05Z`` (fractions of a second are dropped)."""
-    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if moment is None:
+        # "Now" is stamped several times per pod start (statuses, events, container
+        # states) and strftime costs ~5 us: format each second once.  time.time() is
+        # the clock datetime.now() reads, and the text drops the fraction either way.
+        global _last_now
+        second = int(time.time())
+        last = _last_now
+        if last[0] == second:
+            return last[1]
+        text = datetime.datetime.fromtimestamp(second, datetime.UTC).strftime(_TIME_FORMAT)
+        _last_now = (second, text)
+        return text
+    return _utc(moment).strftime(_TIME_FORMAT)
 
 
 def micro_time(moment: Moment | None = None) -> str:

@@ -110,11 +110,11 @@ class KubeEventRecorder:
                     self._buckets = {k: b for k, b in self._buckets.items() if not b.full}
                 bucket = self._buckets[object_key] = TokenBucket(self._refill, self._burst)
             if not bucket.try_acquire():
-                self.metrics.events_dropped.labels(cause="rate_limited").inc()
+                self.metrics.event_dropped("rate_limited")
                 return
             self._queue.put_nowait((involved, event_type, reason, str(message)[:1024], rfc3339()))
         except asyncio.QueueFull:
-            self.metrics.events_dropped.labels(cause="queue_full").inc()
+            self.metrics.event_dropped("queue_full")
         except Exception:  # recording never raises
             log.debug("event dropped", reason=reason, exc_info=True)
 
@@ -151,7 +151,7 @@ class KubeEventRecorder:
                         break
                     except ApiError as error:
                         if not error.retryable or attempt == 2:
-                            self.metrics.events_dropped.labels(cause="api_error").inc()
+                            self.metrics.event_dropped("api_error")
                             log.debug("event not written", reason=item[2], error=str(error))
                             break
                         await asyncio.sleep(0.5 * (attempt + 1))

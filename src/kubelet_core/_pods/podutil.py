@@ -15,6 +15,8 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
+
 from kubelet_core._apiclient.objects import key as pod_key
 from kubelet_core._apiclient.objects import meta
 from kubelet_core._apiclient.objects import uid as pod_uid
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
+_FINGERPRINT_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 DEFAULT_GRACE_SECONDS = 30.0
 
 
@@ -122,7 +125,13 @@ def spec_fingerprint(pod: KubeObject) -> str:
         "labels": metadata.get("labels"),
         "annotations": metadata.get("annotations"),
     }
-    encoded = json.dumps(relevant, sort_keys=True, default=str).encode()
+    try:
+        # orjson: the watch hands every pod event to the syncer, which fingerprints it;
+        # ~6x cheaper than json.dumps(sort_keys=True).  Any deterministic encoding
+        # will do: fingerprints are only ever compared with each other.
+        encoded = orjson.dumps(relevant, option=_FINGERPRINT_OPTIONS, default=str)
+    except TypeError:  # what orjson cannot encode (an integer beyond 64 bits)
+        encoded = json.dumps(relevant, sort_keys=True, default=str).encode()
     return hashlib.sha256(encoded).hexdigest()
 
 

@@ -41,12 +41,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 from collections.abc import Callable
 
 import structlog
 
 from kubelet_core._apiclient import ApiError, Backoff, KubeApi, pod_path
+from kubelet_core._apiclient.objects import copy_json
 from kubelet_core._apiclient.timefmt import parse_time, rfc3339, utcnow
 from kubelet_core._observability import AgentMetrics
 from kubelet_core._pods import podutil
@@ -76,10 +76,10 @@ def merge_status(
     """The full status to write: the API's status with the node-owned parts replaced."""
     raw = pod.get("status")
     current: KubeObject = raw if isinstance(raw, dict) else {}
-    merged: KubeObject = copy.deepcopy(current)
+    merged: KubeObject = copy_json(current)
     for field in _PROVIDER_FIELDS:
         if field in provider_status:
-            merged[field] = copy.deepcopy(provider_status[field])
+            merged[field] = copy_json(provider_status[field])
         elif field in ("reason", "message"):
             merged.pop(field, None)
     merged.setdefault("phase", "Pending")
@@ -221,7 +221,7 @@ class PodStatusWriter:
             log.warning("ignoring a malformed status notification")
             return
         key = podutil.pod_key(pod)
-        self._pending[key] = (pod, copy.deepcopy(status))
+        self._pending[key] = (pod, copy_json(status))
         self._idle.clear()
         uid = podutil.pod_uid(pod)
         if uid not in self._acknowledged:

@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import structlog
 
 from kubelet_core import ContainerStartError, LogPolicy
@@ -367,11 +368,11 @@ class ModuleHosts:
         request = spec.request() | {"id": ident}
         reply_future: asyncio.Future[tuple[dict[str, Any], list[int]]] = loop.create_future()
         self._pending[ident] = reply_future
-        message = json.dumps(request).encode()
+        message = _encode(request)
         if len(message) > INLINE_REQUEST:  # a socket message has a size limit: pass a file
             request_file = spec.run_dir / "request.json"
             await asyncio.to_thread(_write_request, request_file, message)
-            message = json.dumps({"op": "spawn", "id": ident, "file": str(request_file)}).encode()
+            message = _encode({"op": "spawn", "id": ident, "file": str(request_file)})
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
         try:
             await self._send(sock, message, [report_w])
@@ -436,7 +437,7 @@ class ModuleHosts:
                 self._pending.clear()
                 return
             try:
-                reply: dict[str, Any] = json.loads(data)
+                reply: dict[str, Any] = orjson.loads(data)
             except ValueError:
                 reply = {}
             if "exited" in reply:  # a host's exit record is written
@@ -457,6 +458,18 @@ class ModuleHosts:
                 asyncio.get_running_loop().remove_reader(self._sock.fileno())
             self._sock.close()
             self._sock = None
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    """A message to the zygote as JSON (orjson: ~5x cheaper than json.dumps per spawn).
+
+    What orjson refuses (a lone surrogate in an env value, an integer beyond 64
+    bits) goes through :mod:`json`, which the zygote reads either way.
+    """
+    try:
+        return orjson.dumps(message)
+    except TypeError:
+        return json.dumps(message).encode()
 
 
 def _write_request(path: Path, message: bytes) -> None:
@@ -488,7 +501,7 @@ async def _read_report(fd: int) -> dict[str, Any]:
         os.close(fd)
     line = bytes(buffer).split(b"\n", 1)[0]
     try:
-        report = json.loads(line) if line else {}
+        report = orjson.loads(line) if line else {}
     except ValueError:
         return {}
     return report if isinstance(report, dict) else {}
