@@ -8,6 +8,8 @@ the newest status it has once it holds a rate-limit token.
 
 from __future__ import annotations
 
+import asyncio
+
 from kubelet_core._apiclient import KubeApi, pod_path
 from kubelet_core._observability import AgentMetrics
 from kubelet_core._pods.status import PodStatusWriter
@@ -118,5 +120,64 @@ async def test_a_status_waiting_for_the_budget_is_replaced_by_a_newer_one(api: K
         assert writer.writes == 2
         written = await api.get(pod_path("default", "second"))
         assert written["status"]["phase"] == "Running"
+    finally:
+        await writer.stop()
+
+
+async def test_a_pod_queued_behind_others_starts_its_hold_when_they_have_started(
+    api: KubeApi,
+) -> None:
+    """In a burst a pod's hold begins once the pods before it are under way.
+
+    ``slow`` stays Pending past its hold: its ContainerCreating is written.
+    ``queued`` came after it, so its own hold only begins then: its Running,
+    arriving right after ``slow``'s Pending write, is its only write.
+    """
+    pods = [await api.create(PODS, pod_manifest(name)) for name in ("quick", "slow", "queued")]
+    writer = PodStatusWriter(api, node_ip="127.0.0.1", metrics=AgentMetrics())
+    for pod in pods:
+        writer.observe(pod)
+    writer.start()
+    try:
+        quick, _slow, queued = pods
+        for pod in pods:
+            writer.notify(pod, CREATING)
+        writer.notify(quick, RUNNING)
+        await wait_for(api, PODS, "slow", lambda p: waiting_reason(p) == "ContainerCreating")
+        writer.notify(queued, RUNNING)  # within a second of becoming the oldest held
+        await wait_for(api, PODS, "queued", lambda p: p["status"].get("phase") == "Running")
+        assert await writer.flush(5)
+        assert writer.writes == 3  # quick: Running; slow: Pending; queued: Running
+    finally:
+        await writer.stop()
+
+
+async def test_no_first_status_is_held_longer_than_the_longest_hold(api: KubeApi) -> None:
+    """However long the queue, a Pending status shows after ``longest_pending_hold``.
+
+    Five pods that never start, a 1 s hold: queued one behind the other, the
+    fifth would be released after 5 s; the longest hold (1.2 s) lets it out first.
+    """
+    names = [f"stuck-{i}" for i in range(5)]
+    pods = [await api.create(PODS, pod_manifest(name)) for name in names]
+    writer = PodStatusWriter(
+        api,
+        node_ip="127.0.0.1",
+        metrics=AgentMetrics(),
+        first_pending_hold=1.0,
+        longest_pending_hold=1.2,
+    )
+    for pod in pods:
+        writer.observe(pod)
+    writer.start()
+    try:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        for pod in pods:
+            writer.notify(pod, CREATING)
+        await wait_for(api, PODS, names[-1], lambda p: waiting_reason(p) == "ContainerCreating")
+        assert loop.time() - began < 4.0  # released by the longest hold, not its turn (5 s)
+        assert await writer.flush(5)
+        assert writer.writes == 5
     finally:
         await writer.stop()

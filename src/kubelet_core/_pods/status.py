@@ -17,9 +17,12 @@ this shape (VK #762, #744, #899):
   is written at once.  A pod that starts quickly thus costs one status
   write, not a ContainerCreating write that the Running write overtakes
   half a second later -- at kubelet's default budget (50 QPS, burst 100)
-  that halves what a batch of starts spends.  A slow start (a pull) shows
-  its Pending status after the hold; ``flush`` releases every hold.  The
-  pod's ``startTime`` is still when the writer first heard of it.
+  that halves what a batch of starts spends.  In a burst a pod's hold
+  begins only once the pods that came before it have started (it is queued
+  on the node, not slow), up to ``longest_pending_hold`` in all (see
+  :mod:`kubelet_core._pods.holds`).  A slow start (a pull) shows its
+  Pending status after the hold; ``flush`` releases every hold.  The pod's
+  ``startTime`` is still when the writer first heard of it.
 * **Nothing lost**: a write that fails because the API server is away puts
   the status back (unless a newer one arrived) and retries with backoff, so
   after a reconnect every pod's newest status arrives.
@@ -50,6 +53,7 @@ from kubelet_core._apiclient.objects import copy_json
 from kubelet_core._apiclient.timefmt import parse_time, rfc3339, utcnow
 from kubelet_core._observability import AgentMetrics
 from kubelet_core._pods import podutil
+from kubelet_core._pods.holds import FirstStatusHolds
 from kubelet_core._pods.loopbound import LoopBound
 from kubelet_core._provider.base import KubeObject
 
@@ -180,6 +184,7 @@ class PodStatusWriter:
         writers: int = 4,
         lookup: Callable[[str], KubeObject | None] | None = None,
         first_pending_hold: float = 1.0,
+        longest_pending_hold: float = 30.0,
     ) -> None:
         self.api = api
         # The writers spend ``api``'s budget themselves (see _run) and send
@@ -187,7 +192,7 @@ class PodStatusWriter:
         self._limiter = api.limiter
         self._direct = api.with_rate_limit(_UNLIMITED_QPS, _UNLIMITED_BURST)
         self.first_pending_hold = first_pending_hold
-        self._held: dict[str, asyncio.TimerHandle] = {}
+        self._held = FirstStatusHolds(first_pending_hold, longest_pending_hold, self._release)
         self._reported_uids: set[str] = set()
         #: When the writer first heard of each pod: its ``startTime`` (kubelet:
         #: when the node acknowledged the pod), even if that status was held.
@@ -228,12 +233,9 @@ class PodStatusWriter:
             self._acknowledged[uid] = rfc3339()
         if self._holds(pod, status):
             if key not in self._held and key not in self._queued and key not in self._busy:
-                loop = asyncio.get_running_loop()
-                self._held[key] = loop.call_later(self.first_pending_hold, self._release, key)
+                self._held.start(key)
             return
-        timer = self._held.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        self._held.drop(key)
         self._enqueue(key)
 
     def _holds(self, pod: KubeObject, status: KubeObject) -> bool:
@@ -252,9 +254,7 @@ class PodStatusWriter:
 
     def _release(self, key: str) -> None:
         """The hold of ``key`` is over (or cut short): queue its status."""
-        timer = self._held.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        self._held.drop(key)
         if key in self._pending:
             self._enqueue(key)
         self._check_idle()
@@ -273,9 +273,7 @@ class PodStatusWriter:
     def forget(self, key: str) -> None:
         """The pod is gone: drop everything pending for it."""
         self._pending.pop(key, None)
-        timer = self._held.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        self._held.drop(key)
         seen = self._seen.pop(key, None)
         if seen is not None:
             self._started_uids.discard(podutil.pod_uid(seen))
@@ -304,7 +302,7 @@ class PodStatusWriter:
         Held first statuses are released at once: whoever flushes (a pod's
         deletion, the agent stopping) wants them in the API now.
         """
-        for key in list(self._held):
+        for key in self._held.snapshot():
             self._release(key)
         try:
             async with asyncio.timeout(timeout):
@@ -314,8 +312,6 @@ class PodStatusWriter:
             return False
 
     async def stop(self) -> None:
-        for timer in self._held.values():
-            timer.cancel()
         self._held.clear()
         for task in self._tasks:
             task.cancel()
