@@ -243,3 +243,30 @@ async def test_endpoints_without_a_service_go_at_start(tmp_path: Path) -> None:
             return status == 404
 
         assert await eventually(deleted, timeout=20)
+
+
+async def test_every_endpoints_request_warns_watches_and_errors_too(env: Env) -> None:
+    """kube-apiserver wraps each verb's handler of a deprecated type in its warnings
+    handler: the deprecation goes out on a watch stream's headers, on an error the
+    handler answers, and before the handler's own warnings."""
+    header = f'299 - "{DEPRECATION}"'
+    watch = await env.client.watch(ENDPOINTS)
+    try:
+        assert watch.resp.headers.getall("Warning") == [header]
+    finally:
+        watch.close()
+    async with env.client.session.get(
+        env.cp.url + ENDPOINTS + "/absent", ssl=env.client.ssl
+    ) as resp:
+        assert (resp.status, resp.headers.getall("Warning")) == (404, [header])
+    body = {"metadata": {"name": "manual"}, "subsets": [], "bogus": 1}
+    async with env.client.session.post(
+        env.cp.url + ENDPOINTS, json=body, ssl=env.client.ssl
+    ) as resp:
+        assert resp.status == 201
+        assert resp.headers.getall("Warning") == [header, '299 - "unknown field \\"bogus\\""']
+    # Other types stay quiet.
+    async with env.client.session.get(
+        env.cp.url + SERVICES, params={"watch": "1"}, ssl=env.client.ssl
+    ) as resp:
+        assert "Warning" not in resp.headers

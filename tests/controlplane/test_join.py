@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import ssl
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kubelet_core import _pki
+from kubelet_core._cli import join_cmd
+from kubelet_core._cli.errors import UserError
 from kubelet_core._controlplane import ControlPlane
 
 from .conftest import Client, add_node, eventually, pod
@@ -249,3 +255,51 @@ async def test_cluster_info_is_public_and_pins_the_ca(control_plane: ControlPlan
     kubeconfig = _pki.bootstrap_kubeconfig(info["data"]["kubeconfig"], token, pin)
     assert token in kubeconfig
     assert (await call(cp, "GET", "/api/v1/namespaces/kube-public/configmaps"))[0] == 401
+
+
+async def test_join_discovery_verifies_the_token_signature(control_plane: ControlPlane) -> None:
+    """``wasmlet join``'s discovery is kubeadm's: cluster-info is trusted only when its
+    JWS for the token id is what the token secret signs it to."""
+    cp = control_plane
+    token = await cp.create_bootstrap_token()
+    pin = cp.pki.ca_cert_hash()
+    kubeconfig = await join_cmd.discover(cp.url, token, pin, timeout=5, interval=0.05)
+    assert f"token: {token}" in kubeconfig
+    token_id = token.split(".")[0]
+    wrong = f"{token_id}.{'0' * 16}"
+    with pytest.raises(UserError) as refused:
+        await join_cmd.discover(cp.url, wrong, pin, timeout=5, interval=0.05)
+    assert str(refused.value) == (
+        "failed to verify JWS signature of received cluster info object, "
+        "can't trust this API Server"
+    )
+    # A token id the cluster does not know never gets a signature: kubeadm waits for
+    # one, then names the token id.
+    with pytest.raises(UserError) as unknown:
+        await join_cmd.discover(cp.url, "zzzzzz.0123456789abcdef", pin, timeout=0.2, interval=0.05)
+    assert str(unknown.value) == (
+        'could not find a JWS signature in the cluster-info ConfigMap for token ID "zzzzzz"'
+    )
+    with pytest.raises(UserError, match="cluster CA found in cluster-info ConfigMap is invalid"):
+        await join_cmd.discover(cp.url, token, "sha256:" + "0" * 64, timeout=5)
+
+
+async def test_wasmlet_join_with_a_wrong_token_secret_is_refused(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    cp = control_plane
+    token = await cp.create_bootstrap_token()
+    wrong = token.split(".")[0] + ".aaaaaaaaaaaaaaaa"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kubelet_core._cli.main", "join", cp.url,
+        "--token", wrong, "--discovery-token-ca-cert-hash", cp.pki.ca_cert_hash(),
+        "--node-name", "refused", "--data-dir", str(tmp_path / "node"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2, stderr
+    assert stderr.decode().strip() == (
+        "wasmlet: error: failed to verify JWS signature of received cluster info object, "
+        "can't trust this API Server"
+    )
+    assert not (tmp_path / "node" / "nodes" / "refused" / "bootstrap-kubeconfig").exists()

@@ -8,6 +8,7 @@ real HTTPS; the kubectl tests run the real binary.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -396,3 +397,31 @@ async def test_restart_keeps_addresses_and_follows_the_api_port(tmp_path: Path) 
         assert slice_["ports"][0]["port"] == cp.port
         status, _err = await client.post(SERVICES, service("copy", {"port": 80}, clusterIP=ip))
         assert status == 422
+
+
+async def test_every_service_has_a_load_balancer_status(tmp_path: Path, kubectl: str) -> None:
+    """kube-apiserver clears a Service's status on create and always writes
+    ``status.loadBalancer`` (a Go struct, never omitted), ExternalName included."""
+    async with (
+        ControlPlane(tmp_path / "cp", scheduler=False) as cp,
+        aiohttp.ClientSession() as session,
+    ):
+        client = Client(cp, session)
+        k = Kubectl(kubectl, cp.kubeconfig_path, tmp_path)
+        await k.out("create", "service", "externalname", "ext", "--external-name=example.com")
+        ext = json.loads(await k.out("get", "svc", "ext", "-o", "json"))
+        assert ext["spec"]["type"] == "ExternalName"
+        assert ext["status"] == {"loadBalancer": {}}
+        body = service("claims", {"port": 80})
+        body["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}
+        created = await client.ok("POST", SERVICES, body)
+        assert created["status"] == {"loadBalancer": {}}
+        created["status"] = {}
+        written = await client.ok("PUT", f"{SERVICES}/claims/status", created)
+        assert written["status"] == {"loadBalancer": {}}
+        listed = json.loads(await k.out("get", "svc", "-o", "json"))["items"]
+        assert {s["metadata"]["name"]: s["status"] for s in listed} == {
+            "claims": {"loadBalancer": {}},
+            "ext": {"loadBalancer": {}},
+            "kubernetes": {"loadBalancer": {}},
+        }

@@ -36,7 +36,7 @@ from kubelet_core._controlplane.schema import prune
 from kubelet_core._controlplane.selectors import Filter
 from kubelet_core._controlplane.store import Store
 from kubelet_core._controlplane.tables import TableRenderer
-from kubelet_core._controlplane.watch import WatchRequest, serve_watch
+from kubelet_core._controlplane.watch import WatchRequest, add_warnings, serve_watch
 from kubelet_core._controlplane.workloads import scale
 
 KubeObject = dict[str, Any]
@@ -154,9 +154,20 @@ class Api:
         target = parse_target(path)
         if target is None:
             raise errors.not_found_path()
-        response = await self._resource(request, target)
-        if target.rt.deprecation and isinstance(response, web.Response):
-            _warn(response, [target.rt.deprecation])
+        # kube-apiserver wraps every verb's handler of a deprecated type in its warnings
+        # handler: answers, errors the handler raises and watch streams all carry it.
+        deprecation = [target.rt.deprecation] if target.rt.deprecation else []
+        try:
+            response = await self._resource(request, target, deprecation)
+        except ApiError as exc:
+            return _warn(error_response(exc), deprecation)
+        if isinstance(response, web.Response) and deprecation:
+            # First, as kube's wrapper records it before the handler's own warnings.
+            later = response.headers.getall("Warning", [])
+            response.headers.popall("Warning", None)
+            _warn(response, deprecation)
+            for value in later:
+                response.headers.add("Warning", value)
         return response
 
     def _simple(self, path: str) -> KubeObject | None:
@@ -182,7 +193,9 @@ class Api:
         return None
 
     # -- resources -------------------------------------------------------------------------
-    async def _resource(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def _resource(
+        self, request: web.Request, t: Target, warnings: list[str]
+    ) -> web.StreamResponse:
         if t.rt is EVENTS_V1:
             return await self._events_v1(request, t)
         method = request.method
@@ -190,7 +203,7 @@ class Api:
         if t.legacy_watch or (not t.name and is_true(query.get("watch"))):
             if method != "GET" or (t.name and not t.legacy_watch):
                 raise errors.method_not_allowed(method, t.rt.plural)
-            return await self._watch(request, t)
+            return await self._watch(request, t, warnings)
         if not t.name:
             if method == "GET":
                 return self._list(request, t)
@@ -519,13 +532,20 @@ class Api:
         body = head[:-1] + b',"items":[' + b",".join(e.data for e in entries) + b"]}"
         return json_response(body)
 
-    async def _watch(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def _watch(
+        self, request: web.Request, t: Target, warnings: list[str]
+    ) -> web.StreamResponse:
         wr = WatchRequest(t.rt, self._filter(request, t), request.query)
         transform = None
         if self.tables.wants_table(request):
             transform = self.tables.watch_transform(request, t.rt)
         return await serve_watch(
-            request, self.store, wr, bookmark_interval=self.bookmark_interval, transform=transform
+            request,
+            self.store,
+            wr,
+            bookmark_interval=self.bookmark_interval,
+            transform=transform,
+            warnings=warnings,
         )
 
     async def _delete_collection(self, request: web.Request, t: Target) -> web.Response:
@@ -586,9 +606,7 @@ def _check_fields(request: web.Request, rt: ResourceType, body: Any) -> list[str
 
 
 def _warn(response: web.Response, warnings: list[str]) -> web.Response:
-    for text in warnings:
-        quoted = text.replace("\\", "\\\\").replace('"', '\\"')
-        response.headers.add("Warning", f'299 - "{quoted}"')
+    add_warnings(response, warnings)
     return response
 
 

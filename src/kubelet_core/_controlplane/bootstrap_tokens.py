@@ -18,11 +18,13 @@ import datetime as dt
 import hmac
 import re
 import secrets
+import time
 from typing import Any
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from kubelet_core._controlplane.auth import UserInfo
+from kubelet_core._controlplane.clock import Clock
 from kubelet_core._controlplane.resources import SECRETS
 from kubelet_core._controlplane.store import Store
 
@@ -82,21 +84,34 @@ def _field(data: dict[str, Any], key: str) -> str:
         return ""
 
 
-def _expired(expiration: str) -> bool:
+def field(secret: KubeObject, key: str) -> str:
+    """A token Secret's ``data[key]`` as text, "" if absent or unreadable."""
+    return _field(secret.get("data") or {}, key)
+
+
+def seconds_to_expiry(secret: KubeObject, now: float) -> float | None:
+    """Seconds the token has left at ``now`` (epoch seconds): None without an
+    ``expiration``, 0 once it has passed or when it cannot be read as RFC 3339 (kube
+    treats an unreadable expiration as passed)."""
+    expiration = _field(secret.get("data") or {}, "expiration")
     if not expiration:
-        return False
+        return None
     try:
         moment = dt.datetime.fromisoformat(expiration.replace("Z", "+00:00"))
     except ValueError:
-        return True  # an unreadable expiration is treated as passed, as kube does
+        return 0.0
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment <= dt.datetime.now(dt.UTC)
+        return 0.0  # RFC 3339 requires an offset; Go's time.Parse refuses one without
+    return max(moment.timestamp() - now, 0.0)
 
 
 class BootstrapTokenAuthenticator:
-    def __init__(self, store: Store) -> None:
+    """kube-apiserver's bootstrap token authenticator; expiry by ``clock`` (the control
+    plane's, so a test that moves it sees tokens expire as the token cleaner does)."""
+
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self.store = store
+        self.clock = clock
 
     async def __call__(self, token: str) -> UserInfo | None:
         match = TOKEN.match(token)
@@ -116,7 +131,8 @@ class BootstrapTokenAuthenticator:
             return None
         if _field(data, "usage-bootstrap-authentication") != "true":
             return None
-        if _expired(_field(data, "expiration")):
+        now = self.clock.time() if self.clock is not None else time.time()
+        if seconds_to_expiry(secret, now) == 0.0:
             return None
         extra = [g.strip() for g in _field(data, "auth-extra-groups").split(",") if g.strip()]
         if any(not _EXTRA_GROUP.match(g) for g in extra):

@@ -10,7 +10,14 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from kubelet_core._controlplane.resources import NAMESPACES, NODES, PODS, SECRETS, ResourceType
+from kubelet_core._controlplane.resources import (
+    NAMESPACES,
+    NODES,
+    PODS,
+    SECRETS,
+    SERVICES,
+    ResourceType,
+)
 
 KubeObject = dict[str, Any]
 
@@ -133,6 +140,10 @@ def normalize(rt: ResourceType, obj: KubeObject) -> None:
         endpoints = status.setdefault("daemonEndpoints", {})
         if isinstance(endpoints, dict):
             endpoints.setdefault("kubeletEndpoint", {"Port": 0})
+    elif rt is SERVICES:
+        from kubelet_core._controlplane.services.service import normalize_status
+
+        normalize_status(obj)
 
 
 def apply_update_defaults(rt: ResourceType, obj: KubeObject) -> None:

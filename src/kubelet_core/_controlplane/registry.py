@@ -27,6 +27,7 @@ from kubelet_core._controlplane.resources import (
     BY_KEY,
     CERTIFICATESIGNINGREQUESTS,
     CONFIGMAPS,
+    DAEMONSETS,
     EVENTS,
     LEASES,
     NAMESPACES,
@@ -44,6 +45,10 @@ from kubelet_core._controlplane.validation import (
     validate,
     validate_immutable_data,
     validate_pod_update,
+)
+from kubelet_core._controlplane.workloads.strategy import (
+    prepare_daemonset_create,
+    prepare_daemonset_update,
 )
 from kubelet_core._controlplane.workloads.validation import workload_update_errors
 
@@ -207,6 +212,8 @@ class Registry:
             meta["generation"] = 1
         if rt is CERTIFICATESIGNINGREQUESTS:
             certificates.prepare_create(obj)
+        if rt is DAEMONSETS:
+            prepare_daemonset_create(obj)
         apply_defaults(rt, obj)
         policy.default(rt, obj)
         normalize(rt, obj)
@@ -358,6 +365,8 @@ class Registry:
         normalize(rt, new)
         if rt.tracks_generation and old.get("spec") != new.get("spec"):
             new["metadata"]["generation"] = int(old["metadata"].get("generation") or 1) + 1
+        if rt is DAEMONSETS and not subresource:
+            prepare_daemonset_update(old, new)
         causes = validate(rt, new) + policy.validate(rt, new)
         if rt is PODS and not subresource:
             causes += validate_pod_update(old, new)

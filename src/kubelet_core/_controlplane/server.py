@@ -24,11 +24,11 @@ from kubelet_core._controlplane.admission import Admission
 from kubelet_core._controlplane.api import Api, LogHandler
 from kubelet_core._controlplane.auth import TokenAuthenticator, UserInfo, make_middleware
 from kubelet_core._controlplane.authn_authz import TokenTable, review_routes
+from kubelet_core._controlplane.bootstrap_signer import BootstrapSigner, TokenCleaner
 from kubelet_core._controlplane.bootstrap_tokens import BootstrapTokenAuthenticator
 from kubelet_core._controlplane.clock import Clock, MonotonicClock
 from kubelet_core._controlplane.csr_controllers import DEFAULT_MAX_DURATION, CsrApprover, CsrSigner
 from kubelet_core._controlplane.disruption import DisruptionController
-from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.garbagecollector import GarbageCollector
 from kubelet_core._controlplane.impersonation import impersonate
 from kubelet_core._controlplane.kubelet_proxy import (
@@ -103,6 +103,7 @@ class ControlPlane:
         self.csr_max_duration = csr_max_duration
         self._csr_controllers: list[CsrApprover | CsrSigner] = []
         self._policy_controllers: list[QuotaController | DisruptionController] = []
+        self._token_controllers: list[BootstrapSigner | TokenCleaner] = []
         self._authenticators: list[TokenAuthenticator] = []
         self.log_handler = log_handler
         self.pki = PKI(self.data_dir / "pki")
@@ -163,7 +164,7 @@ class ControlPlane:
         # service account tokens this control plane issued.
         self._authenticators = [
             self._extra_authenticator or self.tokens.authenticate,
-            BootstrapTokenAuthenticator(store),
+            BootstrapTokenAuthenticator(store, self.clock),
             ServiceAccountAuthenticator(signer, objects),
         ]
         policy = AccessPolicy(store)
@@ -215,6 +216,14 @@ class ControlPlane:
         api.server_address = f"{self.host}:{self.port}"
         self.write_kubeconfig()
         await self._publish_cluster_info()
+        # kubeadm turns on kube-controller-manager's bootstrapsigner and tokencleaner:
+        # cluster-info carries a JWS per token, and expired tokens go away.
+        self._token_controllers = [
+            BootstrapSigner(store, registry, self.clock),
+            TokenCleaner(store, registry, self.clock),
+        ]
+        for token_controller in self._token_controllers:
+            token_controller.start()
         approver = CsrApprover(
             store, registry, policy.decide, approve_serving=self.approve_serving_csrs
         )
@@ -282,16 +291,23 @@ class ControlPlane:
         return None
 
     async def _publish_cluster_info(self) -> None:
-        """kube-public/cluster-info, kept naming this server (the URL may change on restart)."""
-        assert self.registry is not None
+        """kube-public/cluster-info, kept naming this server (the URL may change on restart).
+
+        Only ``kubeconfig`` is rewritten, and only if it changed: the other keys are the
+        bootstrap signer's signatures, which stay valid for an unchanged kubeconfig
+        (a joining node would otherwise find them missing until the signer re-signs)."""
+        assert self.registry is not None and self.store is not None
         body = bootstrap_tokens.cluster_info(self.url, self.pki.ca.cert_pem())
-        try:
+        existing = self.store.get(CONFIGMAPS, "kube-public", "cluster-info")
+        if existing is None:
             await self.registry.create(CONFIGMAPS, "kube-public", body)
-        except ApiError as exc:
-            if exc.code != 409:
-                raise
-            body = bootstrap_tokens.cluster_info(self.url, self.pki.ca.cert_pem())
-            await self.registry.update(CONFIGMAPS, "kube-public", "cluster-info", body)
+            return
+        data = dict(existing.obj.get("data") or {})
+        if data.get("kubeconfig") == body["data"]["kubeconfig"]:
+            return
+        data["kubeconfig"] = body["data"]["kubeconfig"]
+        updated = {**existing.obj, "data": data}
+        await self.registry.update(CONFIGMAPS, "kube-public", "cluster-info", updated)
 
     async def create_bootstrap_token(
         self, ttl: dt.timedelta | None = dt.timedelta(hours=24), token: str | None = None
@@ -327,9 +343,13 @@ class ControlPlane:
         if self.garbage_collector is not None:
             await self.garbage_collector.stop()
             self.garbage_collector = None
-        for controller in [*self._csr_controllers, *self._policy_controllers]:
+        for controller in [
+            *self._csr_controllers,
+            *self._policy_controllers,
+            *self._token_controllers,
+        ]:
             await controller.stop()
-        self._csr_controllers, self._policy_controllers = [], []
+        self._csr_controllers, self._policy_controllers, self._token_controllers = [], [], []
         for lifecycle in (self.node_lifecycle, self.taint_eviction, self.pod_gc):
             if lifecycle is not None:
                 await lifecycle.stop()

@@ -53,6 +53,14 @@ class WatchRequest:
         self.timeout: float | None = float(timeout) if timeout else None
 
 
+def add_warnings(response: web.StreamResponse, warnings: Iterable[str]) -> None:
+    """RFC 7234 ``Warning: 299 - "<text>"`` headers, as kube-apiserver's warning recorder
+    writes them (kubectl prints each as ``Warning: <text>``)."""
+    for text in warnings:
+        quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{quoted}"')
+
+
 async def serve_watch(
     request: web.Request,
     store: Store,
@@ -60,6 +68,7 @@ async def serve_watch(
     *,
     bookmark_interval: float,
     transform: Transform | None = None,
+    warnings: Iterable[str] = (),
 ) -> web.StreamResponse:
     rt, flt = wr.rt, wr.filter
     try:
@@ -75,6 +84,7 @@ async def serve_watch(
     response = web.StreamResponse(
         headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
     )
+    add_warnings(response, warnings)  # headers go out with prepare: only now can they be set
     response.enable_chunked_encoding()
     await response.prepare(request)
     if watcher is None:

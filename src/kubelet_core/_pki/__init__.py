@@ -29,6 +29,7 @@ from kubelet_core._pki.certs import (
     spki_sha256,
     write_private,
 )
+from kubelet_core._pki.jws import detached_signature, detached_signature_valid
 
 __all__ = [
     "CLIENT_USAGES",
@@ -44,6 +45,8 @@ __all__ = [
     "build_node_serving_csr",
     "cert_pem",
     "csr_pem",
+    "detached_signature",
+    "detached_signature_valid",
     "key_pem",
     "load_cert",
     "load_csr",

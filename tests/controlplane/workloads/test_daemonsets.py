@@ -204,3 +204,36 @@ async def test_rolling_update_replaces_pods_one_node_at_a_time(env: ClockEnv) ->
         ds = await status_of(env)
         assert ds["status"]["updatedNumberScheduled"] == 3
         assert ds["status"]["observedGeneration"] == ds["metadata"]["generation"] == 2
+
+
+async def test_template_generation_counts_template_changes_only(env: ClockEnv) -> None:
+    """kube-apiserver's DaemonSet strategy: ``deprecated.daemonset.template.generation``
+    moves with the template, ``metadata.generation`` with any spec change, and the
+    controller labels pods ``pod-template-generation`` from the annotation."""
+    annotation = "deprecated.daemonset.template.generation"
+    async with env.cluster.node(WorkloadProvider(), "n1"):
+        await env.create(MANIFEST)
+        await env.k.out("rollout", "status", "ds/agent", "--timeout=60s")
+        ds = await status_of(env)
+        assert (ds["metadata"]["annotations"][annotation], ds["metadata"]["generation"]) == ("1", 1)
+        (pod,) = await env.pods("app=agent")
+        assert pod["metadata"]["labels"]["pod-template-generation"] == "1"
+        # Not the template: generation moves, the template generation does not.
+        await env.k.out("patch", "ds", "agent", "-p", '{"spec":{"minReadySeconds":1}}')
+        ds = await status_of(env)
+        assert (ds["metadata"]["annotations"][annotation], ds["metadata"]["generation"]) == ("1", 2)
+        # A client cannot set it: the stored count comes back.
+        await env.k.out("annotate", "ds", "agent", f"{annotation}=9", "--overwrite")
+        ds = await status_of(env)
+        assert ds["metadata"]["annotations"][annotation] == "1"
+        await env.k.out("set", "image", "ds/agent", "main=example/agent:2")
+        ds = await status_of(env)
+        assert (ds["metadata"]["annotations"][annotation], ds["metadata"]["generation"]) == ("2", 3)
+
+        async def relabelled() -> bool:
+            live = [
+                p for p in await env.pods("app=agent") if not p["metadata"].get("deletionTimestamp")
+            ]
+            return [p["metadata"]["labels"].get("pod-template-generation") for p in live] == ["2"]
+
+        await env.until(relabelled)

@@ -83,8 +83,16 @@ def apply_defaults(obj: KubeObject) -> None:
         spec["clusterIPs"] = ["None"]
     spec.setdefault("ipFamilies", ["IPv4"])
     spec.setdefault("ipFamilyPolicy", "SingleStack")
-    if not isinstance(obj.get("status"), dict):
-        obj["status"] = {"loadBalancer": {}}
+
+
+def normalize_status(obj: KubeObject) -> None:
+    """``status.loadBalancer`` on every Service, ExternalName too: ServiceStatus and its
+    LoadBalancerStatus are Go structs, which ``omitempty`` never leaves out."""
+    status = obj.get("status")
+    if not isinstance(status, dict):
+        status = obj["status"] = {}
+    if not isinstance(status.get("loadBalancer"), dict):
+        status["loadBalancer"] = {}
 
 
 def _port_errors(spec: KubeObject) -> list[Cause]:
@@ -261,7 +269,10 @@ def admit(store: Store, rt: ResourceType, obj: KubeObject, old: KubeObject | Non
         return endpoint_slice_errors(obj, old)
     if rt is not SERVICES:
         return []
+    if old is None:
+        obj["status"] = {}  # PrepareForCreate: a client does not choose the status
     apply_defaults(obj)
+    normalize_status(obj)
     causes = _carry_over(old, obj) if old is not None else []
     causes = causes or service_errors(obj)
     if causes:

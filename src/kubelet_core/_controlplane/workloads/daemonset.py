@@ -56,6 +56,7 @@ from kubelet_core._controlplane.workloads.revisions import (
     number,
     selected,
 )
+from kubelet_core._controlplane.workloads.strategy import template_generation
 
 KubeObject = dict[str, Any]
 TEMPLATE_GENERATION = "pod-template-generation"
@@ -291,8 +292,10 @@ class DaemonSetController(WorkloadController):
         ref = owner_reference(ds, DAEMONSETS)
         labels = {
             REVISION_HASH: digest,
-            TEMPLATE_GENERATION: str(meta.get("generation", 1)),
         }
+        generation = template_generation(ds)
+        if generation is not None:  # CreatePodTemplate labels it only when the annotation is
+            labels[TEMPLATE_GENERATION] = str(generation)
 
         async def create_on(node_name: str) -> None:
             body = pod_from_template(template, ref, ns, f"{meta['name']}-")
