@@ -5,6 +5,12 @@ plane, each node agent and the floor client run as subprocesses (see
 :mod:`benchmarks.processes`).  Scenarios run one after another, each with a fresh
 agent, and their pods are force-deleted after.  A scenario that fails is recorded
 as ``{"error": ...}`` and the others still run.
+
+With ``--kubeconfig`` the run starts no control plane: it measures on an existing
+cluster with that kubeconfig's credentials (they must be allowed to register nodes
+and create pods), in ``--namespace``, with nodes named ``<--node-name>-<scenario>``
+that it deletes again.  The floor client runs against the same cluster, so the
+ratios still compare like with like.
 """
 
 from __future__ import annotations
@@ -18,24 +24,29 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report
+from benchmarks import pods, report
 from benchmarks.context import Bench, Parameters
-from benchmarks.pods import PODS, RUN_LABEL, delete_all
+from benchmarks.pods import RUN_LABEL, delete_all
 from benchmarks.processes import ControlPlaneProcess, running
-from benchmarks.scenarios import actors, density, fleet, idle, start, throughput
-from kubelet_core._apiclient import KubeApi
+from benchmarks.scenarios import actors, density, deployment, fleet, idle, start, throughput
+from kubelet_core._apiclient import ApiError, KubeApi
 
 SCENARIOS = {
     "start": start.run,
     "throughput": throughput.run,
+    "deployment": deployment.run,
     "density": density.run,
     "idle": idle.run,
     "actors": actors.run,
     "fleet": fleet.run,
 }
+#: Not run on an existing cluster unless asked for: a thousand fake nodes is not a
+#: courtesy to a shared API server.
+NOT_ON_EXISTING_CLUSTERS = ("fleet",)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,8 +58,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scenarios",
         nargs="+",
         choices=sorted(SCENARIOS),
-        default=list(SCENARIOS),
-        help="which to run (default: all)",
+        help="which to run (default: all; with --kubeconfig all but fleet)",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="measure on this existing cluster instead of an embedded control plane",
+    )
+    parser.add_argument(
+        "--namespace", default="default", help="namespace of the benchmark's pods (default)"
+    )
+    parser.add_argument(
+        "--node-name",
+        dest="node_prefix",
+        help="prefix of the nodes the run registers, <prefix>-<scenario> (bench)",
+    )
+    parser.add_argument(
+        "--deployment-replicas", type=int, help="replicas of the rolled-out Deployment (1000)"
     )
     parser.add_argument("--pods", type=int, help="pods created at once for start latency (100)")
     parser.add_argument("--single-repeats", type=int, help="single-pod starts measured (10)")
@@ -87,7 +113,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--out", type=Path, default=Path("results"), help="results folder (default: results/)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.kubeconfig is not None:  # the agents and the floor run in other directories
+        args.kubeconfig = args.kubeconfig.resolve()
+    return args
 
 
 def parameters(args: argparse.Namespace) -> Parameters:
@@ -104,6 +133,7 @@ def parameters(args: argparse.Namespace) -> Parameters:
             actor_seconds=2,
             timeout=120,
             fleet_sizes=(1, 10, 100),
+            deployment_replicas=100,
         )
     for name in (
         "pods",
@@ -120,6 +150,8 @@ def parameters(args: argparse.Namespace) -> Parameters:
         "fast_qps",
         "timeout",
         "fleet_sizes",
+        "deployment_replicas",
+        "node_prefix",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -130,22 +162,38 @@ def parameters(args: argparse.Namespace) -> Parameters:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     params = parameters(args)
+    scenarios = args.scenarios or [
+        name for name in SCENARIOS if not (args.kubeconfig and name in NOT_ON_EXISTING_CLUSTERS)
+    ]
+    pods.use_namespace(args.namespace)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
     root = Path(tempfile.mkdtemp(prefix="wasmlet-bench-"))
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     results: dict[str, Any] = {}
     durations: dict[str, float] = {}
-    controlplane = ControlPlaneProcess(root / "controlplane")
     try:
-        async with running(controlplane):
-            api = await KubeApi.from_kubeconfig(controlplane.kubeconfig, qps=1e6, burst=1000000)
+        async with _cluster(args.kubeconfig, root) as (kubeconfig, controlplane):
+            api = await KubeApi.from_kubeconfig(kubeconfig, qps=1e6, burst=1000000)
             driver_api = DriverRequests()
             api.add_observer(driver_api.observe)
-            bench = Bench(root=root, out=out, params=params, controlplane=controlplane, api=api)
-            bench.say(f"control plane up at port {controlplane.port}; work dir {root}")
+            bench = Bench(
+                root=root,
+                out=out,
+                params=params,
+                kubeconfig=kubeconfig,
+                api=api,
+                controlplane=controlplane,
+            )
+            where = (
+                f"control plane up at port {controlplane.port}"
+                if controlplane
+                else (f"existing cluster {api.base_url}, namespace {args.namespace}")
+            )
+            bench.say(f"{where}; work dir {root}")
             try:
-                for name in args.scenarios:
+                await _ensure_namespace(api, args.namespace)
+                for name in scenarios:
                     bench.say(f"== {name}")
                     began = time.monotonic()
                     try:
@@ -168,6 +216,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "machine": report.machine(),
         "versions": report.versions(),
         "parameters": {k: v for k, v in vars(params).items()},
+        "cluster": "existing (--kubeconfig)" if args.kubeconfig else "embedded control plane",
         "layout": "driver, control plane, node agent and floor client in separate processes",
         "scenario_seconds": durations,
         "results": results,
@@ -179,6 +228,30 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         file=sys.stderr,
     )
     return document
+
+
+@contextlib.asynccontextmanager
+async def _cluster(
+    kubeconfig: Path | None, root: Path
+) -> AsyncIterator[tuple[Path, ControlPlaneProcess | None]]:
+    """The cluster to measure: the one ``kubeconfig`` names, or an embedded control plane."""
+    if kubeconfig is not None:
+        yield kubeconfig, None
+        return
+    controlplane = ControlPlaneProcess(root / "controlplane")
+    async with running(controlplane):
+        yield controlplane.kubeconfig, controlplane
+
+
+async def _ensure_namespace(api: KubeApi, namespace: str) -> None:
+    """Create the run's namespace if the cluster has none of that name (it is kept after)."""
+    try:
+        await api.request("GET", f"/api/v1/namespaces/{namespace}")
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+        await api.request("POST", "/api/v1/namespaces", body=body)
 
 
 class DriverRequests:
@@ -212,7 +285,7 @@ class DriverRequests:
 async def _remove_bench_pods(api: KubeApi) -> None:
     """Force-delete whatever pods the scenario left (its agent has stopped)."""
     with contextlib.suppress(Exception):
-        listing = await api.request("GET", PODS, params={"labelSelector": RUN_LABEL})
+        listing = await api.request("GET", pods.pods_path(), params={"labelSelector": RUN_LABEL})
         await delete_all(
             api, [str(i["metadata"]["name"]) for i in listing.get("items", [])], grace=0
         )

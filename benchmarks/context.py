@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks.pods import force_delete_run
 from benchmarks.processes import AgentProcess, Child, ControlPlaneProcess
-from kubelet_core._apiclient import KubeApi
+from kubelet_core._apiclient import ApiError, KubeApi
 from kubelet_core._modules import ModuleStore
 from wasmlet_wasi.provider import WasiProvider
 
@@ -48,6 +48,10 @@ class Parameters:
     profile: bool = False
     #: Simulated nodes in one process, one run per size (scenario fleet).
     fleet_sizes: tuple[int, ...] = (1, 100, 1000)
+    #: Replicas of the Deployment rolled out on one node (scenario deployment).
+    deployment_replicas: int = 1000
+    #: Every node the run registers is named ``<node_prefix>-<scenario>`` (``--node-name``).
+    node_prefix: str = "bench"
 
 
 @dataclass
@@ -55,8 +59,11 @@ class Bench:
     root: Path
     out: Path
     params: Parameters
-    controlplane: ControlPlaneProcess
+    #: The cluster's admin kubeconfig: the embedded control plane's, or ``--kubeconfig``.
+    kubeconfig: Path
     api: KubeApi
+    #: The embedded control plane this run started (None against an existing cluster).
+    controlplane: ControlPlaneProcess | None = None
     started: float = field(default_factory=time.monotonic)
     _runs: itertools.count[int] = field(default_factory=itertools.count)
     _modules_ready: bool = False
@@ -70,6 +77,10 @@ class Bench:
 
     def run_label(self, name: str) -> str:
         return f"{name}-{next(self._runs)}"
+
+    def node(self, scenario: str) -> str:
+        """The name of the node a scenario registers (``--node-name`` prefixes them all)."""
+        return f"{self.params.node_prefix}-{scenario}"
 
     @property
     def node_data(self) -> Path:
@@ -101,7 +112,7 @@ class Bench:
         """A node agent subprocess, Ready; stopped (and its pods force-deleted) after."""
         await self._import_modules()
         agent = AgentProcess(
-            self.controlplane.kubeconfig,
+            self.kubeconfig,
             self.node_data,
             node_name,
             provider=provider,
@@ -116,6 +127,12 @@ class Bench:
             yield agent
         finally:
             self.agent_stop_seconds[node_name] = await agent.stop()
+            await self.forget_node(node_name)
+
+    async def forget_node(self, name: str) -> None:
+        """Delete a node the run registered: a stopped agent leaves it NotReady behind."""
+        with contextlib.suppress(ApiError):
+            await self.api.request("DELETE", f"/api/v1/nodes/{name}")
 
     async def cleanup(self, run: str) -> None:
         await force_delete_run(self.api, run)

@@ -2,8 +2,9 @@
 
 ``python -m benchmarks.floor --kubeconfig K --node NAME`` registers a fake node that
 is Ready (so the scheduler binds pods to it), watches the pods bound to it and
-merge-patches each one's status to ``Running`` (eight writers in parallel) -- one
-watch event in, one PATCH out, nothing else.  It runs in its own process, like
+merge-patches each one's status to ``Running`` and Ready (eight writers in parallel) -- one
+watch event in, one PATCH out, nothing else; a pod being deleted is deleted at once
+(grace 0), as a kubelet does once nothing of the pod runs.  It runs in its own process, like
 the agent, so the start latency it achieves is the best any agent could reach on
 this control plane and this machine; wasmlet's latency divided by it is the agent's overhead ratio.
 """
@@ -73,13 +74,36 @@ async def serve(kubeconfig: Path, node: str) -> None:
             meta = (await queue.get())["metadata"]
             path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status"
             started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            body = {"status": {"phase": "Running", "hostIP": "127.0.0.1", "startTime": started}}
+            ready = [
+                {"type": kind, "status": "True", "lastTransitionTime": started}
+                for kind in ("Ready", "ContainersReady")  # what makes a replica available
+            ]
+            body = {
+                "status": {
+                    "phase": "Running",
+                    "hostIP": "127.0.0.1",
+                    "startTime": started,
+                    "conditions": ready,
+                }
+            }
             with contextlib.suppress(Exception):  # deleted meanwhile
                 await api.request("PATCH", path, body=body)
+
+    removing: set[str] = set()
+    deletions: asyncio.Queue[KubeObject] = asyncio.Queue()
+
+    async def remove() -> None:
+        while True:
+            meta = (await deletions.get())["metadata"]
+            path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+            body = {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}}
+            with contextlib.suppress(Exception):  # gone already
+                await api.request("DELETE", path, body=body)
 
     # A few workers on kept-alive connections, as a real client would use (a task per
     # pod would open a TLS connection per pod in a burst, which measures handshakes).
     workers = [asyncio.ensure_future(mark_running()) for _ in range(WORKERS)]
+    workers += [asyncio.ensure_future(remove()) for _ in range(WORKERS // 2)]
     params = {"fieldSelector": f"spec.nodeName={node}"}
     heartbeat = asyncio.ensure_future(_heartbeat(api, node))
     try:
@@ -99,9 +123,12 @@ async def serve(kubeconfig: Path, node: str) -> None:
                     continue
                 pod = event["object"]
                 uid = str(pod["metadata"]["uid"])
-                if uid in done or (pod.get("status") or {}).get("phase") == "Running":
-                    continue
                 if pod["metadata"].get("deletionTimestamp"):
+                    if uid not in removing:  # nothing runs: gone at once, as a kubelet would
+                        removing.add(uid)
+                        deletions.put_nowait(pod)
+                    continue
+                if uid in done or (pod.get("status") or {}).get("phase") == "Running":
                     continue
                 done.add(uid)
                 queue.put_nowait(pod)

@@ -18,6 +18,7 @@ from typing import Any
 from kubelet_core._apiclient import ApiError, ApiUnreachable, KubeApi
 
 KubeObject = dict[str, Any]
+#: Where the benchmark's pods go; ``use_namespace`` changes it (``--namespace``).
 NAMESPACE = "default"
 PODS = f"/api/v1/namespaces/{NAMESPACE}/pods"
 HELLO = "examples.wasmlet.dev/hello-wasi:v1"
@@ -26,6 +27,18 @@ RUN_LABEL = "wasmlet.dev/bench-run"
 #: Pods' termination grace period.  A module blocked in ``poll_oneoff`` (the sleeping
 #: pods) cannot be interrupted, so deleting one takes this long (see the README).
 GRACE_SECONDS = 2
+
+
+def use_namespace(namespace: str) -> None:
+    """Put every pod of this run in ``namespace`` (set once, before any scenario runs)."""
+    global NAMESPACE, PODS
+    NAMESPACE = namespace
+    PODS = f"/api/v1/namespaces/{namespace}/pods"
+
+
+def pods_path() -> str:
+    """The pods collection of the run's namespace (read at call time: see ``use_namespace``)."""
+    return PODS
 
 
 def pod(

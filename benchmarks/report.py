@@ -237,6 +237,21 @@ def markdown(report: Figures) -> str:
         else:
             lines += ["", f"| {name} | value |", "|---|---|"]
             lines += [f"| {k} | {_fmt(r[name].get(k))} |" for k in keys]
+    if "deployment" in r and "wasmlet" in r["deployment"]:
+        d = r["deployment"]
+        lines += [
+            "",
+            f"| Deployment of {d['replicas']} replicas on one node | wasmlet | floor | ratio |",
+            "|---|---|---|---|",
+        ]
+        for key in ("seconds_to_all_running", "seconds_to_available", "seconds_to_scaled_down"):
+            lines.append(
+                f"| {key} | {_fmt(d['wasmlet'][key])} | {_fmt(d['floor'][key])} "
+                f"| {_fmt(d.get(f'ratio_{key}'))} |"
+            )
+        for key in ("running_per_s", "deleted_per_s"):
+            lines.append(f"| {key} | {_fmt(d['wasmlet'][key])} | {_fmt(d['floor'][key])} | |")
+        lines.append(f"| agent_cpu_seconds | {_fmt(d['wasmlet']['agent_cpu_seconds'])} | | |")
     driver = report["results"].get("driver_requests")
     if driver:
         lines += [

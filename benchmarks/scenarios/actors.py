@@ -22,7 +22,6 @@ from benchmarks.pods import PodTracker, create_all, pod
 from benchmarks.stats import summary_ms
 from kubelet_core._modules import ModuleStore
 
-NODE = "bench-actors"
 ECHO = Path(__file__).resolve().parents[2] / "testdata" / "actors" / "echo.wasm"
 IMAGE = "wasmlet.bench/echo:v1"
 
@@ -75,11 +74,12 @@ async def run(bench: Bench) -> Figures:
         await store.aclose()
     port = free_port_in()
     label = bench.run_label("actors")
+    node = bench.node("actors")
     async with (
-        bench.agent(NODE, provider="wascc") as agent,
+        bench.agent(node, provider="wascc") as agent,
         PodTracker(bench.api, label) as tracker,
     ):
-        manifest = pod(f"{label}-echo", NODE, label, image=IMAGE, restart_policy="Always")
+        manifest = pod(f"{label}-echo", node, label, image=IMAGE, restart_policy="Always")
         manifest["spec"]["containers"][0]["ports"] = [{"containerPort": port}]
         await create_all(bench.api, [manifest])
         name = manifest["metadata"]["name"]

@@ -21,7 +21,6 @@ import time
 from benchmarks.context import Bench, Figures
 from benchmarks.pods import PodTracker, create_all, sleeper
 
-NODE = "bench-density"
 MIB = 1024 * 1024
 
 
@@ -29,13 +28,14 @@ async def run(bench: Bench) -> Figures:
     target = bench.params.density_pods
     step = max(1, min(bench.params.density_step, target))
     label = bench.run_label("density")
+    node = bench.node("density")
     curve: list[dict[str, float]] = []
     async with (
-        bench.agent(NODE, max_pods=target + 20) as agent,
+        bench.agent(node, max_pods=target + 20) as agent,
         PodTracker(bench.api, label) as tracker,
     ):
         warm = f"{label}-warm"
-        await create_all(bench.api, [sleeper(warm, NODE, label)])
+        await create_all(bench.api, [sleeper(warm, node, label)])
         await tracker.wait_for(lambda: warm in tracker.running, 60)
         base = agent.sample()
         curve.append(
@@ -53,7 +53,7 @@ async def run(bench: Bench) -> Figures:
         while len(names) < target:
             batch = [f"{label}-{i}" for i in range(len(names), min(target, len(names) + step))]
             names += batch
-            await create_all(bench.api, [sleeper(n, NODE, label) for n in batch])
+            await create_all(bench.api, [sleeper(n, node, label) for n in batch])
             complete = await tracker.wait_for(
                 tracker.all_seen(tracker.running, names), bench.params.timeout
             )

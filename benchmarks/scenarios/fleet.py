@@ -15,18 +15,18 @@ import asyncio
 import time
 from typing import Any
 
+from benchmarks import pods
 from benchmarks.context import Bench, Figures
+from benchmarks.pods import RUN_LABEL
 from benchmarks.processes import AgentProcess
 from kubelet_core._apiclient import ApiError
-
-PREFIX = "bench-fleet"
 
 
 def _pod(name: str, node: str, run: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default", "labels": {"bench-run": run}},
+        "metadata": {"name": name, "namespace": pods.NAMESPACE, "labels": {RUN_LABEL: run}},
         "spec": {
             "nodeName": node,
             "terminationGracePeriodSeconds": 0,
@@ -59,11 +59,11 @@ async def _until(bench: Bench, what: str, check: Any, want: int, timeout: float)
 
 
 async def one_size(bench: Bench, size: int) -> Figures:
-    name = f"{PREFIX}-{size}"
+    name = bench.node(f"fleet-{size}")
     run = bench.run_label(f"fleet-{size}")
     bench.node_data.mkdir(parents=True, exist_ok=True)
     agent = AgentProcess(
-        bench.controlplane.kubeconfig,
+        bench.kubeconfig,
         bench.node_data,
         name,
         provider="sim",
@@ -92,7 +92,7 @@ async def one_size(bench: Bench, size: int) -> Figures:
                 *(
                     bench.api.request(
                         "POST",
-                        "/api/v1/namespaces/default/pods",
+                        pods.pods_path(),
                         body=_pod(f"{name}-pod-{i}", node_names[i], run),
                     )
                     for i in range(chunk, min(size, chunk + 64))
@@ -102,8 +102,8 @@ async def one_size(bench: Bench, size: int) -> Figures:
         async def running() -> int:
             return await _count(
                 bench,
-                "/api/v1/namespaces/default/pods",
-                f"bench-run={run}",
+                pods.pods_path(),
+                f"{RUN_LABEL}={run}",
                 lambda p: (p.get("status") or {}).get("phase") == "Running",
             )
 
@@ -136,11 +136,8 @@ async def one_size(bench: Bench, size: int) -> Figures:
             await bench.cleanup(run)
         except ApiError:
             pass
-        for node in node_names:  # a stopped fleet leaves NotReady nodes: remove them
-            try:
-                await bench.api.request("DELETE", f"/api/v1/nodes/{node}")
-            except ApiError:
-                pass
+        for node in node_names:
+            await bench.forget_node(node)
 
 
 async def run(bench: Bench) -> Figures:

@@ -17,8 +17,6 @@ from benchmarks.context import Bench, Figures
 from benchmarks.pods import PodTracker, create_all, sleeper
 from benchmarks.processes import AgentProcess, context_switches
 
-NODE = "bench-idle"
-
 
 async def window(bench: Bench, agent: AgentProcess, what: str) -> Figures:
     seconds = bench.params.idle_seconds
@@ -68,15 +66,16 @@ async def run(bench: Bench) -> Figures:
     count = bench.params.idle_pods
     settle = min(5.0, max(1.0, bench.params.idle_seconds / 4))
     label = bench.run_label("idle")
+    node = bench.node("idle")
     async with (
-        bench.agent(NODE, max_pods=count + 20) as agent,
+        bench.agent(node, max_pods=count + 20) as agent,
         PodTracker(bench.api, label) as tracker,
     ):
         await asyncio.sleep(settle)
         empty_settle = await quiet(bench, agent)
         empty = await window(bench, agent, "an empty node")
         names = [f"{label}-{i}" for i in range(count)]
-        await create_all(bench.api, [sleeper(n, NODE, label) for n in names])
+        await create_all(bench.api, [sleeper(n, node, label) for n in names])
         await tracker.wait_for(
             lambda: all(n in tracker.running for n in names), bench.params.timeout
         )

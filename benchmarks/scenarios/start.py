@@ -20,12 +20,10 @@ from benchmarks.pods import KubeObject, PodTracker, create_all, delete_all, pod,
 from benchmarks.processes import Child, running, wait_until
 from benchmarks.stats import ratio, summary_ms
 
-AGENT_NODE = "bench-start"
-FLOOR_NODE = "bench-floor"
-
 
 async def run(bench: Bench) -> Figures:
     params = bench.params
+    agent_node, floor_node = bench.node("start"), bench.node("floor")
     floor = Child(
         "floor",
         [
@@ -33,15 +31,15 @@ async def run(bench: Bench) -> Figures:
             "-m",
             "benchmarks.floor",
             "--kubeconfig",
-            str(bench.controlplane.kubeconfig),
+            str(bench.kubeconfig),
             "--node",
-            FLOOR_NODE,
+            floor_node,
         ],
         bench.root / "floor.log",
     )
     label = bench.run_label("start")
     async with (
-        bench.agent(AGENT_NODE, max_pods=2 * params.pods + params.single_repeats + 10) as agent,
+        bench.agent(agent_node, max_pods=2 * params.pods + params.single_repeats + 10) as agent,
         running(floor),
         PodTracker(bench.api, label) as tracker,
     ):
@@ -59,42 +57,42 @@ async def run(bench: Bench) -> Figures:
                 raise TimeoutError(f"pod {name} did not start within 60s")
 
         async def remove(names: list[str], node: str) -> None:
-            await delete_all(bench.api, names, grace=0 if node == FLOOR_NODE else None)
+            await delete_all(bench.api, names, grace=0 if node == floor_node else None)
             await tracker.wait_for(lambda: all(n in tracker.deleted for n in names), params.timeout)
 
         bench.say("start: warming up (module compile cache, floor node)")
-        await _wait_floor_node(bench)
-        await one(f"{label}-warm-hello", AGENT_NODE, hello=True)
-        await one(f"{label}-warm-sleep", AGENT_NODE)
-        await one(f"{label}-warm-floor", FLOOR_NODE)
-        await remove([f"{label}-warm-floor"], FLOOR_NODE)
+        await _wait_floor_node(bench, floor_node)
+        await one(f"{label}-warm-hello", agent_node, hello=True)
+        await one(f"{label}-warm-sleep", agent_node)
+        await one(f"{label}-warm-floor", floor_node)
+        await remove([f"{label}-warm-floor"], floor_node)
 
         singles: list[str] = []
         floor_singles: list[str] = []
         for i in range(params.single_repeats):
             singles.append(f"{label}-one-{i}")
             floor_singles.append(f"{label}-floor-one-{i}")
-            await one(singles[-1], AGENT_NODE)
-            await one(floor_singles[-1], FLOOR_NODE)
-        await remove(floor_singles, FLOOR_NODE)
+            await one(singles[-1], agent_node)
+            await one(floor_singles[-1], floor_node)
+        await remove(floor_singles, floor_node)
         bench.say(f"start: {params.single_repeats} single pods on wasmlet and on the floor done")
         # A core module and a component that each print and exit, one at a time.
-        await one(f"{label}-warm-component", AGENT_NODE, image=COMPONENT)
+        await one(f"{label}-warm-component", agent_node, image=COMPONENT)
         module_runs: list[str] = []
         component_runs: list[str] = []
         for i in range(params.single_repeats):
             module_runs.append(f"{label}-module-{i}")
             component_runs.append(f"{label}-component-{i}")
-            await one(module_runs[-1], AGENT_NODE, hello=True)
-            await one(component_runs[-1], AGENT_NODE, image=COMPONENT)
-        await remove([*module_runs, *component_runs, f"{label}-warm-component"], AGENT_NODE)
+            await one(module_runs[-1], agent_node, hello=True)
+            await one(component_runs[-1], agent_node, image=COMPONENT)
+        await remove([*module_runs, *component_runs, f"{label}-warm-component"], agent_node)
 
         async with bench.profiled(agent, "start"):
             hello = [f"{label}-hello-{i}" for i in range(params.pods)]
             await _batch(
                 bench,
                 tracker,
-                [pod(n, AGENT_NODE, label) for n in hello],
+                [pod(n, agent_node, label) for n in hello],
                 lambda: all(n in tracker.succeeded for n in hello),
                 "hello Succeeded",
             )
@@ -102,20 +100,21 @@ async def run(bench: Bench) -> Figures:
             await _batch(
                 bench,
                 tracker,
-                [sleeper(n, AGENT_NODE, label) for n in sleep],
+                [sleeper(n, agent_node, label) for n in sleep],
                 lambda: all(n in tracker.running for n in sleep),
                 "sleepers Running",
             )
-        await remove([f"{label}-warm-sleep", *singles, *hello, *sleep], AGENT_NODE)
+        await remove([f"{label}-warm-sleep", *singles, *hello, *sleep], agent_node)
         floor_batch = [f"{label}-floor-{i}" for i in range(params.pods)]
         await _batch(
             bench,
             tracker,
-            [sleeper(n, FLOOR_NODE, label) for n in floor_batch],
+            [sleeper(n, floor_node, label) for n in floor_batch],
             lambda: all(n in tracker.running for n in floor_batch),
             "floor Running",
         )
-        await remove(floor_batch, FLOOR_NODE)
+        await remove(floor_batch, floor_node)
+    await bench.forget_node(floor_node)
 
     lat = tracker.latencies
     figures: Figures = {
@@ -148,9 +147,9 @@ async def run(bench: Bench) -> Figures:
     return figures
 
 
-async def _wait_floor_node(bench: Bench) -> None:
+async def _wait_floor_node(bench: Bench, floor_node: str) -> None:
     async def ready() -> bool:
-        node = await bench.api.request("GET", f"/api/v1/nodes/{FLOOR_NODE}")
+        node = await bench.api.request("GET", f"/api/v1/nodes/{floor_node}")
         return any(
             c.get("type") == "Ready" and c.get("status") == "True"
             for c in (node.get("status") or {}).get("conditions") or []

@@ -18,7 +18,6 @@ import time
 from benchmarks.context import Bench, Figures
 from benchmarks.pods import PodTracker, create_all, delete_all, sleeper
 
-NODE = "bench-throughput"
 STATUS_WRITES = "PUT pods/status"  # a key of AgentProcess.api_requests()
 
 
@@ -34,9 +33,10 @@ def best_window(times: list[float], window: float = 1.0) -> float:
 
 
 async def run(bench: Bench) -> Figures:
-    figures = await one_pass(bench, NODE, None)
+    node = bench.node("throughput")
+    figures = await one_pass(bench, node, None)
     if bench.params.fast_qps > 0:
-        fast = await one_pass(bench, f"{NODE}-fast", bench.params.fast_qps)
+        fast = await one_pass(bench, f"{node}-fast", bench.params.fast_qps)
         figures["fast_qps"] = {"agent_qps": bench.params.fast_qps, **fast}
     return figures
 

@@ -4,12 +4,16 @@ holds every figure the README documents."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 from benchmarks.__main__ import main, parse_args
+from benchmarks.processes import ControlPlaneProcess, running
+
+from kubelet_core._apiclient import KubeApi
 
 FIGURES: dict[str, tuple[str, ...]] = {
     "throughput": (
@@ -67,6 +71,8 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
             "--fleet-sizes",
             "1",
             "3",
+            "--deployment-replicas",
+            "4",
             "--out",
             str(tmp_path / "results"),
         ]
@@ -105,6 +111,13 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
         assert idle["api_requests_per_min"] >= 0 and idle["threads"] > 0
         assert _number(idle["thread_wakeups_per_s"]) and _number(idle["quiet_after_s"])
 
+    rollout = results["deployment"]
+    assert rollout["replicas"] == 4
+    for side in ("wasmlet", "floor"):
+        assert all(_number(v) and v > 0 for v in rollout[side].values()), rollout[side]
+    assert _number(rollout["ratio_seconds_to_all_running"])
+    assert "Deployment of 4 replicas" in (tmp_path / "results" / "report.md").read_text()
+
     sizes = results["fleet"]["sizes"]
     assert [s["nodes"] for s in sizes] == [1, 3]
     for size in sizes:
@@ -129,3 +142,59 @@ def _has_matplotlib() -> bool:
     except ImportError:
         return False
     return True
+
+
+async def test_a_run_on_an_existing_cluster(tmp_path: Path) -> None:
+    """``--kubeconfig``: no control plane of its own; the run's namespace and node names."""
+    cluster = ControlPlaneProcess(tmp_path / "cluster")  # a cluster the benchmark did not start
+    async with running(cluster):
+        args = parse_args(
+            [
+                "--kubeconfig",
+                str(cluster.kubeconfig),
+                "--namespace",
+                "bench-elsewhere",
+                "--node-name",
+                "mine",
+                "--scenarios",
+                "start",
+                "deployment",
+                "--pods",
+                "2",
+                "--single-repeats",
+                "1",
+                "--deployment-replicas",
+                "3",
+                "--timeout",
+                "120",
+                "--out",
+                str(tmp_path / "results"),
+            ]
+        )
+        seen_nodes: set[str] = set()
+        api = await KubeApi.from_kubeconfig(cluster.kubeconfig)
+        try:
+            watcher = asyncio.ensure_future(_node_names(api, seen_nodes))
+            try:
+                document = await main(args)
+            finally:
+                watcher.cancel()
+            left = await api.request("GET", "/api/v1/nodes")
+            namespace = await api.request("GET", "/api/v1/namespaces/bench-elsewhere")
+        finally:
+            await api.close()
+    results = document["results"]
+    assert document["cluster"] == "existing (--kubeconfig)"
+    assert not [name for name, figures in results.items() if "error" in figures], results
+    assert set(results) >= {"start", "deployment"} and "throughput" not in results
+    assert results["deployment"]["wasmlet"]["seconds_to_all_running"] > 0
+    assert results["start"]["single"]["floor_running"]["count"] == 1
+    assert {"mine-start", "mine-floor", "mine-deployment", "mine-deployment-floor"} <= seen_nodes
+    assert not [n for n in left["items"] if n["metadata"]["name"].startswith("mine-")]
+    assert namespace["metadata"]["name"] == "bench-elsewhere"
+
+
+async def _node_names(api: KubeApi, seen: set[str]) -> None:
+    """Every node name registered while the run goes on."""
+    async for event in api.watch("/api/v1/nodes", params={"resourceVersion": "0"}):
+        seen.add(str((event.get("object") or {}).get("metadata", {}).get("name")))
