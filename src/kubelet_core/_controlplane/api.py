@@ -18,7 +18,14 @@ from typing import Any
 
 from aiohttp import web
 
-from kubelet_core._controlplane import discovery, errors, events_v1, jsonutil, protobuf
+from kubelet_core._controlplane import (
+    discovery,
+    errors,
+    events_v1,
+    jsonutil,
+    protobuf,
+    schemas,  # noqa: F401  (registers the served types)
+)
 from kubelet_core._controlplane.errors import ApiError
 from kubelet_core._controlplane.eviction import evict
 from kubelet_core._controlplane.openapi import OpenAPI

@@ -22,7 +22,12 @@ from typing import Any
 
 from aiohttp import web
 
-from kubelet_core._controlplane import errors, jsonutil, schema
+from kubelet_core._controlplane import (
+    errors,
+    jsonutil,
+    schema,
+    schemas,  # noqa: F401  (registers the served types)
+)
 from kubelet_core._controlplane.discovery import KUBE_VERSION
 from kubelet_core._controlplane.openapi_pb import encode_document
 from kubelet_core._controlplane.patch import MERGE_KEYS, PRIMITIVE_SETS
@@ -48,17 +53,19 @@ def definitions(ref_prefix: str, *, v3: bool = False) -> KubeObject:
 
     def convert(node: Any, field: str = "") -> KubeObject:
         if isinstance(node, schema.Scalar):
+            named = NAMED_SCALARS.get(node)
+            if named is not None:
+                name, v2_body, v3_body = named
+                defs.setdefault(name, v3_body if v3 else v2_body)
+                ref = {"$ref": ref_prefix + name}
+                return {"allOf": [ref]} if v3 else ref
             out: KubeObject = {"type": node.type}
-            if node.format and node.format != "quantity":
+            if node.format:
                 out["format"] = node.format
             return out
         if isinstance(node, schema.ListOf):
             out = {"type": "array", "items": convert(node.item)}
-            if field in MERGE_KEYS and isinstance(node.item, schema.Struct):
-                out["x-kubernetes-patch-merge-key"] = MERGE_KEYS[field]
-                out["x-kubernetes-patch-strategy"] = "merge"
-            elif field in PRIMITIVE_SETS:
-                out["x-kubernetes-patch-strategy"] = "merge"
+            out.update(_list_extensions(node, field))
             return out
         if isinstance(node, schema.MapOf):
             return {"type": "object", "additionalProperties": convert(node.value)}
@@ -87,6 +94,53 @@ def definitions(ref_prefix: str, *, v3: bool = False) -> KubeObject:
         body["x-kubernetes-group-version-kind"] = _gvk(rt)
         defs[f"{schema.definition_package(rt)}.{top.go_name or rt.kind}"] = body
     return defs
+
+
+_APIMACHINERY = "io.k8s.apimachinery.pkg"
+#: Scalars kube defines once and refers to (kubectl explain prints their names:
+#: ``<Quantity>``, ``<IntOrString>``, ``<Time>``): definition name, v2 and v3 bodies.
+NAMED_SCALARS: dict[schema.Scalar, tuple[str, KubeObject, KubeObject]] = {
+    schema.QUANTITY: (
+        f"{_APIMACHINERY}.api.resource.Quantity",
+        {"type": "string"},
+        {"oneOf": [{"type": "string"}, {"type": "number"}]},
+    ),
+    schema.INT_OR_STRING: (
+        f"{_APIMACHINERY}.util.intstr.IntOrString",
+        {"type": "string", "format": "int-or-string"},
+        {"format": "int-or-string", "oneOf": [{"type": "integer"}, {"type": "string"}]},
+    ),
+    schema.TIME: (
+        f"{_APIMACHINERY}.apis.meta.v1.Time",
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date-time"},
+    ),
+    schema.MICRO_TIME: (
+        f"{_APIMACHINERY}.apis.meta.v1.MicroTime",
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date-time"},
+    ),
+}
+
+
+def _list_extensions(node: schema.ListOf, field: str) -> KubeObject:
+    """kube's list markers as its OpenAPI extensions (``x-kubernetes-list-type``...)."""
+    out: KubeObject = {}
+    if node.list_type:
+        out["x-kubernetes-list-type"] = node.list_type
+    if node.map_keys:
+        out["x-kubernetes-list-map-keys"] = list(node.map_keys)
+    if node.merge_key:
+        out["x-kubernetes-patch-merge-key"] = node.merge_key
+    if node.strategy:
+        out["x-kubernetes-patch-strategy"] = node.strategy
+    if not (node.list_type or node.merge_key or node.strategy):  # a table without markers
+        if field in MERGE_KEYS and isinstance(node.item, schema.Struct):
+            out["x-kubernetes-patch-merge-key"] = MERGE_KEYS[field]
+            out["x-kubernetes-patch-strategy"] = "merge"
+        elif field in PRIMITIVE_SETS:
+            out["x-kubernetes-patch-strategy"] = "merge"
+    return out
 
 
 def _gvk(rt: ResourceType) -> list[KubeObject]:

@@ -12,11 +12,14 @@ code that trusts the stored types), so the same happens here.
 
 A schema is a ``Struct`` (``fields(...)``: field name -> sub-schema, with the Go type
 name for error messages and OpenAPI definitions), ``ListOf(schema)``, ``MapOf(schema)``,
-a scalar (``STRING``, ``INT64``, ``INT32``, ``BOOL``, ``QUANTITY``) or ``FREE``, which
-accepts anything below it (deep, rarely-typed structures: volumes, probes, affinity).
+a scalar (``STRING``, ``INT64``, ``INT32``, ``BOOL``, ``NUMBER``, ``BYTES``, ``QUANTITY``,
+``INT_OR_STRING``, ``TIME``, ``MICRO_TIME``, ``DURATION``) or ``FREE``, which accepts
+anything below it (only what kube leaves open: ``RawExtension``, ``FieldsV1``).
 
-Adding a served type: describe it once with ``register(rt, fields(...))`` at import time
-of the module that defines the type (before the API server starts). Decoding, pruning,
+The tables themselves live in ``schemas/`` (one module per API group, laid out as
+k8s.io/api declares the types), which registers them all on import; ``api`` and
+``openapi`` import it, so every type is registered before the API server starts. Adding a
+served type: add its table there and ``register(rt, table)`` it. Decoding, pruning,
 ``kubectl explain`` and kubectl's client-side validation (``openapi.py`` builds the v2 and
 v3 documents from ``SCHEMAS``) then follow; a type without a schema is stored as sent.
 """
@@ -56,13 +59,27 @@ INT32 = Scalar("integer", "int32", "int32")
 BOOL = Scalar("boolean", "", "bool")
 #: resource.Quantity: a string (or a number) matching kube's quantity grammar.
 QUANTITY = Scalar("string", "quantity", "resource.Quantity")
-#: metav1.Time: an RFC 3339 string.
+#: metav1.Time: an RFC 3339 string; MicroTime the same with microseconds.
 TIME = Scalar("string", "date-time", "v1.Time")
+MICRO_TIME = Scalar("string", "date-time", "v1.MicroTime")
+#: metav1.Duration: a Go duration string (``1h30m``).
+DURATION = Scalar("string", "", "v1.Duration")
+#: intstr.IntOrString: a JSON number or string (``8080``, ``http``, ``25%``).
+INT_OR_STRING = Scalar("string", "int-or-string", "intstr.IntOrString")
+NUMBER = Scalar("number", "double", "float64")
+#: []byte: a base64 string.
+BYTES = Scalar("string", "byte", "[]uint8")
 
 
 @dataclass(frozen=True)
 class ListOf:
+    """A list; the markers are kube's (``+listType``, ``+listMapKey``, ``+patchMergeKey``...)."""
+
     item: Any
+    list_type: str = ""
+    map_keys: tuple[str, ...] = ()
+    merge_key: str = ""
+    strategy: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,10 +114,9 @@ def strings(*names: str) -> dict[str, Any]:
 
 
 def register(rt: r.ResourceType, schema: Struct) -> None:
-    """Serve ``rt`` with ``schema`` (top-level: apiVersion, kind and metadata are added)."""
+    """Serve ``rt`` with ``schema`` (metadata included; apiVersion and kind are added)."""
     full = fields(go_name=schema.go_name or rt.kind, package=schema.package or CORE)
     full.update(strings(*TYPE_META))
-    full["metadata"] = OBJECT_META
     full.update(schema)
     full.go_name = schema.go_name or rt.kind
     full.package = definition_package(rt)
@@ -114,299 +130,6 @@ def definition_package(rt: r.ResourceType) -> str:
 
 
 TYPE_META = ("apiVersion", "kind")
-OWNER_REF = fields(
-    go_name="OwnerReference",
-    package=META,
-    **strings("apiVersion", "kind", "name", "uid"),
-    controller=BOOL,
-    blockOwnerDeletion=BOOL,
-)
-OBJECT_META = fields(
-    "managedFields",
-    go_name="ObjectMeta",
-    package=META,
-    **strings("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion"),
-    generation=INT64,
-    creationTimestamp=TIME,
-    deletionTimestamp=TIME,
-    deletionGracePeriodSeconds=INT64,
-    labels=MapOf(STRING),
-    annotations=MapOf(STRING),
-    finalizers=ListOf(STRING),
-    ownerReferences=ListOf(OWNER_REF),
-)
-RESOURCES = fields(
-    "claims",
-    go_name="ResourceRequirements",
-    limits=MapOf(QUANTITY),
-    requests=MapOf(QUANTITY),
-)
-CONTAINER = fields(
-    "envFrom",
-    "resizePolicy",
-    "restartPolicyRules",
-    "volumeMounts",
-    "volumeDevices",
-    "livenessProbe",
-    "readinessProbe",
-    "startupProbe",
-    "lifecycle",
-    "securityContext",
-    go_name="Container",
-    **strings(
-        "name",
-        "image",
-        "workingDir",
-        "restartPolicy",
-        "terminationMessagePath",
-        "terminationMessagePolicy",
-        "imagePullPolicy",
-    ),
-    command=ListOf(STRING),
-    args=ListOf(STRING),
-    resources=RESOURCES,
-    stdin=BOOL,
-    stdinOnce=BOOL,
-    tty=BOOL,
-    ports=ListOf(
-        fields(
-            go_name="ContainerPort",
-            **strings("name", "protocol", "hostIP"),
-            hostPort=INT32,
-            containerPort=INT32,
-        )
-    ),
-    env=ListOf(fields("valueFrom", go_name="EnvVar", **strings("name", "value"))),
-)
-TOLERATION = fields(
-    go_name="Toleration",
-    **strings("key", "operator", "value", "effect"),
-    tolerationSeconds=INT64,
-)
-POD_SPEC = fields(
-    "volumes",
-    "ephemeralContainers",
-    "securityContext",
-    "imagePullSecrets",
-    "affinity",
-    "hostAliases",
-    "dnsConfig",
-    "readinessGates",
-    "topologySpreadConstraints",
-    "os",
-    "schedulingGates",
-    "resourceClaims",
-    "resources",
-    go_name="PodSpec",
-    **strings(
-        "restartPolicy",
-        "dnsPolicy",
-        "serviceAccountName",
-        "serviceAccount",
-        "nodeName",
-        "hostname",
-        "subdomain",
-        "schedulerName",
-        "priorityClassName",
-        "runtimeClassName",
-        "preemptionPolicy",
-        "hostnameOverride",
-    ),
-    terminationGracePeriodSeconds=INT64,
-    activeDeadlineSeconds=INT64,
-    nodeSelector=MapOf(STRING),
-    automountServiceAccountToken=BOOL,
-    hostNetwork=BOOL,
-    hostPID=BOOL,
-    hostIPC=BOOL,
-    shareProcessNamespace=BOOL,
-    enableServiceLinks=BOOL,
-    setHostnameAsFQDN=BOOL,
-    hostUsers=BOOL,
-    priority=INT32,
-    overhead=MapOf(QUANTITY),
-    containers=ListOf(CONTAINER),
-    initContainers=ListOf(CONTAINER),
-    tolerations=ListOf(TOLERATION),
-)
-POD_CONDITION = fields(
-    go_name="PodCondition",
-    **strings("type", "status", "reason", "message"),
-    lastProbeTime=TIME,
-    lastTransitionTime=TIME,
-    observedGeneration=INT64,
-)
-CONTAINER_STATUS = fields(
-    "state",
-    "lastState",
-    "resources",
-    "allocatedResources",
-    "volumeMounts",
-    "user",
-    "allocatedResourcesStatus",
-    "stopSignal",
-    go_name="ContainerStatus",
-    **strings("name", "image", "imageID", "containerID"),
-    ready=BOOL,
-    started=BOOL,
-    restartCount=INT32,
-)
-POD_STATUS = fields(
-    "hostIPs",
-    "podIPs",
-    "ephemeralContainerStatuses",
-    "resize",
-    "resourceClaimStatuses",
-    "extendedResourceClaimStatus",
-    go_name="PodStatus",
-    **strings("phase", "message", "reason", "nominatedNodeName", "hostIP", "podIP", "qosClass"),
-    startTime=TIME,
-    observedGeneration=INT64,
-    initContainerStatuses=ListOf(CONTAINER_STATUS),
-    containerStatuses=ListOf(CONTAINER_STATUS),
-    conditions=ListOf(POD_CONDITION),
-)
-NODE_SPEC = fields(
-    "configSource",
-    go_name="NodeSpec",
-    **strings("podCIDR", "providerID", "externalID"),
-    podCIDRs=ListOf(STRING),
-    unschedulable=BOOL,
-    taints=ListOf(fields(go_name="Taint", **strings("key", "value", "effect"), timeAdded=TIME)),
-)
-NODE_STATUS = fields(
-    "daemonEndpoints",
-    "nodeInfo",
-    "images",
-    "volumesInUse",
-    "volumesAttached",
-    "config",
-    "runtimeHandlers",
-    "features",
-    "declaredFeatures",
-    go_name="NodeStatus",
-    phase=STRING,
-    capacity=MapOf(QUANTITY),
-    allocatable=MapOf(QUANTITY),
-    conditions=ListOf(
-        fields(
-            go_name="NodeCondition",
-            **strings("type", "status", "reason", "message"),
-            lastHeartbeatTime=TIME,
-            lastTransitionTime=TIME,
-        )
-    ),
-    addresses=ListOf(fields(go_name="NodeAddress", **strings("type", "address"))),
-)
-OBJECT_REFERENCE = fields(
-    go_name="ObjectReference",
-    **strings("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"),
-)
-EVENT_SERIES = fields(go_name="EventSeries", count=INT32, lastObservedTime=TIME)
-
-register(r.PODS, fields(go_name="Pod", spec=POD_SPEC, status=POD_STATUS))
-register(r.NODES, fields(go_name="Node", spec=NODE_SPEC, status=NODE_STATUS))
-register(
-    r.NAMESPACES,
-    fields(
-        go_name="Namespace",
-        spec=fields(go_name="NamespaceSpec", finalizers=ListOf(STRING)),
-        status=fields("conditions", go_name="NamespaceStatus", phase=STRING),
-    ),
-)
-register(
-    r.LEASES,
-    fields(
-        go_name="Lease",
-        spec=fields(
-            go_name="LeaseSpec",
-            package="io.k8s.api.coordination.v1",
-            **strings("holderIdentity", "strategy", "preferredHolder"),
-            leaseDurationSeconds=INT32,
-            acquireTime=TIME,
-            renewTime=TIME,
-            leaseTransitions=INT32,
-        ),
-    ),
-)
-register(
-    r.EVENTS,
-    fields(
-        "related",
-        go_name="Event",
-        **strings("reason", "message", "type", "action", "reportingComponent", "reportingInstance"),
-        firstTimestamp=TIME,
-        lastTimestamp=TIME,
-        eventTime=TIME,
-        count=INT32,
-        series=EVENT_SERIES,
-        involvedObject=OBJECT_REFERENCE,
-        source=fields(go_name="EventSource", **strings("component", "host")),
-    ),
-)
-register(
-    r.CONFIGMAPS,
-    fields(
-        go_name="ConfigMap",
-        data=MapOf(STRING),
-        binaryData=MapOf(STRING),
-        immutable=BOOL,
-    ),
-)
-register(
-    r.SECRETS,
-    fields(
-        go_name="Secret",
-        data=MapOf(STRING),
-        stringData=MapOf(STRING),
-        type=STRING,
-        immutable=BOOL,
-    ),
-)
-register(
-    r.SERVICEACCOUNTS,
-    fields(
-        "secrets",
-        "imagePullSecrets",
-        go_name="ServiceAccount",
-        automountServiceAccountToken=BOOL,
-    ),
-)
-register(
-    r.EVENTS_V1,
-    fields(
-        "related",
-        go_name="Event",
-        package="io.k8s.api.events.v1",
-        **strings("reason", "note", "type", "action", "reportingController", "reportingInstance"),
-        eventTime=TIME,
-        deprecatedFirstTimestamp=TIME,
-        deprecatedLastTimestamp=TIME,
-        deprecatedCount=INT32,
-        series=fields(
-            go_name="EventSeries",
-            package="io.k8s.api.events.v1",
-            count=INT32,
-            lastObservedTime=TIME,
-        ),
-        regarding=OBJECT_REFERENCE,
-        deprecatedSource=fields(go_name="EventSource", **strings("component", "host")),
-    ),
-)
-register(
-    r.RUNTIME_CLASSES,
-    fields(
-        "overhead",
-        "scheduling",
-        go_name="RuntimeClass",
-        package="io.k8s.api.node.v1",
-        handler=STRING,
-    ),
-)
-# Certificates validate their own spec and status (certificates.py); typed loosely here.
-register(
-    r.CERTIFICATESIGNINGREQUESTS, fields("spec", "status", go_name="CertificateSigningRequest")
-)
 
 
 # -- decoding ------------------------------------------------------------------------------
@@ -471,6 +194,10 @@ def _mismatch(value: Any, schema: Any, owner: str, gopath: str) -> DecodeError:
 
 
 def _scalar_ok(value: Any, schema: Scalar) -> bool:
+    if schema is INT_OR_STRING:
+        return isinstance(value, str | int) and not isinstance(value, bool)
+    if schema.type == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
     if schema.type == "string":
         return isinstance(value, str)
     if schema.type == "boolean":

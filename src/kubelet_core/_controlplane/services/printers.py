@@ -1,4 +1,4 @@
-"""The Service, EndpointSlice and Endpoints schemas and ``kubectl get`` columns, on import.
+"""The Service, EndpointSlice and Endpoints ``kubectl get`` columns, on import (schemas: schemas/).
 
 Columns as kube-apiserver's printers fill them: ``NAME TYPE CLUSTER-IP EXTERNAL-IP
 PORT(S) AGE [SELECTOR]`` (ports as ``80/TCP`` or ``80:30080/TCP``), ``NAME
@@ -10,107 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubelet_core._controlplane import schema as s
 from kubelet_core._controlplane.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES
 from kubelet_core._controlplane.tables import PRINTERS, age
 
 KubeObject = dict[str, Any]
 Row = list[Any]
-DISCOVERY = "io.k8s.api.discovery.v1"
-
-SERVICE_PORT = s.fields(
-    "targetPort",
-    go_name="ServicePort",
-    **s.strings("name", "protocol", "appProtocol"),
-    port=s.INT32,
-    nodePort=s.INT32,
-)
-s.register(
-    SERVICES,
-    s.fields(
-        go_name="Service",
-        spec=s.fields(
-            "sessionAffinityConfig",
-            go_name="ServiceSpec",
-            ports=s.ListOf(SERVICE_PORT),
-            selector=s.MapOf(s.STRING),
-            clusterIPs=s.ListOf(s.STRING),
-            externalIPs=s.ListOf(s.STRING),
-            loadBalancerSourceRanges=s.ListOf(s.STRING),
-            ipFamilies=s.ListOf(s.STRING),
-            publishNotReadyAddresses=s.BOOL,
-            allocateLoadBalancerNodePorts=s.BOOL,
-            healthCheckNodePort=s.INT32,
-            **s.strings(
-                "type",
-                "clusterIP",
-                "sessionAffinity",
-                "loadBalancerIP",
-                "externalName",
-                "externalTrafficPolicy",
-                "internalTrafficPolicy",
-                "ipFamilyPolicy",
-                "loadBalancerClass",
-                "trafficDistribution",
-            ),
-        ),
-        status=s.fields("loadBalancer", "conditions", go_name="ServiceStatus"),
-    ),
-)
-s.register(
-    ENDPOINTSLICES,
-    s.fields(
-        go_name="EndpointSlice",
-        package=DISCOVERY,
-        addressType=s.STRING,
-        endpoints=s.ListOf(
-            s.fields(
-                "conditions",
-                "hints",
-                "deprecatedTopology",
-                go_name="Endpoint",
-                package=DISCOVERY,
-                addresses=s.ListOf(s.STRING),
-                targetRef=s.OBJECT_REFERENCE,
-                **s.strings("hostname", "nodeName", "zone"),
-            )
-        ),
-        ports=s.ListOf(
-            s.fields(
-                go_name="EndpointPort",
-                package=DISCOVERY,
-                **s.strings("name", "protocol", "appProtocol"),
-                port=s.INT32,
-            )
-        ),
-    ),
-)
-
-ENDPOINT_ADDRESS = s.fields(
-    go_name="EndpointAddress",
-    **s.strings("ip", "hostname", "nodeName"),
-    targetRef=s.OBJECT_REFERENCE,
-)
-s.register(
-    ENDPOINTS,
-    s.fields(
-        go_name="Endpoints",
-        subsets=s.ListOf(
-            s.fields(
-                go_name="EndpointSubset",
-                addresses=s.ListOf(ENDPOINT_ADDRESS),
-                notReadyAddresses=s.ListOf(ENDPOINT_ADDRESS),
-                ports=s.ListOf(
-                    s.fields(
-                        go_name="EndpointPort",
-                        **s.strings("name", "protocol", "appProtocol"),
-                        port=s.INT32,
-                    )
-                ),
-            )
-        ),
-    ),
-)
 
 
 def _ports(spec: KubeObject) -> str:
