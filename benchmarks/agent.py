@@ -23,6 +23,7 @@ from kubelet_core._cli.node_cmd import (
     add_node_flags,
     config_of,
     fleet_configs,
+    freeze_startup_heap,
     settings_from_args,
 )
 from kubelet_core._config import NodeConfig
@@ -39,6 +40,7 @@ def dump(agent: NodeAgent, path: Path) -> None:
 
 async def serve(provider: Provider, config: NodeConfig, metrics_file: Path) -> None:
     agent = NodeAgent(provider, config)
+    freeze_startup_heap()  # as `wasmlet node` does
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump, agent, metrics_file)
     await agent.run(handle_signals=True)
 
@@ -52,6 +54,7 @@ def dump_fleet(fleet: NodeFleet, path: Path) -> None:
 
 async def serve_fleet(provider_name: str, configs: list[NodeConfig], metrics_file: Path) -> None:
     fleet = NodeFleet(lambda _name: load_provider(provider_name), configs)
+    freeze_startup_heap()
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump_fleet, fleet, metrics_file)
     await fleet.run(handle_signals=True)
 

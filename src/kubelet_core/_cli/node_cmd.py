@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -188,10 +189,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def freeze_startup_heap() -> None:
+    """Put everything allocated so far out of the garbage collector's sight.
+
+    A node agent's full collections otherwise walk the ~100k objects its imports
+    made (120-145 ms each, four of them while 500 pods start, measured in the
+    benchmark).  The command owns its process, so it may; the library leaves the
+    collector alone for the programs that embed it.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def _run_node(provider: Any, config: NodeConfig) -> None:
     from kubelet_core._agent import NodeAgent
 
-    await NodeAgent(provider, config).run(handle_signals=True)
+    agent = NodeAgent(provider, config)
+    freeze_startup_heap()
+    await agent.run(handle_signals=True)
 
 
 def fleet_configs(settings: NodeSettings, nodes: int) -> list[NodeConfig]:
@@ -213,4 +228,6 @@ def fleet_configs(settings: NodeSettings, nodes: int) -> list[NodeConfig]:
 async def _run_fleet(provider_name: str, configs: list[NodeConfig]) -> None:
     from kubelet_core._fleet import NodeFleet
 
-    await NodeFleet(lambda _name: load_provider(provider_name), configs).run(handle_signals=True)
+    fleet = NodeFleet(lambda _name: load_provider(provider_name), configs)
+    freeze_startup_heap()
+    await fleet.run(handle_signals=True)
