@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -192,6 +193,40 @@ async def test_mount_missing_host_dir(hosts: ModuleHosts, tmp_path: Path) -> Non
     mount = VolumeMount(tmp_path / "nope", "/data")
     with pytest.raises(ContainerStartError, match="WASI can only preopen directories"):
         await start_module(hosts, spec(tmp_path, "hello", mounts=[mount]))
+
+
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+async def test_hosts_are_reaped_by_the_zygote_and_a_dead_forker_is_replaced(
+    hosts: ModuleHosts, tmp_path: Path
+) -> None:
+    """The zygote's forker forks the hosts, the zygote (a subreaper) is their parent;
+    a forker that dies is replaced by the next spawn, which still starts."""
+    first = await start_module(hosts, spec(tmp_path, "scripted", "sleep", "60000"))
+    assert hosts._process is not None
+    zygote = hosts._process.pid
+    assert _parent(first.pid) == zygote
+    forkers = [pid for pid in _children(zygote) if pid != first.pid]
+    assert len(forkers) == 1
+    os.kill(forkers[0], signal.SIGKILL)
+    second = await start_module(
+        hosts, spec(tmp_path, "scripted", "sleep", "60000", run_dir=tmp_path / "runs" / "2")
+    )
+    assert _parent(second.pid) == zygote
+    deadline = time.monotonic() + 10
+    while forkers[0] in _children(zygote) and time.monotonic() < deadline:  # noqa: ASYNC110 - /proc
+        await asyncio.sleep(0.01)
+    assert forkers[0] not in _children(zygote)  # reaped
+    for running in (first, second):
+        await running.stop(0)
+        assert (await running.wait()).exit_code == 137
 
 
 async def test_not_a_module_fails_before_forking(hosts: ModuleHosts, tmp_path: Path) -> None:

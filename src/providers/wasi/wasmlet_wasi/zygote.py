@@ -17,6 +17,11 @@ starts this small process once and asks it over a ``SOCK_SEQPACKET`` socket:
   (the agent waits for and kills the host through it, immune to pid reuse),
   or ``{"id": n, "error": ...}`` when the module cannot even be loaded.
 
+The hosts are forked by the zygote's *forker* (:func:`forker_main`), a
+child that does nothing else, so that the zygote's own work between spawns
+does not make the pages it shares with each host that host's own; the zygote
+is their child subreaper, so it reaps them all the same.
+
 The zygote reaps its hosts and writes each one's ``exit.json`` (from what
 the host said on its status pipe, or from its wait status).  A module that is
 in no cache is compiled by a confined worker the zygote forks
@@ -31,9 +36,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import dataclasses
 import gc
 import json
+import marshal
 import os
 import selectors
 import signal
@@ -41,7 +48,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from kubelet_core import ContainerStartError
 from kubelet_core.containers import ExitStatus
@@ -52,6 +59,10 @@ from wasmlet_wasi.runs import EXIT_FILE, HOST_FILE, exit_to_json, process_start_
 
 #: Largest control message (a pod's argv and env travel in it).
 MAX_MESSAGE = 1 << 20
+#: Largest message the forker receives (a module digest) and answers (a pid or an error).
+FORKER_MESSAGE = 512
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def status_of_wait(wait_status: int) -> ExitStatus:
@@ -78,6 +89,134 @@ class _Compile:
     waiting: list[tuple[dict[str, Any], int]] = dataclasses.field(default_factory=list)
 
 
+@dataclasses.dataclass
+class _Forker:
+    """The zygote's end of its forker: the quiet process the module hosts are forked from."""
+
+    pid: int
+    sock: socket.socket
+    modules: frozenset[str]  # digests of the modules it holds (those resident when it forked)
+
+    def fork(self, digest: str, fds: list[int]) -> int:
+        """Ask for a host of module ``digest`` with ``fds``; its pid (OSError if none)."""
+        try:
+            socket.send_fds(self.sock, [digest.encode()], fds)
+            reply = self.sock.recv(FORKER_MESSAGE)
+        except OSError as exc:
+            raise _ForkerGone(f"the forker is gone: {exc}") from None
+        if reply.startswith(b"P"):
+            return int(reply[1:])
+        if not reply:
+            raise _ForkerGone("the forker is gone")
+        raise OSError(reply[1:].decode(errors="replace"))
+
+
+class _ForkerGone(OSError):
+    """The forker ended (a new one can be started)."""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _prctl(option: int, value: int) -> None:
+    if _libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option})")
+
+
+def _bare_fork() -> int:
+    """fork(2) through libc, without CPython's at-fork handlers (see :func:`forker_main`)."""
+    pid = int(_libc.fork())
+    if pid < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+    return pid
+
+
+def forker_main(engine: WasmEngine, sock: socket.socket, close: list[int]) -> NoReturn:
+    """The forker's whole life: fork a module host per request, write as little as it can.
+
+    Why a forker.  A page of the zygote's is shared copy-on-write with every
+    host forked since the zygote last wrote it; the next write makes the
+    zygote a copy, and the old page, now mapped by that host alone, counts
+    as the host's own.  The zygote writes hundreds of pages between two forks
+    (parsing requests, records, replies, reaping): each host ended up owning
+    about 2 MiB it never touched.  So the zygote forks this process once its
+    modules are loaded (again whenever it loads a new one), and the forker,
+    blocked in ``recvmsg`` between requests, forks the hosts: the pages it
+    writes per request are a few dozen.  Each host is forked twice (the
+    middle process sends the host's pid and exits), so it is orphaned and
+    adopted by the zygote, a child subreaper: the zygote reaps every host,
+    with its wait status, as before, and a forker can be replaced at will.
+
+    Both forks are libc's ``fork()`` (its own handlers run: malloc's locks),
+    not :func:`os.fork`, whose child runs CPython's at-fork hooks -- the
+    ``threading``, ``logging`` and ``random`` modules' -- and they wrote
+    another ~360 KiB of shared pages per host.  Those hooks reset what
+    other threads may have left locked, and reseed ``random``; the forker
+    has no other thread, holds no lock when it forks (it is in the libc call,
+    the GIL released) and nothing in a host uses ``random`` (a guest's
+    randomness is wasmtime's, from the kernel), so there is nothing to reset.
+    The forker itself comes from :func:`os.fork`: hooks and all.
+    """
+    try:
+        for fd in close:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # waited for below, no handler to run
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # not inherited by what it forks
+        gc.freeze()  # whatever the zygote made since its own freeze
+        while True:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(sock, FORKER_MESSAGE, 3)
+            except InterruptedError:
+                continue
+            if not data:
+                break  # the zygote closed its end
+            try:
+                middle = _bare_fork()
+            except OSError as exc:
+                sock.send(b"E" + f"cannot fork a module host: {exc}".encode()[:400])
+                middle = 0
+            else:
+                if middle == 0:
+                    _middle(engine, sock, data.decode(), fds)
+            for fd in fds:
+                os.close(fd)
+            if middle:
+                os.waitpid(middle, 0)
+    except BaseException:
+        pass
+    os._exit(0)
+
+
+def _middle(engine: WasmEngine, sock: socket.socket, digest: str, fds: list[int]) -> NoReturn:
+    """Between the forker and the host: fork the host, say its pid, leave (orphaning it)."""
+    try:
+        try:
+            pid = _bare_fork()
+        except OSError as exc:
+            sock.send(b"E" + f"cannot fork a module host: {exc}".encode()[:400])
+            os._exit(0)
+        if pid:
+            sock.send(b"P%d" % pid)
+            os._exit(0)
+        report_fd, status_fd, request_fd = fds
+        request = marshal.loads(os.pread(request_fd, os.fstat(request_fd).st_size, 0))
+        loaded = engine.resident(digest)
+        assert loaded is not None  # the zygote only asks for a module the forker holds
+        host_main(engine, loaded, request, report_fd, status_fd, [sock.fileno(), request_fd])
+    except BaseException:
+        pass
+    os._exit(0)
+
+
 class Zygote:
     def __init__(self, sock: socket.socket, engine: WasmEngine) -> None:
         self.sock = sock
@@ -90,6 +229,7 @@ class Zygote:
         self.connected = True
         self.selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.forker: _Forker | None = None
 
     def serve(self) -> None:
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -120,6 +260,7 @@ class Zygote:
             self.connected = False
             self.selector.unregister(self.sock)
             self.sock.close()
+            self._stop_forker()
             for fd in fds:
                 os.close(fd)
             return
@@ -167,7 +308,27 @@ class Zygote:
         fds = [self.sock.fileno(), self._wake_r, self._wake_w, self.selector.fileno()]
         fds += [fd for fd, _ in self.statuses.values()]
         fds += [compile.fd for compile in self.compiles.values()]
+        if self.forker is not None:
+            fds.append(self.forker.sock.fileno())
         return [fd for fd in fds if fd >= 0]
+
+    def start_forker(self) -> _Forker:
+        """Fork a forker holding every module loaded now (replacing the one before)."""
+        self._stop_forker()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        modules = self.engine.resident_digests()
+        pid = os.fork()
+        if pid == 0:
+            forker_main(self.engine, theirs, [ours.fileno(), *self._own_fds()])
+        theirs.close()
+        self.forker = _Forker(pid, ours, modules)
+        return self.forker
+
+    def _stop_forker(self) -> None:
+        """Let the forker go (it leaves when its socket closes; the zygote reaps it)."""
+        if self.forker is not None:
+            self.forker.sock.close()
+            self.forker = None
 
     def _start_compile(self, data: bytes) -> _Compile:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
@@ -219,14 +380,26 @@ class Zygote:
         ident = request.get("id")
         run_dir = Path(request["run_dir"])
         run_dir.mkdir(parents=True, exist_ok=True)
+        forker = self.forker
+        if forker is None or loaded.digest not in forker.modules:
+            forker = self.start_forker()
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
-        pid = os.fork()
-        if pid == 0:
-            host_main(
-                self.engine, loaded, request, report_fd, status_w, [status_r, *self._own_fds()]
-            )
+        request_fd = os.memfd_create("wasmlet-request", os.MFD_CLOEXEC)
+        try:
+            _write_all(request_fd, marshal.dumps(request))
+            try:
+                pid = forker.fork(loaded.digest, [report_fd, status_w, request_fd])
+            except _ForkerGone:  # it died: a new one, once
+                pid = self.start_forker().fork(loaded.digest, [report_fd, status_w, request_fd])
+        except OSError as exc:
+            self._stop_forker()  # the next spawn starts a new one
+            os.close(status_r)
+            self._refuse(request, report_fd, ContainerStartError(f"{exc}"))
+            return
+        finally:
+            os.close(status_w)
+            os.close(request_fd)
         os.close(report_fd)
-        os.close(status_w)
         os.set_blocking(status_r, False)
         self.statuses[pid] = (status_r, bytearray())
         pidfd = os.pidfd_open(pid)
@@ -249,7 +422,7 @@ class Zygote:
             if pid == 0:
                 return
             if pid not in self.children:
-                continue  # a compile worker: its output pipe says how it went
+                continue  # a compile worker (its output pipe says how it went) or a forker
             run_dir = self.children.pop(pid, None)
             said = self._status_said(pid)
             if run_dir is not None:
@@ -282,13 +455,16 @@ def main(argv: list[str] | None = None) -> None:
     sock = socket.socket(fileno=args.socket_fd)
     sock.setblocking(True)  # select() says when to read; a reply must never be dropped
     engine = WasmEngine(args.cache_dir)
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # the hosts' parent once their middle process leaves
     gc.collect()
     gc.freeze()  # what exists now is shared by every host: keep the collector off it
+    zygote = Zygote(sock, engine)
+    zygote.start_forker()
     try:
         sock.send(b'{"ready": true}')
     except OSError:
         sys.exit(1)
-    Zygote(sock, engine).serve()
+    zygote.serve()
 
 
 if __name__ == "__main__":
