@@ -54,7 +54,7 @@ from kubelet_core import ContainerStartError
 from kubelet_core.containers import ExitStatus
 from wasmlet_wasi.compiler import compile_main
 from wasmlet_wasi.engine import LoadedModule, WasmEngine, is_component
-from wasmlet_wasi.guest import _now, host_main
+from wasmlet_wasi.guest import _now, host_main, warm_up
 from wasmlet_wasi.runs import EXIT_FILE, HOST_FILE, exit_to_json, process_start_ticks, write_record
 
 #: Largest control message (a pod's argv and env travel in it).
@@ -171,7 +171,10 @@ def forker_main(engine: WasmEngine, sock: socket.socket, close: list[int]) -> No
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # waited for below, no handler to run
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # not inherited by what it forks
-        gc.freeze()  # whatever the zygote made since its own freeze
+        with contextlib.suppress(Exception):  # an optimisation: hosts start without it
+            warm_up(engine)
+        gc.collect()
+        gc.freeze()  # whatever the zygote made since its own freeze, and the warm-up
         while True:
             try:
                 data, fds, _flags, _addr = socket.recv_fds(sock, FORKER_MESSAGE, 3)
