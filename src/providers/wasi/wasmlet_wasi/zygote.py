@@ -55,6 +55,7 @@ from kubelet_core.containers import ExitStatus
 from wasmlet_wasi.compiler import compile_main
 from wasmlet_wasi.engine import LoadedModule, WasmEngine, is_component
 from wasmlet_wasi.guest import _now, host_main, warm_up
+from wasmlet_wasi.prefork import fill_holes
 from wasmlet_wasi.runs import EXIT_FILE, HOST_FILE, exit_to_json, process_start_ticks, write_record
 
 #: Largest control message (a pod's argv and env travel in it).
@@ -175,6 +176,7 @@ def forker_main(engine: WasmEngine, sock: socket.socket, close: list[int]) -> No
             warm_up(engine)
         gc.collect()
         gc.freeze()  # whatever the zygote made since its own freeze, and the warm-up
+        fill_holes()
         while True:
             try:
                 data, fds, _flags, _addr = socket.recv_fds(sock, FORKER_MESSAGE, 3)
