@@ -220,28 +220,30 @@ async def _eventually(condition: Callable[[], bool]) -> bool:
     return condition()
 
 
-async def test_hosts_are_reaped_by_the_zygote_and_a_dead_forker_is_replaced(
+async def test_hosts_are_the_forkers_then_the_zygotes_and_a_dead_forker_is_replaced(
     hosts: ModuleHosts, tmp_path: Path
 ) -> None:
-    """The zygote's forker forks the hosts, the zygote (a subreaper) is their parent
-    once the middle process has left; a forker that dies is replaced by the next
-    spawn, which still starts."""
+    """The zygote's forker forks the hosts and reaps them for the zygote; one that
+    dies leaves its hosts to the zygote (a subreaper), which reaps them itself, and
+    is replaced by the next spawn.  Every host's end is recorded either way."""
     first = await start_module(hosts, spec(tmp_path, "scripted", "sleep", "60000"))
     assert hosts._process is not None
     zygote = hosts._process.pid
-    assert await _eventually(lambda: _parent(first.pid) == zygote)
-    # the forker from before the module was compiled may linger a moment
-    assert await _eventually(lambda: len(_children(zygote)) == 2)
-    (forker,) = [pid for pid in _children(zygote) if pid != first.pid]
+    forker = _parent(first.pid)
+    assert _parent(forker) == zygote
     os.kill(forker, signal.SIGKILL)
+    assert await _eventually(lambda: _parent(first.pid) == zygote)
     second = await start_module(
         hosts, spec(tmp_path, "scripted", "sleep", "60000", run_dir=tmp_path / "runs" / "2")
     )
-    assert await _eventually(lambda: _parent(second.pid) == zygote)
+    assert _parent(second.pid) not in (forker, zygote)
+    assert _parent(_parent(second.pid)) == zygote
     assert await _eventually(lambda: forker not in _children(zygote))  # reaped
     for running in (first, second):
         await running.stop(0)
         assert (await running.wait()).exit_code == 137
+    done = await start_module(hosts, spec(tmp_path, "hello", run_dir=tmp_path / "runs" / "3"))
+    assert (await done.wait()).exit_code == 0  # reaped by the forker, recorded by the zygote
 
 
 async def test_not_a_module_fails_before_forking(hosts: ModuleHosts, tmp_path: Path) -> None:

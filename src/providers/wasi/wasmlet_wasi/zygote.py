@@ -19,8 +19,9 @@ starts this small process once and asks it over a ``SOCK_SEQPACKET`` socket:
 
 The hosts are forked by the zygote's *forker* (:func:`forker_main`), a
 child that does nothing else, so that the zygote's own work between spawns
-does not make the pages it shares with each host that host's own; the zygote
-is their child subreaper, so it reaps them all the same.
+does not make the pages it shares with each host that host's own; it reaps
+them when the zygote asks, and the zygote, their child subreaper, reaps
+those a forker that ended left behind.
 
 The zygote reaps its hosts and writes each one's ``exit.json`` (from what
 the host said on its status pipe, or from its wait status).  A module that is
@@ -98,18 +99,34 @@ class _Forker:
     sock: socket.socket
     modules: frozenset[str]  # digests of the modules it holds (those resident when it forked)
 
+    hosts: set[int] = dataclasses.field(default_factory=set)  # its children, not reaped yet
+
     def fork(self, digest: str, fds: list[int]) -> int:
         """Ask for a host of module ``digest`` with ``fds``; its pid (OSError if none)."""
+        reply = self._ask(b"F" + digest.encode(), fds)
+        if reply.startswith(b"P"):
+            pid = int(reply[1:])
+            self.hosts.add(pid)
+            return pid
+        raise OSError(reply[1:].decode(errors="replace"))
+
+    def reap(self, pid: int) -> int:
+        """Have the forker reap its host ``pid``, which has ended; its wait status."""
+        reply = self._ask(b"R%d" % pid, [])
+        self.hosts.discard(pid)
+        if not reply.startswith(b"W"):
+            raise OSError(reply[1:].decode(errors="replace"))
+        return int(reply[1:])
+
+    def _ask(self, message: bytes, fds: list[int]) -> bytes:
         try:
-            socket.send_fds(self.sock, [digest.encode()], fds)
+            socket.send_fds(self.sock, [message], fds)
             reply = self.sock.recv(FORKER_MESSAGE)
         except OSError as exc:
             raise _ForkerGone(f"the forker is gone: {exc}") from None
-        if reply.startswith(b"P"):
-            return int(reply[1:])
         if not reply:
             raise _ForkerGone("the forker is gone")
-        raise OSError(reply[1:].decode(errors="replace"))
+        return reply
 
 
 class _ForkerGone(OSError):
@@ -150,12 +167,12 @@ def forker_main(engine: WasmEngine, sock: socket.socket, close: list[int]) -> No
     about 2 MiB it never touched.  So the zygote forks this process once its
     modules are loaded (again whenever it loads a new one), and the forker,
     blocked in ``recvmsg`` between requests, forks the hosts: the pages it
-    writes per request are a few dozen.  Each host is forked twice (the
-    middle process sends the host's pid and exits), so it is orphaned and
-    adopted by the zygote, a child subreaper: the zygote reaps every host,
-    with its wait status, as before, and a forker can be replaced at will.
+    writes per request are a few dozen.  The hosts are its children: when
+    one ends (its status pipe closes) the zygote asks the forker to reap it
+    and gets its wait status.  A forker that is replaced, or dies, leaves
+    its hosts to the zygote, a child subreaper, which reaps them itself.
 
-    Both forks are libc's ``fork()`` (its own handlers run: malloc's locks),
+    The fork is libc's ``fork()`` (its own handlers run: malloc's locks),
     not :func:`os.fork`, whose child runs CPython's at-fork hooks -- the
     ``threading``, ``logging`` and ``random`` modules' -- and they wrote
     another ~360 KiB of shared pages per host.  Those hooks reset what
@@ -184,34 +201,31 @@ def forker_main(engine: WasmEngine, sock: socket.socket, close: list[int]) -> No
                 continue
             if not data:
                 break  # the zygote closed its end
+            if data.startswith(b"R"):  # reap a host that has ended (its status pipe closed)
+                try:
+                    _pid, wait_status = os.waitpid(int(data[1:]), 0)
+                    sock.send(b"W%d" % wait_status)
+                except ChildProcessError as exc:
+                    sock.send(b"E" + f"{exc}".encode()[:400])
+                continue
             try:
-                middle = _bare_fork()
+                pid = _bare_fork()
             except OSError as exc:
                 sock.send(b"E" + f"cannot fork a module host: {exc}".encode()[:400])
-                middle = 0
             else:
-                if middle == 0:
-                    _middle(engine, sock, data.decode(), fds)
+                if pid == 0:
+                    _host(engine, sock, data[1:].decode(), fds)
+                sock.send(b"P%d" % pid)
             for fd in fds:
                 os.close(fd)
-            if middle:
-                os.waitpid(middle, 0)
     except BaseException:
         pass
     os._exit(0)
 
 
-def _middle(engine: WasmEngine, sock: socket.socket, digest: str, fds: list[int]) -> NoReturn:
-    """Between the forker and the host: fork the host, say its pid, leave (orphaning it)."""
+def _host(engine: WasmEngine, sock: socket.socket, digest: str, fds: list[int]) -> NoReturn:
+    """A host forked by the forker: its request, its module, then :func:`host_main`."""
     try:
-        try:
-            pid = _bare_fork()
-        except OSError as exc:
-            sock.send(b"E" + f"cannot fork a module host: {exc}".encode()[:400])
-            os._exit(0)
-        if pid:
-            sock.send(b"P%d" % pid)
-            os._exit(0)
         report_fd, status_fd, request_fd = fds
         request = marshal.loads(os.pread(request_fd, os.fstat(request_fd).st_size, 0))
         loaded = engine.resident(digest)
@@ -250,6 +264,8 @@ class Zygote:
                     with contextlib.suppress(BlockingIOError):
                         while os.read(self._wake_r, 4096):
                             pass
+                elif isinstance(key.data, int):
+                    self._status_ready(key.data)
                 else:
                     self._compiled_some(key.data)
             self._reap()
@@ -330,7 +346,8 @@ class Zygote:
         return self.forker
 
     def _stop_forker(self) -> None:
-        """Let the forker go (it leaves when its socket closes; the zygote reaps it)."""
+        """Let the forker go: it leaves when its socket closes, and the zygote reaps it
+        and, a subreaper, the hosts it leaves behind."""
         if self.forker is not None:
             self.forker.sock.close()
             self.forker = None
@@ -407,6 +424,7 @@ class Zygote:
         os.close(report_fd)
         os.set_blocking(status_r, False)
         self.statuses[pid] = (status_r, bytearray())
+        self.selector.register(status_r, selectors.EVENT_READ, pid)
         pidfd = os.pidfd_open(pid)
         write_record(
             run_dir / HOST_FILE,
@@ -426,21 +444,50 @@ class Zygote:
                 return
             if pid == 0:
                 return
-            if pid not in self.children:
-                continue  # a compile worker (its output pipe says how it went) or a forker
-            run_dir = self.children.pop(pid, None)
-            said = self._status_said(pid)
-            if run_dir is not None:
-                record = said or exit_to_json(status_of_wait(wait_status), _now())
-                with contextlib.suppress(OSError):
-                    write_record(run_dir / EXIT_FILE, record)
-            self._reply({"exited": pid})
+            if pid in self.children:
+                self._ended(pid, wait_status)
+            # else a compile worker (its output pipe says how it went) or a forker
+
+    def _status_ready(self, pid: int) -> None:
+        """Host ``pid`` wrote on its status pipe, or closed it: it has ended."""
+        fd, data = self.statuses[pid]
+        try:
+            while chunk := os.read(fd, 4096):
+                data.extend(chunk)
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self.selector.unregister(fd)
+        forker = self.forker
+        if forker is None or pid not in forker.hosts:
+            return  # the zygote's own child (its forker is gone): reaped in _reap
+        try:
+            wait_status = forker.reap(pid)
+        except _ForkerGone:
+            self._stop_forker()  # its hosts are the zygote's now
+            return
+        except OSError:
+            return
+        self._ended(pid, wait_status)
+
+    def _ended(self, pid: int, wait_status: int) -> None:
+        """Record how host ``pid`` ended and tell the agent."""
+        run_dir = self.children.pop(pid, None)
+        said = self._status_said(pid)
+        if run_dir is not None:
+            record = said or exit_to_json(status_of_wait(wait_status), _now())
+            with contextlib.suppress(OSError):
+                write_record(run_dir / EXIT_FILE, record)
+        self._reply({"exited": pid})
 
     def _status_said(self, pid: int) -> dict[str, Any] | None:
         """What host ``pid`` wrote on its status pipe before it ended (its exit record)."""
         fd, data = self.statuses.pop(pid, (-1, bytearray()))
         if fd < 0:
             return None
+        with contextlib.suppress(KeyError):
+            self.selector.unregister(fd)
         with contextlib.suppress(OSError):
             while chunk := os.read(fd, 4096):
                 data.extend(chunk)
