@@ -175,7 +175,7 @@ def forker_main(engine: WasmEngine, sock: socket.socket, close: list[int]) -> No
     The fork is libc's ``fork()`` (its own handlers run: malloc's locks),
     not :func:`os.fork`, whose child runs CPython's at-fork hooks -- the
     ``threading``, ``logging`` and ``random`` modules' -- and they wrote
-    another ~360 KiB of shared pages per host.  Those hooks reset what
+    another ~250 KiB of shared pages per host.  Those hooks reset what
     other threads may have left locked, and reseed ``random``; the forker
     has no other thread, holds no lock when it forks (it is in the libc call,
     the GIL released) and nothing in a host uses ``random`` (a guest's
