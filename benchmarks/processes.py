@@ -155,7 +155,11 @@ def _unique_bytes(pid: int) -> int:
 
 
 def module_hosts(agent: psutil.Process) -> Hosts:
-    """The agent's zygotes and their module hosts (the WASI provider's processes)."""
+    """The agent's zygotes and their module hosts (the WASI provider's processes).
+
+    Every process beneath a zygote counts as a host: the hosts are its forker's
+    children, and the forker's own pages are counted among them.
+    """
     unique: list[int] = []
     zygote_rss = 0
     with contextlib.suppress(psutil.Error):
@@ -164,7 +168,7 @@ def module_hosts(agent: psutil.Process) -> Hosts:
                 if "wasmlet_wasi.zygote" not in " ".join(child.cmdline()):
                     continue
                 zygote_rss += child.memory_info().rss
-                unique.extend(_unique_bytes(host.pid) for host in child.children())
+                unique.extend(_unique_bytes(host.pid) for host in child.children(recursive=True))
     return Hosts(unique, zygote_rss)
 
 

@@ -7,8 +7,11 @@ Each container is a process forked by the zygote; these tests drive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -192,6 +195,55 @@ async def test_mount_missing_host_dir(hosts: ModuleHosts, tmp_path: Path) -> Non
     mount = VolumeMount(tmp_path / "nope", "/data")
     with pytest.raises(ContainerStartError, match="WASI can only preopen directories"):
         await start_module(hosts, spec(tmp_path, "hello", mounts=[mount]))
+
+
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def _children(pid: int) -> list[int]:
+    """Its live children (a zombie not reaped yet is none)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                found.append(int(child))
+    return found
+
+
+async def _eventually(condition: Callable[[], bool]) -> bool:
+    """``condition`` within 10 s (what /proc shows changes when a process leaves)."""
+    deadline = time.monotonic() + 10
+    while not condition() and time.monotonic() < deadline:  # noqa: ASYNC110 - /proc
+        await asyncio.sleep(0.01)
+    return condition()
+
+
+async def test_hosts_are_the_forkers_then_the_zygotes_and_a_dead_forker_is_replaced(
+    hosts: ModuleHosts, tmp_path: Path
+) -> None:
+    """The zygote's forker forks the hosts and reaps them for the zygote; one that
+    dies leaves its hosts to the zygote (a subreaper), which reaps them itself, and
+    is replaced by the next spawn.  Every host's end is recorded either way."""
+    first = await start_module(hosts, spec(tmp_path, "scripted", "sleep", "60000"))
+    assert hosts._process is not None
+    zygote = hosts._process.pid
+    forker = _parent(first.pid)
+    assert _parent(forker) == zygote
+    os.kill(forker, signal.SIGKILL)
+    assert await _eventually(lambda: _parent(first.pid) == zygote)
+    second = await start_module(
+        hosts, spec(tmp_path, "scripted", "sleep", "60000", run_dir=tmp_path / "runs" / "2")
+    )
+    assert _parent(second.pid) not in (forker, zygote)
+    assert _parent(_parent(second.pid)) == zygote
+    assert await _eventually(lambda: forker not in _children(zygote))  # reaped
+    for running in (first, second):
+        await running.stop(0)
+        assert (await running.wait()).exit_code == 137
+    done = await start_module(hosts, spec(tmp_path, "hello", run_dir=tmp_path / "runs" / "3"))
+    assert (await done.wait()).exit_code == 0  # reaped by the forker, recorded by the zygote
 
 
 async def test_not_a_module_fails_before_forking(hosts: ModuleHosts, tmp_path: Path) -> None:

@@ -157,6 +157,18 @@ class WasmEngine:
         loaded = self._cached(digest, started, is_component(data))
         return Lookup(digest, data, loaded)
 
+    def resident(self, digest: str) -> LoadedModule | None:
+        """The module of ``digest`` if this process holds it compiled (nothing reordered).
+
+        A read only: the forker (:mod:`wasmlet_wasi.zygote`) looks its modules up
+        here without writing to a page it shares with the hosts it forks.
+        """
+        return self._memory.get(digest)
+
+    def resident_digests(self) -> frozenset[str]:
+        """The digests of every module this process holds compiled."""
+        return frozenset(self._memory)
+
     def compile_serialized(self, data: bytes) -> bytes:
         """Compile ``data`` and return its serialized form (run in a confined worker)."""
         try:

@@ -53,6 +53,7 @@ import json
 import os
 import resource
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -448,6 +449,47 @@ def _report(fd: int, message: dict[str, Any]) -> None:
     data = json.dumps(message).encode()[:3800] + b"\n"
     with contextlib.suppress(OSError):
         os.write(fd, data)
+
+
+#: The module :func:`warm_up` runs: a WASI command that does nothing (the wasmlet's own).
+_IDLE_COMMAND = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")))
+"""
+
+
+def warm_up(engine: WasmEngine) -> None:
+    """Run a host's setup once, here, on a module of our own, before hosts are forked.
+
+    A host copies every shared page it writes.  Code that never ran in the
+    parent writes more than its objects' reference counts: CPython 3.11
+    quickens and specializes a function's bytecode in place as it first runs
+    it, and fills caches (ctypes types, type attribute caches) on first use.
+    Done once in the parent, those writes are shared by every host.  Nothing
+    here touches what confines a host, and the module is ours (it has no
+    start function, and its ``_start`` returns at once).
+    """
+    module = wasmtime.Module(engine.engine, _IDLE_COMMAND)
+    idle = LoadedModule("warm-up", module, engine.linker.instantiate_pre(module), "memory", 0.0)
+    with tempfile.TemporaryDirectory(prefix="wasmlet-warm-up-") as scratch:
+        for argc in range(1, 5):
+            request: dict[str, Any] = {
+                "argv": ["warm-up"] * argc,
+                "env": [("WARM", "UP")] * (argc - 1),
+                "mounts": [],
+                "log_path": str(Path(scratch) / str(argc) / "0.log"),
+            }
+            host = _Host(engine, idle, request, -1)
+            host.prepare()
+            host.instantiate()
+            host.run()
+            host.memory_bytes()
+            if host._writer is not None:
+                host._writer.close()
+            for rule in host.rules:
+                os.close(rule.fd)
 
 
 def leave_zygote(close: Sequence[int]) -> None:
