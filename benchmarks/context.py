@@ -126,7 +126,10 @@ class Bench:
             await agent.wait_ready(self.api, timeout=max(60.0, self.params.timeout))
             yield agent
         finally:
-            self.agent_stop_seconds[node_name] = await agent.stop()
+            # Stopping stops every pod first (--no-keep-pods-on-exit): give a big node the
+            # time it needs, or a SIGKILL leaves its module hosts running after the run.
+            grace = max(20.0, max_pods / 20)
+            self.agent_stop_seconds[node_name] = await agent.stop(grace)
             await self.forget_node(node_name)
 
     async def forget_node(self, name: str) -> None:
