@@ -6,6 +6,8 @@ Field names, Go types and list markers as k8s.io/api v0.36 (kube 1.36) declares 
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubelet_core._controlplane.schema import (
     BOOL,
     INT32,
@@ -542,9 +544,8 @@ SECURITY_CONTEXT = fields(
     seccompProfile=SECCOMP_PROFILE,
     appArmorProfile=APP_ARMOR_PROFILE,
 )
-CONTAINER = fields(
-    go_name="Container",
-    package=PKG,
+#: Container and EphemeralContainerCommon have the same fields (kube keeps them in step).
+_CONTAINER_FIELDS: dict[str, Any] = dict(
     name=STRING,
     image=STRING,
     command=ListOf(STRING, list_type="atomic"),
@@ -589,52 +590,9 @@ CONTAINER = fields(
     stdinOnce=BOOL,
     tty=BOOL,
 )
+CONTAINER = fields(go_name="Container", package=PKG, **_CONTAINER_FIELDS)
 EPHEMERAL_CONTAINER_COMMON = fields(
-    go_name="EphemeralContainerCommon",
-    package=PKG,
-    name=STRING,
-    image=STRING,
-    command=ListOf(STRING, list_type="atomic"),
-    args=ListOf(STRING, list_type="atomic"),
-    workingDir=STRING,
-    ports=ListOf(
-        CONTAINER_PORT,
-        list_type="map",
-        map_keys=("containerPort", "protocol"),
-        merge_key="containerPort",
-        strategy="merge",
-    ),
-    envFrom=ListOf(ENV_FROM_SOURCE, list_type="atomic"),
-    env=ListOf(ENV_VAR, list_type="map", map_keys=("name",), merge_key="name", strategy="merge"),
-    resources=RESOURCE_REQUIREMENTS,
-    resizePolicy=ListOf(CONTAINER_RESIZE_POLICY, list_type="atomic"),
-    restartPolicy=STRING,
-    restartPolicyRules=ListOf(CONTAINER_RESTART_RULE, list_type="atomic"),
-    volumeMounts=ListOf(
-        VOLUME_MOUNT,
-        list_type="map",
-        map_keys=("mountPath",),
-        merge_key="mountPath",
-        strategy="merge",
-    ),
-    volumeDevices=ListOf(
-        VOLUME_DEVICE,
-        list_type="map",
-        map_keys=("devicePath",),
-        merge_key="devicePath",
-        strategy="merge",
-    ),
-    livenessProbe=PROBE,
-    readinessProbe=PROBE,
-    startupProbe=PROBE,
-    lifecycle=LIFECYCLE,
-    terminationMessagePath=STRING,
-    terminationMessagePolicy=STRING,
-    imagePullPolicy=STRING,
-    securityContext=SECURITY_CONTEXT,
-    stdin=BOOL,
-    stdinOnce=BOOL,
-    tty=BOOL,
+    go_name="EphemeralContainerCommon", package=PKG, **_CONTAINER_FIELDS
 )
 EPHEMERAL_CONTAINER = fields(
     go_name="EphemeralContainer",
