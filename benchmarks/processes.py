@@ -157,8 +157,10 @@ def _unique_bytes(pid: int) -> int:
 def module_hosts(agent: psutil.Process) -> Hosts:
     """The agent's zygotes and their module hosts (the WASI provider's processes).
 
-    Every process beneath a zygote counts as a host: the hosts are its forker's
-    children, and the forker's own pages are counted among them.
+    The hosts are the children of the zygote's forker (the zygote's child that
+    has children); the forker's own pages are shared overhead like the zygote's
+    and are counted with it, once.  A host whose forker went away is the
+    zygote's own child.
     """
     unique: list[int] = []
     zygote_rss = 0
@@ -168,7 +170,14 @@ def module_hosts(agent: psutil.Process) -> Hosts:
                 if "wasmlet_wasi.zygote" not in " ".join(child.cmdline()):
                     continue
                 zygote_rss += child.memory_info().rss
-                unique.extend(_unique_bytes(host.pid) for host in child.children(recursive=True))
+                for below in child.children():
+                    with contextlib.suppress(psutil.Error):
+                        hosts = below.children()
+                        if hosts:  # the forker
+                            zygote_rss += _unique_bytes(below.pid)
+                            unique.extend(_unique_bytes(host.pid) for host in hosts)
+                        else:
+                            unique.append(_unique_bytes(below.pid))
     return Hosts(unique, zygote_rss)
 
 

@@ -68,8 +68,7 @@ class LaunchBuilder:
             self.view.notify()
             await asyncio.sleep(backoff.next_delay())
         restart = record.restart_count
-        # mkdir, a scan of earlier runs and a create: file I/O, off the event loop.
-        log_path = await asyncio.to_thread(scope.logs.allocate, scope.pod, record.name, restart)
+        log_path = scope.logs.allocate(scope.pod, record.name, restart)
         record.container_id = scope.container_id(record.name, restart)
         limits = (container.get("resources") or {}).get("limits") or {}
         return ContainerLaunch(
