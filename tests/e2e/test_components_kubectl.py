@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.server
 import json
 import os
 import select
@@ -145,29 +144,6 @@ def test_component_in_the_wasm_to_oci_layout_exits_zero(
 
 
 # -- outgoing HTTP ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def web() -> Iterator[int]:
-    """A local HTTP server on 127.0.0.1; yields its port."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"hello from the local server"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
 
 
 def test_outgoing_http_reaches_only_an_allowed_destination(

@@ -7,11 +7,8 @@ wasm-tools); they run through :class:`ModuleHosts` exactly as modules do.
 from __future__ import annotations
 
 import asyncio
-import http.server
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -122,29 +119,6 @@ async def test_component_with_a_foreign_import_names_it(tmp_path: Path) -> None:
 
 
 # -- network --------------------------------------------------------------------
-
-
-@pytest.fixture
-def web() -> Iterator[int]:
-    """A local HTTP server; yields its port."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"hello from the local server"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
 
 
 async def test_http_needs_a_grant(hosts: ModuleHosts, tmp_path: Path, web: int) -> None:
