@@ -34,13 +34,9 @@ class FirstStatusHolds:
         self.longest = max(hold, longest)
         self._release = release
         self._entries: dict[str, _Hold] = {}  # insertion order: arrival order
-        self._head_since = 0.0  # when the oldest held key became the oldest
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def snapshot(self) -> list[str]:
         """The held keys, oldest first (a copy: releasing them changes the queue)."""
@@ -51,11 +47,10 @@ class FirstStatusHolds:
         if key in self._entries:
             return
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        if not self._entries:
-            self._head_since = now
-        timer = loop.call_later(self.hold, self._expired, key)
-        self._entries[key] = _Hold(now, timer)
+        # Only the oldest pod's own hold runs; the others wait for their turn or the
+        # longest hold, so a queue of a thousand pods keeps one timer busy, not a thousand.
+        delay = self.hold if not self._entries else self.longest
+        self._entries[key] = _Hold(loop.time(), loop.call_later(delay, self._release, key))
 
     def drop(self, key: str) -> bool:
         """Stop holding ``key`` without releasing it; False if it was not held."""
@@ -65,31 +60,15 @@ class FirstStatusHolds:
         was_head = next(iter(self._entries)) == key
         del self._entries[key]
         entry.timer.cancel()
-        if was_head and self._entries:
-            self._head_since = asyncio.get_running_loop().time()
+        if was_head and self._entries:  # the next pod's own hold begins now
+            head, held = next(iter(self._entries.items()))
+            loop = asyncio.get_running_loop()
+            left = self.longest - (loop.time() - held.began)
+            held.timer.cancel()
+            held.timer = loop.call_later(max(0.0, min(self.hold, left)), self._release, head)
         return True
 
     def clear(self) -> None:
         for entry in self._entries.values():
             entry.timer.cancel()
         self._entries.clear()
-
-    def _expired(self, key: str) -> None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        waited = now - entry.began
-        if waited >= self.longest:
-            self._release(key)
-            return
-        if next(iter(self._entries)) == key:  # the oldest: its own hold is running
-            own = now - max(entry.began, self._head_since)
-            if own >= self.hold:
-                self._release(key)
-                return
-            delay = self.hold - own
-        else:  # queued behind older pods: its hold has not begun
-            delay = self.hold
-        entry.timer = loop.call_later(min(delay, self.longest - waited), self._expired, key)
