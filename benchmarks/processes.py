@@ -181,6 +181,22 @@ def module_hosts(agent: psutil.Process) -> Hosts:
     return Hosts(unique, zygote_rss)
 
 
+def cpu_seconds(process: psutil.Process, *, descendants: bool = False) -> float:
+    """CPU time of ``process`` (its reaped children's included), or of all below it.
+
+    ``descendants``: the sum over every process below ``process`` (for an agent,
+    its zygote, the forker and the module hosts), not ``process`` itself.
+    """
+    total = 0.0
+    with contextlib.suppress(psutil.Error):
+        targets = process.children(recursive=True) if descendants else [process]
+        for each in targets:
+            with contextlib.suppress(psutil.Error):
+                t = each.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 class ControlPlaneProcess(Child):
     """``wasmlet controlplane`` on a free loopback port; writes ``data_dir/kubeconfig``."""
 
@@ -312,11 +328,20 @@ class AgentProcess(Child):
         await wait_until(dumped, 10, "agent metrics dump", interval=0.01)
         return parse_api_requests(self.metrics_file.read_text())
 
+    def api_seconds(self) -> dict[str, float]:
+        """Seconds spent in API requests by ``"verb resource"``, from the last dump."""
+        return parse_api_requests(self.metrics_file.read_text(), _LATENCY_SUM)
 
-def parse_api_requests(text: str) -> dict[str, float]:
+
+_REQUESTS_TOTAL = "wasmlet_api_requests_total{"
+_LATENCY_SUM = "wasmlet_api_request_duration_seconds_sum{"
+
+
+def parse_api_requests(text: str, metric: str = _REQUESTS_TOTAL) -> dict[str, float]:
+    """``metric``'s samples summed by ``"verb resource"`` (over codes, say)."""
     counts: dict[str, float] = {}
     for line in text.splitlines():
-        if not line.startswith("wasmlet_api_requests_total{"):
+        if not line.startswith(metric):
             continue
         labels, _, value = line.rpartition(" ")
         parsed = dict(part.split("=", 1) for part in labels[labels.index("{") + 1 : -1].split(","))

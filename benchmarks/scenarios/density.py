@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import time
 
+from benchmarks import pods as bench_pods
 from benchmarks.context import Bench, Figures
+from benchmarks.nodehealth import NodeHealth
 from benchmarks.pods import PodTracker, create_all, sleeper
 
 MIB = 1024 * 1024
@@ -33,6 +35,7 @@ async def run(bench: Bench) -> Figures:
     async with (
         bench.agent(node, max_pods=target + 20) as agent,
         PodTracker(bench.api, label) as tracker,
+        NodeHealth(bench.api, node) as health,
     ):
         warm = f"{label}-warm"
         await create_all(bench.api, [sleeper(warm, node, label)])
@@ -59,6 +62,7 @@ async def run(bench: Bench) -> Figures:
             )
             sample = agent.sample()
             reached = sum(1 for n in names if n in tracker.running)
+            kubelet_api_s = await health.kubelet_api_seconds(bench_pods.NAMESPACE, names[-1])
             curve.append(
                 {
                     "pods": reached,
@@ -68,17 +72,24 @@ async def run(bench: Bench) -> Figures:
                     "hosts": sample.hosts,
                     "hosts_unique_mib": sample.hosts_unique_bytes / MIB,
                     "seconds": time.perf_counter() - began,
+                    "kubelet_api_ms": kubelet_api_s * 1000,
+                    "lease_longest_gap_s": health.longest_gap(),
                 }
             )
             bench.say(
                 f"density: {reached} Running, agent RSS {sample.rss_bytes / MIB:.0f} MiB, "
                 f"{sample.threads} threads, {sample.fds} fds; {sample.hosts} module hosts, "
-                f"{sample.hosts_unique_bytes / MIB:.0f} MiB of their own"
+                f"{sample.hosts_unique_bytes / MIB:.0f} MiB of their own; kubelet API "
+                f"{kubelet_api_s * 1000:.0f} ms, longest lease gap {health.longest_gap():.1f} s"
             )
             if not complete:
                 break
         top = agent.sample()
         failed = sum(1 for n in names if n in tracker.failed)
+        node_health = health.figures()
+        node_health["kubelet_api_ms_max"] = max(
+            (point.get("kubelet_api_ms", 0.0) for point in curve), default=0.0
+        )
     reached = int(curve[-1]["pods"])
 
     def per(a: float, b: float) -> float:
@@ -105,5 +116,6 @@ async def run(bench: Bench) -> Figures:
         "zygote_rss_mib": top.zygote_rss_bytes / MIB,
         "unique_kib_per_pod": per(top.rss_bytes, base.rss_bytes) / 1024
         + ((top.hosts_unique_bytes / top.hosts / 1024) if top.hosts else 0.0),
+        **node_health,
         "curve": curve,
     }

@@ -13,12 +13,30 @@ itself manages once its API rate limiter is out of the way.
 from __future__ import annotations
 
 import math
+import os
 import time
 
 from benchmarks.context import Bench, Figures
 from benchmarks.pods import PodTracker, create_all, delete_all, sleeper
+from benchmarks.processes import AgentProcess, cpu_seconds
 
 STATUS_WRITES = "PUT pods/status"  # a key of AgentProcess.api_requests()
+#: The agent's own API budget when the run sets none (``wasmlet node``'s default, kubelet's).
+AGENT_DEFAULT_QPS = 50.0
+
+
+def cpu_by_process(bench: Bench, agent: AgentProcess) -> dict[str, float]:
+    """CPU seconds so far of each party to a pod start (what bounds a machine-wide rate)."""
+    assert agent.ps is not None
+    times = os.times()
+    figures = {
+        "agent": cpu_seconds(agent.ps),
+        "module_hosts": cpu_seconds(agent.ps, descendants=True),  # zygote, forker, hosts
+        "driver": times.user + times.system,
+    }
+    if bench.controlplane is not None and bench.controlplane.ps is not None:
+        figures["control_plane"] = cpu_seconds(bench.controlplane.ps)
+    return figures
 
 
 def best_window(times: list[float], window: float = 1.0) -> float:
@@ -68,7 +86,9 @@ async def one_pass(bench: Bench, node: str, qps: float | None) -> Figures:
                 report(what, seen)
 
         requests_before = await agent.api_requests()
+        seconds_before = agent.api_seconds()
         cpu_before = agent.sample()
+        parties_before = cpu_by_process(bench, agent)
         async with bench.profiled(agent, "throughput" if qps is None else "throughput-fast"):
             began, accepted = await create_all(bench.api, manifests)
             bench.say(f"{what}: {count} pods accepted in {accepted - began:.2f}s")
@@ -78,7 +98,9 @@ async def one_pass(bench: Bench, node: str, qps: float | None) -> Figures:
                 lambda: every_2s("Running", tracker.running),
             )
         cpu_running = agent.sample()
+        parties = {k: v - parties_before[k] for k, v in cpu_by_process(bench, agent).items()}
         requests_after = await agent.api_requests()
+        seconds_after = agent.api_seconds()
         report("Running", tracker.running)
 
         delete_began, delete_accepted = await delete_all(bench.api, names)
@@ -96,8 +118,10 @@ async def one_pass(bench: Bench, node: str, qps: float | None) -> Figures:
     to_deleted = (max(del_times) - delete_began) if del_times else math.nan
     api_calls = sum(requests_after.values()) - sum(requests_before.values())
     status_writes = requests_after.get(STATUS_WRITES, 0.0) - requests_before.get(STATUS_WRITES, 0.0)
+    write_seconds = seconds_after.get(STATUS_WRITES, 0.0) - seconds_before.get(STATUS_WRITES, 0.0)
     return {
         "pods": count,
+        "agent_qps": qps or bench.params.agent_qps or AGENT_DEFAULT_QPS,
         "create_accept_seconds": accepted - began,
         "create_accept_per_s": count / (accepted - began),
         "all_running": all_running,
@@ -110,11 +134,20 @@ async def one_pass(bench: Bench, node: str, qps: float | None) -> Figures:
         "agent_api_requests_per_pod": api_calls / count,
         # The target's figure: Events have their own budget, status writes spend the QPS.
         "agent_status_writes_per_pod": status_writes / count,
+        # How long the API server took per status write (what bounds the writers).
+        "status_write_ms_mean": 1000 * write_seconds / status_writes if status_writes else 0.0,
         "agent_api_requests_by_kind": {
             k: requests_after[k] - requests_before.get(k, 0.0)
             for k in sorted(requests_after)
             if requests_after[k] != requests_before.get(k, 0.0)
         },
+        # Every party's CPU per pod to Running: on a machine of ``cpu_count`` cores,
+        # cpu_count / the sum is the most pods/s the machine can start at all.
+        "cpu_ms_per_pod_by_process": {k: 1000 * v / count for k, v in parties.items()},
+        "cpu_ms_per_pod_all": 1000 * sum(parties.values()) / count,
+        "machine_bound_pods_per_s": (os.cpu_count() or 1) * count / sum(parties.values())
+        if sum(parties.values()) > 0
+        else math.inf,
         "delete_accept_seconds": delete_accepted - delete_began,
         "all_deleted": all_deleted,
         "deleted": len(del_times),

@@ -104,6 +104,9 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
     assert density["reached"] == 10 and density["threads_per_pod"] >= 0
     assert density["hosts"] == 11  # one module host per pod (the warm-up pod too)
     assert 0 < density["host_unique_kib_per_pod"] < 16 * 1024
+    # The node stayed healthy: its kubelet API answered and its Lease was renewed.
+    assert density["kubelet_api_ms_max"] > 0 and density["lease_renewals_seen"] >= 1
+    assert density["lease_longest_gap_s"] <= density["lease_duration_s"]
     assert results["actors"]["requests"] > 0 and results["actors"]["errors"] == 0
     for state in ("empty", "loaded"):
         idle = results["idle"][state]
@@ -126,7 +129,7 @@ async def test_every_figure_is_reported(tmp_path: Path) -> None:
     assert "nodes in one process" in (tmp_path / "results" / "report.md").read_text()
 
     assert {row["verdict"] for row in report["targets"]} <= {"pass", "miss"}
-    assert len(report["targets"]) == 11
+    assert len(report["targets"]) == 12
     markdown = (tmp_path / "results" / "report.md").read_text()
     assert "| Target |" in markdown and "Overhead ratio" in markdown
     assert "Driver API requests" in markdown and "failed" not in markdown.split("Driver")[0]
