@@ -10,10 +10,11 @@ mounts (:func:`open_beneath`), the container's identity, and the quantity
 parsers for ``resources.limits``.
 """
 
+from typing import TYPE_CHECKING
+
 from kubelet_core._containers.backoff import BackoffPolicy, LifecycleTimings
 from kubelet_core._containers.identity import ProcessIdentity
 from kubelet_core._containers.logs import LogWriter
-from kubelet_core._containers.provider import ContainerProvider
 from kubelet_core._containers.runtime import (
     ContainerLaunch,
     ContainerRuntime,
@@ -26,14 +27,15 @@ from kubelet_core._containers.runtime import (
     RunningContainer,
     VolumeMount,
 )
-from kubelet_core._modules import (
-    ImageReference,
-    ModuleStore,
-    RegistryCredentials,
-    credentials_from_pull_secrets,
-)
+from kubelet_core._lazy import LazyExports
+from kubelet_core._modules.credentials import RegistryCredentials, credentials_from_pull_secrets
+from kubelet_core._modules.reference import ImageReference
 from kubelet_core._quantity import quantity_bytes, quantity_cores
 from kubelet_core._volumes.safepath import PathEscapeError, open_beneath
+
+if TYPE_CHECKING:  # loaded on first use: the lifecycle and the store bring the API client
+    from kubelet_core._containers.provider import ContainerProvider
+    from kubelet_core._modules.store import ModuleStore
 
 __all__ = [
     "BackoffPolicy",
@@ -60,3 +62,19 @@ __all__ = [
     "quantity_bytes",
     "quantity_cores",
 ]
+
+_LAZY = LazyExports(
+    __name__,
+    {
+        "ContainerProvider": "kubelet_core._containers.provider",
+        "ModuleStore": "kubelet_core._modules.store",
+    },
+)
+
+
+def __getattr__(name: str) -> object:
+    return _LAZY.load(name)
+
+
+def __dir__() -> list[str]:
+    return _LAZY.names(globals())

@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -336,3 +338,27 @@ async def test_compiling_a_big_module_holds_up_no_other_start(
     assert (await quick.wait()).exit_code == 0
     host = await asyncio.wait_for(compiling, 120)
     assert (await host.wait()).exit_code == 0
+
+
+#: What the zygote must not import: every module it holds is page tables each fork copies
+#: and pages a host may touch (see kubelet_core._lazy).
+HEAVY_FOR_A_HOST = (
+    "aiohttp",
+    "structlog",
+    "prometheus_client",
+    "kubelet_core._apiclient.client",
+    "kubelet_core._modules.store",
+    "kubelet_core._containers.provider",
+    "kubelet_core._volumes.objects",
+)
+
+
+def test_the_zygote_imports_only_what_a_host_runs() -> None:
+    probe = (
+        "import sys, wasmlet_wasi.zygote;"
+        f"print(','.join(m for m in {HEAVY_FOR_A_HOST!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "", f"the zygote imports {result.stdout.strip()}"

@@ -1,15 +1,12 @@
-"""The node agent's Kubernetes API client: raw JSON, rate-limited, one error type."""
+"""The node agent's Kubernetes API client: raw JSON, rate-limited, one error type.
+
+The client itself (and aiohttp with it) loads on first use: a module host
+imports this package for its light parts only (see :mod:`kubelet_core._lazy`).
+"""
+
+from typing import TYPE_CHECKING
 
 from kubelet_core._apiclient.backoff import Backoff
-from kubelet_core._apiclient.client import (
-    JSON_PATCH,
-    MERGE_PATCH,
-    STRATEGIC_MERGE_PATCH,
-    KubeApi,
-    KubeObject,
-    resource_of,
-    watch_error,
-)
 from kubelet_core._apiclient.errors import ApiError, ApiUnreachable, is_status
 from kubelet_core._apiclient.paths import (
     event_path,
@@ -19,6 +16,18 @@ from kubelet_core._apiclient.paths import (
     pods_path,
 )
 from kubelet_core._apiclient.ratelimit import TokenBucket
+from kubelet_core._lazy import LazyExports
+
+if TYPE_CHECKING:
+    from kubelet_core._apiclient.client import (
+        JSON_PATCH,
+        MERGE_PATCH,
+        STRATEGIC_MERGE_PATCH,
+        KubeApi,
+        KubeObject,
+        resource_of,
+        watch_error,
+    )
 
 __all__ = [
     "JSON_PATCH",
@@ -39,3 +48,27 @@ __all__ = [
     "resource_of",
     "watch_error",
 ]
+
+_LAZY = LazyExports(
+    __name__,
+    dict.fromkeys(
+        (
+            "JSON_PATCH",
+            "MERGE_PATCH",
+            "STRATEGIC_MERGE_PATCH",
+            "KubeApi",
+            "KubeObject",
+            "resource_of",
+            "watch_error",
+        ),
+        "kubelet_core._apiclient.client",
+    ),
+)
+
+
+def __getattr__(name: str) -> object:
+    return _LAZY.load(name)
+
+
+def __dir__() -> list[str]:
+    return _LAZY.names(globals())

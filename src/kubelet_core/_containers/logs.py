@@ -45,7 +45,6 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from kubelet_core._containers.volumes import pod_dir_name
 from kubelet_core._provider.base import KubeObject, LogOptions, LogPolicy
 from kubelet_core._provider.names import (
     InvalidName,
@@ -53,6 +52,7 @@ from kubelet_core._provider.names import (
     check_namespace,
     check_pod_name,
     check_uid,
+    pod_dir_name,
 )
 
 _CHUNK = 64 * 1024

@@ -49,13 +49,12 @@ from pathlib import Path, PurePosixPath
 
 import structlog
 
-from kubelet_core._apiclient.objects import name as name_of
-from kubelet_core._apiclient.objects import namespace as namespace_of
 from kubelet_core._apiclient.objects import uid as uid_of
 from kubelet_core._containers.env import expand
 from kubelet_core._containers.runtime import VolumeMount
 from kubelet_core._provider.base import KubeObject
 from kubelet_core._provider.errors import ContainerConfigError
+from kubelet_core._provider.names import pod_dir_name
 from kubelet_core._quantity import parse_quantity
 from kubelet_core._volumes.atomic import PayloadError, write_payload
 from kubelet_core._volumes.hostpath import HostPathError, check_host_path
@@ -87,10 +86,6 @@ def volume_type(volume: KubeObject) -> str:
     """The volume's source kind: its one key besides ``name`` (``emptyDir``, ``hostPath``...)."""
     kinds = [key for key in volume if key != "name"]
     return kinds[0] if kinds else "emptyDir"  # a volume with no source is an emptyDir
-
-
-def pod_dir_name(pod: KubeObject) -> str:
-    return f"{namespace_of(pod)}_{name_of(pod)}_{uid_of(pod)}"
 
 
 class PodVolumes:

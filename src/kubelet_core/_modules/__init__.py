@@ -2,17 +2,25 @@
 
 Shared by every provider (WASI, actors).  ``ModuleStore.pull`` implements the
 image pull policies; ``credentials_from_pull_secrets`` reads imagePullSecrets.
+
+Everything here loads on first use (see :mod:`kubelet_core._lazy`): the
+registry client brings aiohttp, which a module host must not import.
 """
 
-from kubelet_core._modules.client import RegistryClient
-from kubelet_core._modules.credentials import (
-    RegistryCredentials,
-    credentials_from_pull_secrets,
-    normalize_registry_host,
-)
-from kubelet_core._modules.oci import WASM_CONFIG, WASM_LAYER
-from kubelet_core._modules.reference import ImageReference
-from kubelet_core._modules.store import GcResult, ModuleStore, StoredModule, StoreStats
+from typing import TYPE_CHECKING
+
+from kubelet_core._lazy import LazyExports
+
+if TYPE_CHECKING:
+    from kubelet_core._modules.client import RegistryClient
+    from kubelet_core._modules.credentials import (
+        RegistryCredentials,
+        credentials_from_pull_secrets,
+        normalize_registry_host,
+    )
+    from kubelet_core._modules.oci import WASM_CONFIG, WASM_LAYER
+    from kubelet_core._modules.reference import ImageReference
+    from kubelet_core._modules.store import GcResult, ModuleStore, StoredModule, StoreStats
 
 __all__ = [
     "WASM_CONFIG",
@@ -27,3 +35,28 @@ __all__ = [
     "credentials_from_pull_secrets",
     "normalize_registry_host",
 ]
+
+_LAZY = LazyExports(
+    __name__,
+    {
+        "RegistryClient": "kubelet_core._modules.client",
+        "RegistryCredentials": "kubelet_core._modules.credentials",
+        "credentials_from_pull_secrets": "kubelet_core._modules.credentials",
+        "normalize_registry_host": "kubelet_core._modules.credentials",
+        "WASM_CONFIG": "kubelet_core._modules.oci",
+        "WASM_LAYER": "kubelet_core._modules.oci",
+        "ImageReference": "kubelet_core._modules.reference",
+        "GcResult": "kubelet_core._modules.store",
+        "ModuleStore": "kubelet_core._modules.store",
+        "StoredModule": "kubelet_core._modules.store",
+        "StoreStats": "kubelet_core._modules.store",
+    },
+)
+
+
+def __getattr__(name: str) -> object:
+    return _LAZY.load(name)
+
+
+def __dir__() -> list[str]:
+    return _LAZY.names(globals())

@@ -2,14 +2,22 @@
 
 :class:`kubelet_core._containers.volumes.PodVolumes` drives these for each pod;
 one :class:`VolumeHost` (built by :func:`make_volume_host`) is shared by all
-pods of a provider.  Nothing here imports the control plane.
+pods of a provider.  Nothing here imports the control plane.  The names below
+load on first use (see :mod:`kubelet_core._lazy`): a module host imports
+:mod:`kubelet_core._volumes.safepath` alone, not the object watches and the
+API client they bring.
 """
 
-from kubelet_core._volumes.atomic import FileContent, write_payload
-from kubelet_core._volumes.host import make_volume_host, tmpfs_root
-from kubelet_core._volumes.objects import ObjectWatcher
-from kubelet_core._volumes.sources import MountError, VolumeHost
-from kubelet_core._volumes.tokens import Token, TokenManager
+from typing import TYPE_CHECKING
+
+from kubelet_core._lazy import LazyExports
+
+if TYPE_CHECKING:
+    from kubelet_core._volumes.atomic import FileContent, write_payload
+    from kubelet_core._volumes.host import make_volume_host, tmpfs_root
+    from kubelet_core._volumes.objects import ObjectWatcher
+    from kubelet_core._volumes.sources import MountError, VolumeHost
+    from kubelet_core._volumes.tokens import Token, TokenManager
 
 __all__ = [
     "FileContent",
@@ -22,3 +30,26 @@ __all__ = [
     "tmpfs_root",
     "write_payload",
 ]
+
+_LAZY = LazyExports(
+    __name__,
+    {
+        "FileContent": "kubelet_core._volumes.atomic",
+        "write_payload": "kubelet_core._volumes.atomic",
+        "make_volume_host": "kubelet_core._volumes.host",
+        "tmpfs_root": "kubelet_core._volumes.host",
+        "ObjectWatcher": "kubelet_core._volumes.objects",
+        "MountError": "kubelet_core._volumes.sources",
+        "VolumeHost": "kubelet_core._volumes.sources",
+        "Token": "kubelet_core._volumes.tokens",
+        "TokenManager": "kubelet_core._volumes.tokens",
+    },
+)
+
+
+def __getattr__(name: str) -> object:
+    return _LAZY.load(name)
+
+
+def __dir__() -> list[str]:
+    return _LAZY.names(globals())
