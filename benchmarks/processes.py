@@ -158,8 +158,9 @@ def module_hosts(agent: psutil.Process) -> Hosts:
     """The agent's zygotes and their module hosts (the WASI provider's processes).
 
     The hosts are the children of the zygote's forker (the zygote's child that
-    has children); the forker's own pages are shared overhead like the zygote's
-    and are counted with it, once.  A host whose forker went away is the
+    has children); the forker's own pages, and those of the spare it forked
+    ahead of the next start (``wasmlet-spare``), are shared overhead like the
+    zygote's and are counted with it, once.  A host whose forker went away is the
     zygote's own child.
     """
     unique: list[int] = []
@@ -175,7 +176,12 @@ def module_hosts(agent: psutil.Process) -> Hosts:
                         hosts = below.children()
                         if hosts:  # the forker
                             zygote_rss += _unique_bytes(below.pid)
-                            unique.extend(_unique_bytes(host.pid) for host in hosts)
+                            for host in hosts:
+                                with contextlib.suppress(psutil.Error):
+                                    if host.name() == "wasmlet-spare":  # forked ahead
+                                        zygote_rss += _unique_bytes(host.pid)
+                                    else:
+                                        unique.append(_unique_bytes(host.pid))
                         else:
                             unique.append(_unique_bytes(below.pid))
     return Hosts(unique, zygote_rss)

@@ -248,6 +248,44 @@ async def test_hosts_are_the_forkers_then_the_zygotes_and_a_dead_forker_is_repla
     assert (await done.wait()).exit_code == 0  # reaped by the forker, recorded by the zygote
 
 
+def _name(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def _spares(parent: int) -> list[int]:
+    found = []
+    for child in _children(parent):
+        with contextlib.suppress(OSError):
+            if _name(child) == "wasmlet-spare":
+                found.append(child)
+    return found
+
+
+async def test_the_next_host_is_forked_ahead_and_leaves_with_its_forker(
+    hosts: ModuleHosts, tmp_path: Path
+) -> None:
+    """The forker forks each host before its request comes (a fork is milliseconds
+    here), so a start does not wait for one; the spare that is waiting when its
+    forker ends leaves too, and no process of ours is left over."""
+    first = await start_module(hosts, spec(tmp_path, "scripted", "sleep", "60000"))
+    assert _name(first.pid) == "wasmlet-host"  # ps tells hosts apart
+    forker = _parent(first.pid)
+    assert await _eventually(lambda: len(_spares(forker)) == 1)
+    (spare,) = _spares(forker)
+    second = await start_module(
+        hosts, spec(tmp_path, "scripted", "sleep", "60000", run_dir=tmp_path / "runs" / "2")
+    )
+    assert second.pid == spare and _name(spare) == "wasmlet-host"
+    assert await _eventually(lambda: len(_spares(forker)) == 1)
+    (waiting,) = _spares(forker)
+    os.kill(forker, signal.SIGKILL)
+    assert await _eventually(lambda: not Path(f"/proc/{waiting}").exists())  # and reaped
+    assert first.alive and second.alive  # the hosts stay: they are the zygote's now
+    for running in (first, second):
+        await running.stop(0)
+        assert (await running.wait()).exit_code == 137
+
+
 async def test_not_a_module_fails_before_forking(hosts: ModuleHosts, tmp_path: Path) -> None:
     with pytest.raises(ContainerStartError, match="not a wasm module"):
         await start_module(hosts, spec(tmp_path, "notwasm"))

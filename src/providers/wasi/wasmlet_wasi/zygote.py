@@ -21,7 +21,8 @@ The hosts are forked by the zygote's *forker* (:func:`forker_main`), a
 child that does nothing else, so that the zygote's own work between spawns
 does not make the pages it shares with each host that host's own; it reaps
 them when the zygote asks, and the zygote, their child subreaper, reaps
-those a forker that ended left behind.
+those a forker that ended left behind.  It forks each host ahead of its
+request (:class:`_Spare`), so a start does not wait for a fork.
 
 The zygote reaps its hosts and writes each one's ``exit.json`` (from what
 the host said on its status pipe, or from its wait status).  A module that is
@@ -167,7 +168,9 @@ def forker_main(engine: WasmEngine, sock: socket.socket, close: list[int]) -> No
     about 2 MiB it never touched.  So the zygote forks this process once its
     modules are loaded (again whenever it loads a new one), and the forker,
     blocked in ``recvmsg`` between requests, forks the hosts: the pages it
-    writes per request are a few dozen.  The hosts are its children: when
+    writes per request are a few dozen.  Each host is forked before its
+    request comes (a spare, handed the request's descriptors when it does),
+    and the next one once the zygote has its answer.  The hosts are its children: when
     one ends (its status pipe closes) the zygote asks the forker to reap it
     and gets its wait status.  A forker that is replaced, or dies, leaves
     its hosts to the zygote, a child subreaper, which reaps them itself.
@@ -194,6 +197,7 @@ def forker_main(engine: WasmEngine, sock: socket.socket, close: list[int]) -> No
         gc.collect()
         gc.freeze()  # whatever the zygote made since its own freeze, and the warm-up
         fill_holes()
+        spare = _fork_spare(engine, sock)
         while True:
             try:
                 data, fds, _flags, _addr = socket.recv_fds(sock, FORKER_MESSAGE, 3)
@@ -208,32 +212,104 @@ def forker_main(engine: WasmEngine, sock: socket.socket, close: list[int]) -> No
                 except ChildProcessError as exc:
                     sock.send(b"E" + f"{exc}".encode()[:400])
                 continue
-            try:
-                pid = _bare_fork()
-            except OSError as exc:
-                sock.send(b"E" + f"cannot fork a module host: {exc}".encode()[:400])
-            else:
-                if pid == 0:
-                    _host(engine, sock, data[1:].decode(), fds)
+            pid = spare.take(data, fds) if spare is not None else 0
+            if not pid:  # no spare (or it died): fork this host now
+                try:
+                    pid = _bare_fork()
+                except OSError as exc:
+                    sock.send(b"E" + f"cannot fork a module host: {exc}".encode()[:400])
+                else:
+                    if pid == 0:
+                        _host(engine, data[1:].decode(), fds, [sock.fileno()])
+            if pid:
                 sock.send(b"P%d" % pid)
             for fd in fds:
                 os.close(fd)
+            # The next host's fork, now that this one is on its way (off its start's path).
+            spare = _fork_spare(engine, sock)
     except BaseException:
         pass
     os._exit(0)
 
 
-def _host(engine: WasmEngine, sock: socket.socket, digest: str, fds: list[int]) -> NoReturn:
+def _host(engine: WasmEngine, digest: str, fds: list[int], close: list[int]) -> NoReturn:
     """A host forked by the forker: its request, its module, then :func:`host_main`."""
     try:
+        _set_name(b"wasmlet-host")
         report_fd, status_fd, request_fd = fds
         request = marshal.loads(os.pread(request_fd, os.fstat(request_fd).st_size, 0))
         loaded = engine.resident(digest)
         assert loaded is not None  # the zygote only asks for a module the forker holds
-        host_main(engine, loaded, request, report_fd, status_fd, [sock.fileno(), request_fd])
+        host_main(engine, loaded, request, report_fd, status_fd, [*close, request_fd])
     except BaseException:
         pass
     os._exit(0)
+
+
+@dataclasses.dataclass
+class _Spare:
+    """A host forked ahead of its request, waiting for it (the forker's end).
+
+    A fork costs milliseconds (the page tables of the forker's memory are
+    copied, ~2 ms on a 2-core VM): forked ahead, it is not on the path of the
+    next start.  The forker hands the spare the next request's descriptors
+    and forks the following spare after it has answered.  A spare whose
+    forker ends sees its socket close and leaves.
+    """
+
+    pid: int
+    sock: socket.socket
+
+    def take(self, data: bytes, fds: list[int]) -> int:
+        """Hand it a request; its pid, or 0 if it is gone (then it is reaped here)."""
+        try:
+            socket.send_fds(self.sock, [data], fds)
+        except OSError:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            return 0
+        finally:
+            self.sock.close()
+        return self.pid
+
+
+def _fork_spare(engine: WasmEngine, sock: socket.socket) -> _Spare | None:
+    """Fork the next host ahead of its request (None if the fork fails: then on demand)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        pid = _bare_fork()
+    except OSError:
+        ours.close()
+        theirs.close()
+        return None
+    if pid == 0:
+        _spare_main(engine, sock, ours, theirs)
+    theirs.close()
+    return _Spare(pid, ours)
+
+
+def _spare_main(
+    engine: WasmEngine, forker: socket.socket, ours: socket.socket, theirs: socket.socket
+) -> NoReturn:
+    """A spare's life: drop the forker's sockets, wait for a request, become its host."""
+    try:
+        os.close(forker.fileno())  # the zygote must see the forker's end when it ends
+        os.close(ours.fileno())
+        _set_name(b"wasmlet-spare")
+        data, fds, _flags, _addr = socket.recv_fds(theirs, FORKER_MESSAGE, 3)
+        if data and len(fds) == 3:
+            _host(engine, data[1:].decode(), fds, [theirs.fileno()])
+    except BaseException:
+        pass
+    os._exit(0)
+
+
+_PR_SET_NAME = 15
+
+
+def _set_name(name: bytes) -> None:
+    """The process's name in ``ps`` and /proc/PID/comm (what a spare is, or a host)."""
+    _libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
 
 
 class Zygote:
