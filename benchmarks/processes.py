@@ -22,6 +22,7 @@ from typing import Any
 
 import psutil
 
+from kubelet_core import ApiClientConfig
 from kubelet_core._apiclient import KubeApi
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -341,6 +342,32 @@ class AgentProcess(Child):
 
 _REQUESTS_TOTAL = "wasmlet_api_requests_total{"
 _LATENCY_SUM = "wasmlet_api_request_duration_seconds_sum{"
+
+
+async def wait_quiet(agent: AgentProcess, limit: float = 180.0, window: float = 2.0) -> float:
+    """Wait until the agent made no API request but lease renewals for ``window`` s; the
+    seconds waited.
+
+    After 100 pod starts the agent is still sending their Events for a while (the
+    recorder's queue drains at the client's QPS); idle is measured after that.  With
+    the default budget (50 QPS, burst 100) 2 quiet seconds also refill the agent's
+    whole burst, so a batch measured next starts on a node with its budget intact.
+    """
+    began = time.monotonic()
+    previous = -1.0
+    while time.monotonic() - began < limit:
+        counts = await agent.api_requests()
+        busy = sum(v for k, v in counts.items() if "leases" not in k)
+        if busy == previous:
+            break
+        previous = busy
+        await asyncio.sleep(window)
+    return time.monotonic() - began
+
+
+#: The agent's own API budget when a run sets none: ``wasmlet node``'s defaults (kubelet's).
+AGENT_DEFAULT_QPS = ApiClientConfig().qps
+AGENT_DEFAULT_BURST = ApiClientConfig().burst
 
 
 def parse_api_requests(text: str, metric: str = _REQUESTS_TOTAL) -> dict[str, float]:

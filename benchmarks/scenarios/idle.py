@@ -11,11 +11,10 @@ so start-up and pod-start traffic -- Events still being sent -- is not counted.
 from __future__ import annotations
 
 import asyncio
-import time
 
 from benchmarks.context import Bench, Figures
 from benchmarks.pods import PodTracker, create_all, sleeper
-from benchmarks.processes import AgentProcess, context_switches
+from benchmarks.processes import AgentProcess, context_switches, wait_quiet
 
 
 async def window(bench: Bench, agent: AgentProcess, what: str) -> Figures:
@@ -44,24 +43,6 @@ async def window(bench: Bench, agent: AgentProcess, what: str) -> Figures:
     }
 
 
-async def quiet(bench: Bench, agent: AgentProcess, limit: float = 180.0) -> float:
-    """Wait until the agent made no API request but lease renewals for 2 s; seconds waited.
-
-    After 100 pod starts the agent is still sending their Events for a while (the
-    recorder's queue drains at the client's QPS); idle is measured after that.
-    """
-    began = time.monotonic()
-    previous = -1.0
-    while time.monotonic() - began < limit:
-        counts = await agent.api_requests()
-        busy = sum(v for k, v in counts.items() if "leases" not in k)
-        if busy == previous:
-            break
-        previous = busy
-        await asyncio.sleep(2)
-    return time.monotonic() - began
-
-
 async def run(bench: Bench) -> Figures:
     count = bench.params.idle_pods
     settle = min(5.0, max(1.0, bench.params.idle_seconds / 4))
@@ -72,7 +53,7 @@ async def run(bench: Bench) -> Figures:
         PodTracker(bench.api, label) as tracker,
     ):
         await asyncio.sleep(settle)
-        empty_settle = await quiet(bench, agent)
+        empty_settle = await wait_quiet(agent)
         empty = await window(bench, agent, "an empty node")
         names = [f"{label}-{i}" for i in range(count)]
         await create_all(bench.api, [sleeper(n, node, label) for n in names])
@@ -81,7 +62,7 @@ async def run(bench: Bench) -> Figures:
         )
         await asyncio.sleep(settle)
         bench.say(f"idle: {count} pods Running; waiting for the agent to go quiet")
-        loaded_settle = await quiet(bench, agent)
+        loaded_settle = await wait_quiet(agent)
         async with bench.profiled(agent, "idle"):
             loaded = await window(bench, agent, f"{count} idle pods")
     empty["quiet_after_s"] = empty_settle + settle

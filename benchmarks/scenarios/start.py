@@ -17,7 +17,14 @@ from collections.abc import Callable
 
 from benchmarks.context import COMPONENT, Bench, Figures
 from benchmarks.pods import KubeObject, PodTracker, create_all, delete_all, pod, sleeper
-from benchmarks.processes import Child, running, wait_until
+from benchmarks.processes import (
+    AGENT_DEFAULT_BURST,
+    AGENT_DEFAULT_QPS,
+    Child,
+    running,
+    wait_quiet,
+    wait_until,
+)
 from benchmarks.stats import ratio, summary_ms
 
 
@@ -87,7 +94,12 @@ async def run(bench: Bench) -> Figures:
             await one(component_runs[-1], agent_node, image=COMPONENT)
         await remove([*module_runs, *component_runs, f"{label}-warm-component"], agent_node)
 
+        # Each batch is "N pods at once" on a node whose API budget is whole again:
+        # quiet for as long as its burst takes to refill (the pods before spent it).
+        qps = params.agent_qps or AGENT_DEFAULT_QPS
+        refill = max(2.0, (params.agent_burst or AGENT_DEFAULT_BURST) / qps)
         async with bench.profiled(agent, "start"):
+            await wait_quiet(agent, window=refill)
             hello = [f"{label}-hello-{i}" for i in range(params.pods)]
             await _batch(
                 bench,
@@ -96,6 +108,7 @@ async def run(bench: Bench) -> Figures:
                 lambda: all(n in tracker.succeeded for n in hello),
                 "hello Succeeded",
             )
+            await wait_quiet(agent, window=refill)
             sleep = [f"{label}-sleep-{i}" for i in range(params.pods)]
             await _batch(
                 bench,

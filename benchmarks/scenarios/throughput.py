@@ -18,11 +18,9 @@ import time
 
 from benchmarks.context import Bench, Figures
 from benchmarks.pods import PodTracker, create_all, delete_all, sleeper
-from benchmarks.processes import AgentProcess, cpu_seconds
+from benchmarks.processes import AGENT_DEFAULT_QPS, AgentProcess, cpu_seconds
 
 STATUS_WRITES = "PUT pods/status"  # a key of AgentProcess.api_requests()
-#: The agent's own API budget when the run sets none (``wasmlet node``'s default, kubelet's).
-AGENT_DEFAULT_QPS = 50.0
 
 
 def cpu_by_process(bench: Bench, agent: AgentProcess) -> dict[str, float]:
