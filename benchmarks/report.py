@@ -127,7 +127,8 @@ def targets(results: Figures) -> list[Figures]:
     for state in ("empty", "loaded"):
         cpu = _get(results, "idle", state, "cpu_percent")
         calls = _get(results, "idle", state, "api_requests_per_min")
-        what = "0 pods" if state == "empty" else f"{_get(results, 'idle', 'pods')} pods"
+        loaded = _get(results, "idle", "pods")
+        what = "0 pods" if state == "empty" else f"{loaded if loaded is not None else 'N'} pods"
         judge(f"idle agent CPU % of a core, {what}", cpu, "<= 1", None if cpu is None else cpu <= 1)
         judge(
             f"idle API requests/min, {what}", calls, "<= 8", None if calls is None else calls <= 8

@@ -6,7 +6,7 @@ outlives its pod) and the agent's life the module's.  Each container now runs
 in a process of its own (:mod:`wasmlet_wasi.guest`) with kernel limits.
 Starting a Python process per container would cost ~100 ms and tens of MiB;
 forking a parent that has wasmtime, the engine and the compiled modules
-loaded costs about a millisecond and shares all of that copy-on-write.  The
+loaded costs a few milliseconds and shares all of that copy-on-write.  The
 agent itself cannot fork safely (it has threads and an event loop), so it
 starts this small process once and asks it over a ``SOCK_SEQPACKET`` socket:
 
