@@ -30,6 +30,7 @@ from kubelet_core._config import (
     ShutdownConfig,
     StorageConfig,
 )
+from kubelet_core._lazy import lazy_exports
 from kubelet_core._provider.base import (
     EventType,
     KubeObject,
@@ -101,20 +102,13 @@ __all__ = [
 ]
 
 
-_LAZY = {
-    "NodeAgent": "kubelet_core._agent",
-    "NodeFleet": "kubelet_core._fleet",
-    "ContainerProvider": "kubelet_core.containers",
-    "run": "kubelet_core._agent",
-    "ControllerFailed": "kubelet_core._lifecycle",
-}
-
-
-def __getattr__(name: str) -> object:
-    """Heavier parts load on first use, so ``import kubelet_core`` stays cheap."""
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'kubelet_core' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module_name), name)
+# Heavier parts load on first use, so ``import kubelet_core`` stays cheap.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "kubelet_core._agent": ("NodeAgent", "run"),
+        "kubelet_core._fleet": ("NodeFleet",),
+        "kubelet_core.containers": ("ContainerProvider",),
+        "kubelet_core._lifecycle": ("ControllerFailed",),
+    },
+)

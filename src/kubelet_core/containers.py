@@ -27,7 +27,7 @@ from kubelet_core._containers.runtime import (
     RunningContainer,
     VolumeMount,
 )
-from kubelet_core._lazy import LazyExports
+from kubelet_core._lazy import lazy_exports
 from kubelet_core._modules.credentials import RegistryCredentials, credentials_from_pull_secrets
 from kubelet_core._modules.reference import ImageReference
 from kubelet_core._quantity import quantity_bytes, quantity_cores
@@ -63,18 +63,10 @@ __all__ = [
     "quantity_cores",
 ]
 
-_LAZY = LazyExports(
+__getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "ContainerProvider": "kubelet_core._containers.provider",
-        "ModuleStore": "kubelet_core._modules.store",
+        "kubelet_core._containers.provider": ("ContainerProvider",),
+        "kubelet_core._modules.store": ("ModuleStore",),
     },
 )
-
-
-def __getattr__(name: str) -> object:
-    return _LAZY.load(name)
-
-
-def __dir__() -> list[str]:
-    return _LAZY.names(globals())

@@ -16,7 +16,7 @@ from kubelet_core._apiclient.paths import (
     pods_path,
 )
 from kubelet_core._apiclient.ratelimit import TokenBucket
-from kubelet_core._lazy import LazyExports
+from kubelet_core._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from kubelet_core._apiclient.client import (
@@ -49,10 +49,10 @@ __all__ = [
     "watch_error",
 ]
 
-_LAZY = LazyExports(
+__getattr__, __dir__ = lazy_exports(
     __name__,
-    dict.fromkeys(
-        (
+    {
+        "kubelet_core._apiclient.client": (
             "JSON_PATCH",
             "MERGE_PATCH",
             "STRATEGIC_MERGE_PATCH",
@@ -61,14 +61,5 @@ _LAZY = LazyExports(
             "resource_of",
             "watch_error",
         ),
-        "kubelet_core._apiclient.client",
-    ),
+    },
 )
-
-
-def __getattr__(name: str) -> object:
-    return _LAZY.load(name)
-
-
-def __dir__() -> list[str]:
-    return _LAZY.names(globals())

@@ -45,6 +45,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from kubelet_core._containers.poddir import pod_dir_name
 from kubelet_core._provider.base import KubeObject, LogOptions, LogPolicy
 from kubelet_core._provider.names import (
     InvalidName,
@@ -52,7 +53,6 @@ from kubelet_core._provider.names import (
     check_namespace,
     check_pod_name,
     check_uid,
-    pod_dir_name,
 )
 
 _CHUNK = 64 * 1024

@@ -51,10 +51,10 @@ import structlog
 
 from kubelet_core._apiclient.objects import uid as uid_of
 from kubelet_core._containers.env import expand
+from kubelet_core._containers.poddir import pod_dir_name
 from kubelet_core._containers.runtime import VolumeMount
 from kubelet_core._provider.base import KubeObject
 from kubelet_core._provider.errors import ContainerConfigError
-from kubelet_core._provider.names import pod_dir_name
 from kubelet_core._quantity import parse_quantity
 from kubelet_core._volumes.atomic import PayloadError, write_payload
 from kubelet_core._volumes.hostpath import HostPathError, check_host_path

@@ -9,7 +9,7 @@ registry client brings aiohttp, which a module host must not import.
 
 from typing import TYPE_CHECKING
 
-from kubelet_core._lazy import LazyExports
+from kubelet_core._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from kubelet_core._modules.client import RegistryClient
@@ -36,27 +36,17 @@ __all__ = [
     "normalize_registry_host",
 ]
 
-_LAZY = LazyExports(
+__getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "RegistryClient": "kubelet_core._modules.client",
-        "RegistryCredentials": "kubelet_core._modules.credentials",
-        "credentials_from_pull_secrets": "kubelet_core._modules.credentials",
-        "normalize_registry_host": "kubelet_core._modules.credentials",
-        "WASM_CONFIG": "kubelet_core._modules.oci",
-        "WASM_LAYER": "kubelet_core._modules.oci",
-        "ImageReference": "kubelet_core._modules.reference",
-        "GcResult": "kubelet_core._modules.store",
-        "ModuleStore": "kubelet_core._modules.store",
-        "StoredModule": "kubelet_core._modules.store",
-        "StoreStats": "kubelet_core._modules.store",
+        "kubelet_core._modules.client": ("RegistryClient",),
+        "kubelet_core._modules.credentials": (
+            "RegistryCredentials",
+            "credentials_from_pull_secrets",
+            "normalize_registry_host",
+        ),
+        "kubelet_core._modules.oci": ("WASM_CONFIG", "WASM_LAYER"),
+        "kubelet_core._modules.reference": ("ImageReference",),
+        "kubelet_core._modules.store": ("GcResult", "ModuleStore", "StoredModule", "StoreStats"),
     },
 )
-
-
-def __getattr__(name: str) -> object:
-    return _LAZY.load(name)
-
-
-def __dir__() -> list[str]:
-    return _LAZY.names(globals())

@@ -12,7 +12,6 @@ are checked with these before they touch the filesystem.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -90,13 +89,3 @@ def check_uid(uid: str) -> str:
     if uid and (len(uid) > 128 or not _UID.fullmatch(uid)):
         raise InvalidName("pod uid", uid, "must be letters, digits, '-', '_' or '.'")
     return uid
-
-
-def pod_dir_name(pod: dict[str, Any]) -> str:
-    """``<namespace>_<name>_<uid>``: the directory of a pod's volumes and logs (kubelet's shape).
-
-    An unset namespace is ``default``, what the API server defaults it to.
-    """
-    meta = pod.get("metadata") or {}
-    namespace = meta.get("namespace") or "default"
-    return f"{namespace}_{meta.get('name') or ''}_{meta.get('uid') or ''}"

@@ -10,7 +10,7 @@ API client they bring.
 
 from typing import TYPE_CHECKING
 
-from kubelet_core._lazy import LazyExports
+from kubelet_core._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from kubelet_core._volumes.atomic import FileContent, write_payload
@@ -31,25 +31,13 @@ __all__ = [
     "write_payload",
 ]
 
-_LAZY = LazyExports(
+__getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "FileContent": "kubelet_core._volumes.atomic",
-        "write_payload": "kubelet_core._volumes.atomic",
-        "make_volume_host": "kubelet_core._volumes.host",
-        "tmpfs_root": "kubelet_core._volumes.host",
-        "ObjectWatcher": "kubelet_core._volumes.objects",
-        "MountError": "kubelet_core._volumes.sources",
-        "VolumeHost": "kubelet_core._volumes.sources",
-        "Token": "kubelet_core._volumes.tokens",
-        "TokenManager": "kubelet_core._volumes.tokens",
+        "kubelet_core._volumes.atomic": ("FileContent", "write_payload"),
+        "kubelet_core._volumes.host": ("make_volume_host", "tmpfs_root"),
+        "kubelet_core._volumes.objects": ("ObjectWatcher",),
+        "kubelet_core._volumes.sources": ("MountError", "VolumeHost"),
+        "kubelet_core._volumes.tokens": ("Token", "TokenManager"),
     },
 )
-
-
-def __getattr__(name: str) -> object:
-    return _LAZY.load(name)
-
-
-def __dir__() -> list[str]:
-    return _LAZY.names(globals())

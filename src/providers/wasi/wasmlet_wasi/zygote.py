@@ -261,10 +261,12 @@ class _Spare:
     sock: socket.socket
 
     def take(self, data: bytes, fds: list[int]) -> int:
-        """Hand it a request; its pid, or 0 if it is gone (then it is reaped here)."""
+        """Hand it a request; its pid, or 0 if that failed (then it is ended and reaped)."""
         try:
             socket.send_fds(self.sock, [data], fds)
-        except OSError:
+        except OSError:  # it died; or, alive, it must not wait forever: the forker waits here
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
             return 0
