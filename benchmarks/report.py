@@ -75,6 +75,10 @@ def _get(figures: Figures, *path: str) -> Any:
 LEASE_ON_TIME_S = 15.0
 
 
+def _le(value: float | None, limit: float) -> bool | None:
+    return None if value is None or math.isnan(value) else value <= limit
+
+
 def targets(results: Figures) -> list[Figures]:
     """Each target: name, measured value, limit, and pass / miss / n/a."""
     rows: list[Figures] = []
@@ -83,10 +87,13 @@ def targets(results: Figures) -> list[Figures]:
         verdict = "n/a" if ok is None else ("pass" if ok else "miss")
         rows.append({"target": name, "measured": value, "limit": limit, "verdict": verdict})
 
-    for scope, label, most in (("single", "1 pod", 2.0), ("batch", "N pods", 3.0)):
-        r = _get(results, "start", scope, "ratio_p99")
-        ok = None if r is None or math.isnan(r) else r <= most
-        judge(f"p99 start latency / floor, {label}", r, f"<= {most:g}", ok)
+    # One pod: the worse of the p50 and p99 ratios -- with ten samples the p99 is a
+    # single start, and one slow floor start would pass it alone.
+    single = [_get(results, "start", "single", key) for key in ("ratio_p50", "ratio_p99")]
+    worse = None if None in single or any(map(math.isnan, single)) else max(single)
+    judge("p50 and p99 start latency / floor, 1 pod (the worse)", worse, "<= 2", _le(worse, 2.0))
+    r = _get(results, "start", "batch", "ratio_p99")
+    judge("p99 start latency / floor, N pods", r, "<= 3", _le(r, 3.0))
     writes = _get(results, "throughput", "agent_status_writes_per_pod")
     judge(
         "status writes per pod start (agent's default budget)",
